@@ -1,0 +1,24 @@
+// Two projects: fast unit tests (no root) and root tests that drive the built action on real
+// loop devices, pacstrap and qemu-img. `npm test` runs both; `npm run test:unit` only the first.
+const tsJest = {
+  '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }]
+}
+const common = {
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: tsJest,
+  testEnvironment: 'node'
+}
+export default {
+  verbose: true,
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/__tests__/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      slowTestThreshold: 600
+    }
+  ]
+}

@@ -1,0 +1,89 @@
+// The GitHub Action: main builds the image; post releases whatever a killed or cancelled main left.
+import * as core from '@actions/core'
+import { buildConfig, ConfigError } from './config/config.js'
+import { startBuild } from './pipeline/build.js'
+import type { Context } from './pipeline/context.js'
+import { Exec } from './pipeline/exec.js'
+import { ActionsLog } from './pipeline/log.js'
+import { buildOutputs, factRows, stageRows } from './pipeline/report.js'
+import { releaseResource, type Resource } from './pipeline/teardown.js'
+
+const TEARDOWN_STATE = 'teardown'
+
+async function writeSummary(ctx: Context, error?: unknown): Promise<void> {
+  if (!process.env.GITHUB_STEP_SUMMARY) return
+  const header = ['stage', 'duration', 'result'].map(data => ({ data, header: true }))
+  core.summary.addHeading(`arch-image: ${ctx.config.imageName}`, 2)
+  if (error) core.summary.addRaw(`<p><b>Failed:</b> ${escapeHtml(String((error as Error).message ?? error))}</p>`)
+  core.summary.addTable([header, ...stageRows(ctx)]).addTable(factRows(ctx))
+  await core.summary.write()
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string)
+}
+
+export async function runMain(): Promise<void> {
+  const log = new ActionsLog()
+  let config
+  try {
+    config = buildConfig(name => core.getInput(name), {
+      cwd: process.env.GITHUB_WORKSPACE || process.cwd(),
+      runnerTemp: process.env.RUNNER_TEMP,
+      today: new Date()
+    })
+  } catch (error) {
+    core.setFailed(error instanceof ConfigError ? error.message : String(error))
+    return
+  }
+
+  const run = startBuild({
+    config,
+    log,
+    tempRoot: process.env.RUNNER_TEMP || undefined,
+    persist: resources => core.saveState(TEARDOWN_STATE, JSON.stringify(resources))
+  })
+  const onSignal = (signal: NodeJS.Signals): void => {
+    void run.cancel(`received ${signal}`).finally(() => process.exit(1))
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+
+  try {
+    await run.done
+    for (const [name, value] of Object.entries(buildOutputs(run.ctx))) core.setOutput(name, value)
+    await writeSummary(run.ctx)
+  } catch (error) {
+    await writeSummary(run.ctx, error).catch(() => {})
+    core.setFailed((error as Error).message ?? String(error))
+  }
+}
+
+export async function runPost(): Promise<void> {
+  const log = new ActionsLog()
+  const saved = core.getState(TEARDOWN_STATE)
+  if (!saved) return
+  let resources: Resource[]
+  try {
+    resources = JSON.parse(saved) as Resource[]
+  } catch {
+    core.warning(`post: the saved teardown state is not JSON; nothing released`)
+    return
+  }
+  if (resources.length === 0) {
+    log.info('post: nothing left to release')
+    return
+  }
+  log.info(`post: releasing ${resources.length} resource(s) the main step left`)
+  const exec = new Exec(log)
+  const failures: string[] = []
+  for (const resource of [...resources].reverse()) {
+    try {
+      await releaseResource(resource, exec, log)
+    } catch (error) {
+      failures.push((error as Error).message)
+      log.warning((error as Error).message)
+    }
+  }
+  if (failures.length > 0) core.setFailed(`post: could not release everything:\n${failures.join('\n')}`)
+}

@@ -1,0 +1,245 @@
+import path from 'node:path'
+import { INPUTS } from './inputs.js'
+
+export type Filesystem = 'ext4' | 'btrfs'
+export type ImageFormat = 'qcow2' | 'raw'
+export type Compression = 'zlib' | 'zstd' | 'none'
+export type Snapshot = { kind: 'none' } | { kind: 'latest' } | { kind: 'date'; date: string }
+
+export interface Config {
+  mode: 'build'
+  imageName: string
+  imageFamily: string
+  diskSizeBytes: number
+  filesystem: Filesystem
+  format: ImageFormat
+  compression: Compression
+  basePackages: string[]
+  packages: string[]
+  /** pacman `Server =` lines, each with `$repo` and `$arch`. */
+  mirrors: string[]
+  snapshot: Snapshot
+  archiveUrl: string
+  signatureLevel: string
+  outputDir: string
+  packageCacheDir: string
+  architecture: 'x86_64'
+  warnings: string[]
+}
+
+/** Every bad input of one run, reported together. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid input:\n${problems.map(p => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+export type InputReader = (name: string) => string
+
+export interface ConfigEnv {
+  cwd: string
+  runnerTemp?: string
+  today: Date
+}
+
+const MiB = 1024 * 1024
+export const MIN_DISK_BYTES = 512 * MiB
+const MAX_DISK_BYTES = 2 * 1024 * 1024 * MiB
+
+const SIG_LEVEL_WORDS = ['Never', 'Optional', 'Required', 'TrustedOnly', 'TrustAll']
+const SIG_LEVEL_TOKENS = new Set(
+  SIG_LEVEL_WORDS.flatMap(word => [word, `Package${word}`, `Database${word}`])
+)
+
+// pacman package names: letters, digits and @._+- ; not starting with a hyphen or dot.
+const PACKAGE_NAME = /^([a-z0-9][a-z0-9_-]*\/)?[a-zA-Z0-9@_+][a-zA-Z0-9@._+-]*$/
+const IMAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/
+const FAMILY_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$/
+
+function quote(value: string): string {
+  return JSON.stringify(value)
+}
+
+function oneOf<T extends string>(
+  problems: string[],
+  input: string,
+  value: string,
+  accepted: readonly T[],
+  extra = ''
+): T {
+  if ((accepted as readonly string[]).includes(value)) return value as T
+  problems.push(`${input}: ${quote(value)} is not accepted; use one of ${accepted.join(', ')}${extra}`)
+  return accepted[0] as T
+}
+
+export function parseSize(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(i?B)?$/i.exec(text.trim())
+  if (!match) return undefined
+  const units: Record<string, number> = { '': 1, K: 1024, M: MiB, G: 1024 * MiB, T: 1024 * 1024 * MiB }
+  const unit = units[(match[2] ?? '').toUpperCase()]
+  if (unit === undefined) return undefined
+  if (!match[2] && match[3]) return undefined
+  return Math.round(Number(match[1]) * unit)
+}
+
+export function splitList(text: string): string[] {
+  return text.split(/[\s,]+/).filter(Boolean)
+}
+
+function validDate(text: string): boolean {
+  const match = /^(\d{4})\/(\d{2})\/(\d{2})$/.exec(text)
+  if (!match) return false
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])]
+  const date = new Date(Date.UTC(year, month - 1, day))
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day
+}
+
+function mirrorServer(problems: string[], url: string): string {
+  let parsed: URL
+  try {
+    parsed = new URL(url.replace(/\$(repo|arch)/g, 'x'))
+  } catch {
+    problems.push(`mirror: ${quote(url)} is not a URL; use http://, https:// or file:// URLs`)
+    return url
+  }
+  if (!['http:', 'https:', 'file:'].includes(parsed.protocol)) {
+    problems.push(`mirror: ${quote(url)} has scheme ${parsed.protocol}; use http://, https:// or file://`)
+  }
+  return url.includes('$repo') ? url : `${url.replace(/\/+$/, '')}/$repo/os/$arch`
+}
+
+function compactDate(date: Date): string {
+  return date.toISOString().slice(0, 10).replaceAll('-', '')
+}
+
+/** Reads every input through `read` (empty string = unset) and returns a validated Config. */
+export function buildConfig(read: InputReader, env: ConfigEnv): Config {
+  const problems: string[] = []
+  const warnings: string[] = []
+  const defaults = new Map(INPUTS.map(input => [input.name, input.default]))
+  const get = (name: string): string => {
+    if (!defaults.has(name)) throw new Error(`BUG: unknown input ${name}`)
+    const value = read(name).trim()
+    return value === '' ? (defaults.get(name) ?? '') : value
+  }
+
+  const mode = get('mode')
+  if (mode === 'publish' || mode === 'cleanup') {
+    problems.push(`mode: ${quote(mode)} is not available in this version yet; use build`)
+  } else {
+    oneOf(problems, 'mode', mode, ['build'])
+  }
+
+  const imageFamily = get('image-family')
+  if (!FAMILY_NAME.test(imageFamily)) {
+    problems.push(
+      `image-family: ${quote(imageFamily)} is not accepted; use letters, digits, '.', '_', '+' or '-' (starting with a letter or digit, at most 100)`
+    )
+  }
+
+  const diskText = get('disk-size')
+  let diskSizeBytes = parseSize(diskText) ?? NaN
+  if (Number.isNaN(diskSizeBytes)) {
+    problems.push(`disk-size: ${quote(diskText)} is not a size; use a number with K, M, G or T (e.g. 2G, 4096M)`)
+  } else if (diskSizeBytes < MIN_DISK_BYTES || diskSizeBytes > MAX_DISK_BYTES) {
+    problems.push(`disk-size: ${quote(diskText)} is out of range; use between 512M and 2T`)
+  } else {
+    diskSizeBytes = Math.ceil(diskSizeBytes / MiB) * MiB
+  }
+
+  const filesystem = oneOf<Filesystem>(problems, 'filesystem', get('filesystem'), ['ext4', 'btrfs'])
+  const format = oneOf<ImageFormat>(problems, 'format', get('format'), ['qcow2', 'raw'])
+  let compression = oneOf<Compression>(problems, 'compression', get('compression'), ['zlib', 'zstd', 'none'])
+  if (format === 'raw' && compression === 'zstd') {
+    problems.push(`compression: ${quote('zstd')} needs format qcow2; with format raw use none`)
+  }
+  if (format === 'raw') compression = 'none'
+
+  const packageList = (input: string): string[] => {
+    const names = splitList(get(input))
+    for (const name of names) {
+      if (!PACKAGE_NAME.test(name)) {
+        problems.push(
+          `${input}: ${quote(name)} is not a package name; use names of letters, digits and @._+- (optionally repo/name)`
+        )
+      }
+    }
+    return names
+  }
+  const basePackages = packageList('base-packages')
+  if (basePackages.length === 0) problems.push('base-packages: is empty; name at least one package (e.g. base)')
+  const packages = packageList('packages')
+
+  const snapshotText = get('snapshot')
+  let snapshot: Snapshot = { kind: 'none' }
+  if (snapshotText === 'latest') snapshot = { kind: 'latest' }
+  else if (validDate(snapshotText)) snapshot = { kind: 'date', date: snapshotText }
+  else if (snapshotText !== '') {
+    problems.push(`snapshot: ${quote(snapshotText)} is not accepted; use latest, a date YYYY/MM/DD, or leave it empty`)
+  }
+
+  const archiveUrl = get('archive-url').replace(/\/+$/, '')
+  if (!/^(https?|file):\/\/\S+$/.test(archiveUrl)) {
+    problems.push(`archive-url: ${quote(archiveUrl)} is not accepted; use an http://, https:// or file:// URL`)
+  }
+
+  const mirrorUrls = splitList(get('mirror'))
+  const mirrors = mirrorUrls.map(url => mirrorServer(problems, url))
+
+  const signatureLevel = get('signature-level').split(/\s+/).join(' ')
+  for (const token of signatureLevel.split(' ')) {
+    if (!SIG_LEVEL_TOKENS.has(token)) {
+      problems.push(
+        `signature-level: ${quote(token)} is not a pacman SigLevel; use words of ${SIG_LEVEL_WORDS.join(', ')}, optionally prefixed with Package or Database`
+      )
+    }
+  }
+  if (/(^| )Never( |$)/.test(signatureLevel)) {
+    warnings.push('signature-level Never: packages are installed without checking signatures (fine for a local repository only)')
+  }
+
+  const imageNameText = get('image-name')
+  const datePart = snapshot.kind === 'date' ? snapshot.date.replaceAll('/', '') : compactDate(env.today)
+  const imageName = imageNameText || `${imageFamily}-${datePart}`
+  if (!IMAGE_NAME.test(imageName)) {
+    problems.push(
+      `image-name: ${quote(imageName)} is not accepted; use letters, digits, '.', '_', '+' or '-' (starting with a letter or digit, at most 128)`
+    )
+  }
+
+  const outputDir = path.resolve(env.cwd, get('output-dir'))
+  const cacheText = get('package-cache-dir')
+  const packageCacheDir = cacheText
+    ? path.resolve(env.cwd, cacheText)
+    : env.runnerTemp
+      ? path.join(env.runnerTemp, 'arch-image-pkg')
+      : '/var/cache/arch-image/pkg'
+  for (const [input, dir] of [
+    ['output-dir', outputDir],
+    ['package-cache-dir', packageCacheDir]
+  ] as const) {
+    if (dir === '/' || /[\n\0]/.test(dir)) problems.push(`${input}: ${quote(dir)} is not accepted; use a directory of its own`)
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems)
+  return {
+    mode: 'build',
+    imageName,
+    imageFamily,
+    diskSizeBytes,
+    filesystem,
+    format,
+    compression,
+    basePackages,
+    packages,
+    mirrors,
+    snapshot,
+    archiveUrl,
+    signatureLevel,
+    outputDir,
+    packageCacheDir,
+    architecture: 'x86_64',
+    warnings
+  }
+}

@@ -1,0 +1,99 @@
+// The build pipeline: the stages in order, a context they share, and one teardown at the end
+// whatever happened (success, failure, or a signal).
+import { mkdtempSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import type { Config } from '../config/config.js'
+import { bootstrapStage } from '../stages/bootstrap.js'
+import { convertStage, detachStage } from '../stages/convert.js'
+import { diskStage } from '../stages/disk.js'
+import { fstabStage } from '../stages/fstab.js'
+import { handoverStage, invokingOwner } from '../stages/handover.js'
+import { hostStage } from '../stages/host.js'
+import { sealStage } from '../stages/seal.js'
+import type { Context } from './context.js'
+import { Exec } from './exec.js'
+import type { Log } from './log.js'
+import { runStages, type Stage } from './runner.js'
+import { processStartTime, Teardown, type Resource } from './teardown.js'
+
+export const BUILD_STAGES: Stage[] = [
+  hostStage,
+  diskStage,
+  bootstrapStage,
+  fstabStage,
+  sealStage,
+  detachStage,
+  convertStage,
+  handoverStage
+]
+
+export interface BuildOptions {
+  config: Config
+  log: Log
+  /** Where the teardown stack is mirrored (GITHUB_STATE in Actions). */
+  persist?: (resources: Resource[]) => void
+  tempRoot?: string
+  stages?: Stage[]
+}
+
+export interface BuildRun {
+  ctx: Context
+  /** Resolves when the build and its teardown are done; rejects with the first error. */
+  done: Promise<void>
+  /** Stop: stops running commands and releases everything. */
+  cancel(reason: string): Promise<void>
+}
+
+export function createContext(options: BuildOptions): Context {
+  const { config, log } = options
+  const exec = new Exec(log)
+  // The teardown runs its commands through its own seam: it must still work after the pipeline's is closed.
+  const teardown = new Teardown(new Exec(log), log, options.persist)
+  exec.tracker = {
+    started: pid => teardown.push({ kind: 'process', pid, startTime: processStartTime(pid) ?? '' }),
+    finished: id => teardown.forget(id)
+  }
+  const workDir = mkdtempSync(path.join(options.tempRoot ?? os.tmpdir(), 'arch-image-'))
+  teardown.push({ kind: 'path', path: workDir })
+  return {
+    config,
+    exec,
+    teardown,
+    log,
+    workDir,
+    owner: invokingOwner(),
+    cancelled: false,
+    records: [],
+    servers: [],
+    held: {},
+    outputs: []
+  }
+}
+
+export function startBuild(options: BuildOptions): BuildRun {
+  const ctx = createContext(options)
+  for (const warning of options.config.warnings) ctx.log.warning(warning)
+  const done = (async () => {
+    let failure: unknown
+    try {
+      await runStages(options.stages ?? BUILD_STAGES, ctx)
+    } catch (error) {
+      failure = error
+    }
+    const leftovers = await ctx.teardown.releaseAll()
+    if (failure) throw failure
+    if (leftovers.length > 0) throw new Error(`teardown failed:\n${leftovers.join('\n')}`)
+  })()
+  return {
+    ctx,
+    done,
+    async cancel(reason) {
+      if (ctx.cancelled) return
+      ctx.cancelled = true
+      ctx.exec.close()
+      ctx.log.warning(`${reason}: stopping and releasing everything`)
+      await ctx.teardown.releaseAll()
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import type { Config } from '../config/config.js'
+import type { Exec } from './exec.js'
+import type { Log } from './log.js'
+import type { StageRecord } from './runner.js'
+import type { Teardown } from './teardown.js'
+
+export interface Disk {
+  rawPath: string
+  device: string
+  biosBoot: string
+  esp: string
+  root: string
+  rootUuid: string
+  espUuid: string
+}
+
+export interface InstalledPackage {
+  name: string
+  version: string
+}
+
+export interface ImageFacts {
+  path: string
+  format: string
+  size: number
+  virtualSize: number
+  sha256: string
+  sha512: string
+  sha256sumsPath: string
+  manifestPath: string
+}
+
+/** Who should own what the run leaves behind (the invoking user when we run through sudo). */
+export interface Owner {
+  uid: number
+  gid: number
+}
+
+export interface Context {
+  config: Config
+  exec: Exec
+  teardown: Teardown
+  log: Log
+  /** A private temporary directory for this run (on the teardown stack). */
+  workDir: string
+  owner?: Owner
+  cancelled: boolean
+  records: StageRecord[]
+  /** pacman `Server =` lines actually used (mirror, or the resolved snapshot). */
+  servers: string[]
+  snapshotDate?: string
+  disk?: Disk
+  /** Where the image's root filesystem is mounted while we work on it. */
+  rootDir?: string
+  /** Teardown handles of what must be released before conversion. */
+  held: { rootMount?: number; loop?: number; rawFile?: number; gpgAgent?: number }
+  /** Teardown handles of the files the run hands to the user, forgotten on success. */
+  outputs: number[]
+  installed?: InstalledPackage[]
+  image?: ImageFacts
+}

@@ -1,0 +1,85 @@
+// detach: unmount and free the loop device. convert: the raw disk becomes the published image,
+// checked, hashed in one read, with SHA256SUMS beside it.
+import { createHash } from 'node:crypto'
+import { createReadStream, renameSync, statSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import type { Context } from '../pipeline/context.js'
+import type { Stage } from '../pipeline/runner.js'
+
+export const detachStage: Stage = {
+  name: 'detach',
+  async run(ctx) {
+    for (const key of ['gpgAgent', 'rootMount', 'loop'] as const) {
+      const id = ctx.held[key]
+      if (id !== undefined) await ctx.teardown.release(id)
+      ctx.held[key] = undefined
+    }
+    ctx.rootDir = undefined
+  }
+}
+
+/** sha256 and sha512 of a file in a single read. */
+export async function hashFile(file: string): Promise<{ sha256: string; sha512: string }> {
+  const sha256 = createHash('sha256')
+  const sha512 = createHash('sha512')
+  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
+    sha256.update(chunk as Buffer)
+    sha512.update(chunk as Buffer)
+  }
+  return { sha256: sha256.digest('hex'), sha512: sha512.digest('hex') }
+}
+
+export function convertArgs(compression: string, raw: string, out: string): string[] {
+  const args = ['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2']
+  if (compression !== 'none') args.push('-c', '-o', `compression_type=${compression}`)
+  return [...args, raw, out]
+}
+
+export function sha256sums(entries: { sha256: string; file: string }[]): string {
+  return entries.map(entry => `${entry.sha256}  ${entry.file}\n`).join('')
+}
+
+export const convertStage: Stage = {
+  name: 'convert',
+  async run(ctx) {
+    const { config, exec, teardown, disk } = ctx
+    if (!disk) throw new Error('BUG: no disk')
+    const imagePath = path.join(config.outputDir, `${config.imageName}.${config.format}`)
+
+    if (config.format === 'raw') {
+      ctx.outputs.push(teardown.push({ kind: 'path', path: imagePath }))
+      renameSync(disk.rawPath, imagePath)
+    } else {
+      const partial = path.join(config.outputDir, `.${config.imageName}.qcow2.partial`)
+      const partialId = teardown.push({ kind: 'path', path: partial })
+      await exec.run(convertArgs(config.compression, disk.rawPath, partial))
+      await exec.run(['qemu-img', 'check', '-f', 'qcow2', partial])
+      ctx.outputs.push(teardown.push({ kind: 'path', path: imagePath }))
+      renameSync(partial, imagePath)
+      teardown.forget(partialId)
+    }
+    if (ctx.held.rawFile !== undefined) await teardown.release(ctx.held.rawFile)
+    ctx.held.rawFile = undefined
+
+    const info = await exec.run(['qemu-img', 'info', '--output=json', '-f', config.format, imagePath], { quiet: true })
+    const virtualSize = Number((JSON.parse(info.stdout) as { 'virtual-size': number })['virtual-size'])
+    const hashes = await hashFile(imagePath)
+    const manifestPath = path.join(config.outputDir, `${config.imageName}.manifest`)
+    const sums = [{ sha256: hashes.sha256, file: path.basename(imagePath) }]
+    sums.push({ sha256: (await hashFile(manifestPath)).sha256, file: path.basename(manifestPath) })
+    const sha256sumsPath = path.join(config.outputDir, 'SHA256SUMS')
+    ctx.outputs.push(teardown.push({ kind: 'path', path: sha256sumsPath }))
+    writeFileSync(sha256sumsPath, sha256sums(sums))
+
+    ctx.image = {
+      path: imagePath,
+      format: config.format,
+      size: statSync(imagePath).size,
+      virtualSize,
+      ...hashes,
+      sha256sumsPath,
+      manifestPath
+    }
+    ctx.log.info(`${imagePath}: ${ctx.image.size} bytes (virtual ${virtualSize}), sha256 ${hashes.sha256}`)
+  }
+}

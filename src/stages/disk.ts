@@ -1,0 +1,104 @@
+// disk: a sparse raw file on a loop device with GPT (BIOS boot, ESP, root), formatted and mounted.
+import { existsSync, mkdirSync, openSync, closeSync, ftruncateSync } from 'node:fs'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Context } from '../pipeline/context.js'
+import type { Stage } from '../pipeline/runner.js'
+
+export const PARTITION_TYPES = {
+  biosBoot: '21686148-6449-6E6F-744E-656564454649',
+  esp: 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B',
+  root: '4F68BCE3-E8CD-4D65-96E7-FBCAF984B709'
+}
+
+export const ESP_MIB = 300
+
+export function partitionScript(): string {
+  return [
+    'label: gpt',
+    `size=1MiB, type=${PARTITION_TYPES.biosBoot}, name="BIOS boot"`,
+    `size=${ESP_MIB}MiB, type=${PARTITION_TYPES.esp}, name="EFI system"`,
+    `type=${PARTITION_TYPES.root}, name="root"`,
+    ''
+  ].join('\n')
+}
+
+export function partitionNode(device: string, number: number): string {
+  return /\d$/.test(device) ? `${device}p${number}` : `${device}${number}`
+}
+
+// Some kernels (this project's CI machine among them) do not scan the partition table when it is
+// written, so `losetup --partscan` alone leaves no partition nodes: ask partx, then wait for them.
+async function waitForPartitions(ctx: Context, device: string, count: number): Promise<void> {
+  await ctx.exec.run(['partx', '-u', device], { privileged: true, allowFailure: true })
+  const nodes = Array.from({ length: count }, (_, i) => partitionNode(device, i + 1))
+  for (let waited = 0; waited < 10_000; waited += 100) {
+    if (nodes.every(node => existsSync(node))) return
+    if (waited === 2_000) await ctx.exec.run(['partx', '-a', device], { privileged: true, allowFailure: true })
+    await sleep(100)
+  }
+  throw new Error(`partition nodes ${nodes.join(', ')} did not appear within 10 s`)
+}
+
+async function uuidOf(ctx: Context, node: string): Promise<string> {
+  const result = await ctx.exec.run(['blkid', '-p', '-s', 'UUID', '-o', 'value', node], {
+    privileged: true,
+    quiet: true
+  })
+  const uuid = result.stdout.trim()
+  if (!uuid) throw new Error(`blkid found no filesystem UUID on ${node}`)
+  return uuid
+}
+
+export const diskStage: Stage = {
+  name: 'disk',
+  async run(ctx) {
+    const { config, exec, teardown } = ctx
+    mkdirSync(config.outputDir, { recursive: true })
+    const rawPath = path.join(config.outputDir, `.${config.imageName}.raw.partial`)
+
+    ctx.held.rawFile = teardown.push({ kind: 'path', path: rawPath })
+    const fd = openSync(rawPath, 'w')
+    try {
+      ftruncateSync(fd, config.diskSizeBytes)
+    } finally {
+      closeSync(fd)
+    }
+
+    // Joins the stack before losetup runs: a kill between attach and our reading its name must not leak it.
+    const loopId = teardown.push({ kind: 'loop', backingFile: rawPath })
+    ctx.held.loop = loopId
+    const attached = await exec.run(['losetup', '--find', '--show', '--partscan', rawPath], { privileged: true })
+    const device = attached.stdout.trim()
+    if (!/^\/dev\/loop\d+$/.test(device)) throw new Error(`losetup printed no loop device (got ${JSON.stringify(device)})`)
+    teardown.update(loopId, { kind: 'loop', backingFile: rawPath, device })
+
+    await exec.run(['sfdisk', '--quiet', '--wipe', 'always', device], { privileged: true, input: partitionScript() })
+    await waitForPartitions(ctx, device, 3)
+    const [biosBoot, esp, root] = [1, 2, 3].map(n => partitionNode(device, n)) as [string, string, string]
+
+    await exec.run(['mkfs.vfat', '-F', '32', '-n', 'ESP', esp], { privileged: true })
+    if (config.filesystem === 'btrfs') {
+      await exec.run(['mkfs.btrfs', '--quiet', '--force', '--label', 'arch-root', root], { privileged: true })
+    } else {
+      await exec.run(['mkfs.ext4', '-q', '-F', '-L', 'arch-root', root], { privileged: true })
+    }
+    ctx.disk = {
+      rawPath,
+      device,
+      biosBoot,
+      esp,
+      root,
+      rootUuid: await uuidOf(ctx, root),
+      espUuid: await uuidOf(ctx, esp)
+    }
+
+    const rootDir = path.join(ctx.workDir, 'root')
+    mkdirSync(rootDir)
+    ctx.held.rootMount = teardown.push({ kind: 'mount', target: rootDir })
+    const options = config.filesystem === 'btrfs' ? ['-o', 'compress=zstd:1'] : []
+    await exec.run(['mount', ...options, root, rootDir], { privileged: true })
+    ctx.rootDir = rootDir
+    ctx.log.info(`root ${config.filesystem} UUID=${ctx.disk.rootUuid} mounted at ${rootDir}`)
+  }
+}

@@ -1,0 +1,105 @@
+// host: make sure the machine has every program the pipeline runs, installing what is missing.
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import type { Context } from '../pipeline/context.js'
+import type { Stage } from '../pipeline/runner.js'
+
+interface Tool {
+  command: string
+  debian: string
+  arch: string
+}
+
+const COMMON_TOOLS: Tool[] = [
+  { command: 'losetup', debian: 'mount', arch: 'util-linux' },
+  { command: 'sfdisk', debian: 'fdisk', arch: 'util-linux' },
+  { command: 'partx', debian: 'util-linux', arch: 'util-linux' },
+  { command: 'blkid', debian: 'util-linux', arch: 'util-linux' },
+  { command: 'fstrim', debian: 'util-linux', arch: 'util-linux' },
+  { command: 'mkfs.vfat', debian: 'dosfstools', arch: 'dosfstools' },
+  { command: 'pacstrap', debian: 'arch-install-scripts', arch: 'arch-install-scripts' },
+  { command: 'pacman', debian: 'pacman-package-manager', arch: 'pacman' },
+  { command: 'pacman-key', debian: 'pacman-package-manager', arch: 'pacman' },
+  { command: 'gpgconf', debian: 'gpgconf', arch: 'gnupg' },
+  { command: 'zstd', debian: 'zstd', arch: 'zstd' },
+  { command: 'qemu-img', debian: 'qemu-utils', arch: 'qemu-img' }
+]
+
+const FILESYSTEM_TOOLS: Record<string, Tool> = {
+  ext4: { command: 'mkfs.ext4', debian: 'e2fsprogs', arch: 'e2fsprogs' },
+  btrfs: { command: 'mkfs.btrfs', debian: 'btrfs-progs', arch: 'btrfs-progs' }
+}
+
+export function findCommand(command: string): string | undefined {
+  const dirs = (process.env.PATH ?? '').split(':').filter(Boolean)
+  for (const dir of dirs) {
+    const candidate = path.join(dir, command)
+    try {
+      accessSync(candidate, constants.X_OK)
+      return candidate
+    } catch {
+      // not here
+    }
+  }
+  return undefined
+}
+
+export type HostFamily = 'arch' | 'debian' | 'other'
+
+export function hostFamily(osRelease: string): HostFamily {
+  const field = (name: string): string[] =>
+    (new RegExp(`^${name}=(.*)$`, 'm').exec(osRelease)?.[1] ?? '').replace(/["']/g, '').split(/\s+/)
+  const ids = [...field('ID'), ...field('ID_LIKE')]
+  if (ids.includes('arch')) return 'arch'
+  if (ids.includes('debian') || ids.includes('ubuntu')) return 'debian'
+  return 'other'
+}
+
+export function requiredTools(filesystem: string): Tool[] {
+  const fsTool = FILESYSTEM_TOOLS[filesystem]
+  return fsTool ? [...COMMON_TOOLS, fsTool] : COMMON_TOOLS
+}
+
+async function install(ctx: Context, family: HostFamily, packages: string[]): Promise<void> {
+  if (family === 'arch') {
+    await ctx.exec.run(['pacman', '-S', '--needed', '--noconfirm', ...packages], { privileged: true })
+    return
+  }
+  const env = { DEBIAN_FRONTEND: 'noninteractive' }
+  const aptInstall = ['apt-get', 'install', '-y', '--no-install-recommends', ...packages]
+  const first = await ctx.exec.run(aptInstall, { privileged: true, env, allowFailure: true })
+  if (first.code === 0) return
+  ctx.log.info('apt-get install failed; refreshing the package lists and trying again')
+  await ctx.exec.run(['apt-get', 'update'], { privileged: true, env })
+  await ctx.exec.run(aptInstall, { privileged: true, env })
+}
+
+export const hostStage: Stage = {
+  name: 'host',
+  async run(ctx) {
+    if (process.platform !== 'linux') throw new Error(`arch-image runs on Linux only, not ${process.platform}`)
+    if (!existsSync('/dev/loop-control')) {
+      throw new Error(
+        'no loop devices on this host (/dev/loop-control is missing); in a container, run it privileged or with the loop devices passed in'
+      )
+    }
+    const osRelease = existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : ''
+    const family = hostFamily(osRelease)
+    const missing = requiredTools(ctx.config.filesystem).filter(tool => !findCommand(tool.command))
+    if (missing.length === 0) {
+      ctx.log.info(`all host tools present (${family} host)`)
+      return
+    }
+    const commands = missing.map(tool => tool.command).join(', ')
+    if (family === 'other') {
+      throw new Error(`missing host tools: ${commands}; install them (or run on an Arch, Debian or Ubuntu host)`)
+    }
+    const packages = [...new Set(missing.map(tool => (family === 'arch' ? tool.arch : tool.debian)))]
+    ctx.log.info(`installing missing host tools (${commands}): ${packages.join(' ')}`)
+    await install(ctx, family, packages)
+    const still = missing.filter(tool => !findCommand(tool.command))
+    if (still.length > 0) {
+      throw new Error(`still missing after installing ${packages.join(' ')}: ${still.map(t => t.command).join(', ')}`)
+    }
+  }
+}
