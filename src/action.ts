@@ -13,14 +13,18 @@ const TEARDOWN_STATE = 'teardown'
 async function writeSummary(ctx: Context, error?: unknown): Promise<void> {
   if (!process.env.GITHUB_STEP_SUMMARY) return
   const header = ['stage', 'duration', 'result'].map(data => ({ data, header: true }))
-  core.summary.addHeading(`arch-image: ${ctx.config.imageName}`, 2)
-  if (error) core.summary.addRaw(`<p><b>Failed:</b> ${escapeHtml(String((error as Error).message ?? error))}</p>`)
+  core.summary.addHeading(`arch-image: ${ctx.imageName || ctx.config.imageFamily}`, 2)
+  if (error)
+    core.summary.addRaw(`<p><b>Failed:</b> ${escapeHtml(String((error as Error).message ?? error))}</p>`)
   core.summary.addTable([header, ...stageRows(ctx)]).addTable(factRows(ctx))
   await core.summary.write()
 }
 
 function escapeHtml(text: string): string {
-  return text.replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string)
+  return text.replace(
+    /[&<>"]/g,
+    c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string
+  )
 }
 
 export async function runMain(): Promise<void> {
@@ -29,8 +33,7 @@ export async function runMain(): Promise<void> {
   try {
     config = buildConfig(name => core.getInput(name), {
       cwd: process.env.GITHUB_WORKSPACE || process.cwd(),
-      runnerTemp: process.env.RUNNER_TEMP,
-      today: new Date()
+      runnerTemp: process.env.RUNNER_TEMP
     })
   } catch (error) {
     core.setFailed(error instanceof ConfigError ? error.message : String(error))

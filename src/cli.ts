@@ -27,14 +27,25 @@ export function helpText(): string {
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map(row => (row[column] ?? '').length))) ?? []
-  return rows.map(row => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n')
+  return rows
+    .map(row =>
+      row
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd()
+    )
+    .join('\n')
 }
 
 export async function main(argv: string[]): Promise<number> {
   const options = Object.fromEntries(INPUTS.map(input => [input.name, { type: 'string' as const }]))
   let parsed
   try {
-    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' } }, allowPositionals: true })
+    parsed = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean' } },
+      allowPositionals: true
+    })
   } catch (error) {
     process.stderr.write(`arch-image: ${(error as Error).message}\nTry 'arch-image --help'.\n`)
     return 2
@@ -45,13 +56,15 @@ export async function main(argv: string[]): Promise<number> {
     return 0
   }
   if (command !== 'build' || extra.length > 0) {
-    process.stderr.write(`arch-image: expected the command 'build'${command ? `, not '${command}'` : ''}\nTry 'arch-image --help'.\n`)
+    process.stderr.write(
+      `arch-image: expected the command 'build'${command ? `, not '${command}'` : ''}\nTry 'arch-image --help'.\n`
+    )
     return 2
   }
   const values = parsed.values as Record<string, string | boolean | undefined>
   let config
   try {
-    config = buildConfig(name => String(values[name] ?? ''), { cwd: process.cwd(), today: new Date() })
+    config = buildConfig(name => String(values[name] ?? ''), { cwd: process.cwd() })
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`arch-image: ${error.message}\n`)

@@ -28383,7 +28383,7 @@ __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __we
 /* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_util__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var _config_config_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1122);
 /* harmony import */ var _config_inputs_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4389);
-/* harmony import */ var _pipeline_build_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(9579);
+/* harmony import */ var _pipeline_build_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(7931);
 /* harmony import */ var _pipeline_log_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5390);
 /* harmony import */ var _pipeline_report_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(2222);
 // `arch-image build [--input value ...]`: the action's pipeline from a terminal. Flags are the
@@ -28412,13 +28412,22 @@ function helpText() {
 }
 function table(rows) {
     const widths = rows[0]?.map((_, column) => Math.max(...rows.map(row => (row[column] ?? '').length))) ?? [];
-    return rows.map(row => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+    return rows
+        .map(row => row
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd())
+        .join('\n');
 }
 async function main(argv) {
     const options = Object.fromEntries(_config_inputs_js__WEBPACK_IMPORTED_MODULE_2__/* .INPUTS */ .mc.map(input => [input.name, { type: 'string' }]));
     let parsed;
     try {
-        parsed = (0,node_util__WEBPACK_IMPORTED_MODULE_0__.parseArgs)({ args: argv, options: { ...options, help: { type: 'boolean' } }, allowPositionals: true });
+        parsed = (0,node_util__WEBPACK_IMPORTED_MODULE_0__.parseArgs)({
+            args: argv,
+            options: { ...options, help: { type: 'boolean' } },
+            allowPositionals: true
+        });
     }
     catch (error) {
         process.stderr.write(`arch-image: ${error.message}\nTry 'arch-image --help'.\n`);
@@ -28436,7 +28445,7 @@ async function main(argv) {
     const values = parsed.values;
     let config;
     try {
-        config = (0,_config_config_js__WEBPACK_IMPORTED_MODULE_1__/* .buildConfig */ .fD)(name => String(values[name] ?? ''), { cwd: process.cwd(), today: new Date() });
+        config = (0,_config_config_js__WEBPACK_IMPORTED_MODULE_1__/* .buildConfig */ .fD)(name => String(values[name] ?? ''), { cwd: process.cwd() });
     }
     catch (error) {
         if (error instanceof _config_config_js__WEBPACK_IMPORTED_MODULE_1__/* .ConfigError */ .xL) {
@@ -28477,6 +28486,7 @@ __webpack_async_result__();
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   eo: () => (/* binding */ defaultImageName),
 /* harmony export */   fD: () => (/* binding */ buildConfig),
 /* harmony export */   xL: () => (/* binding */ ConfigError)
 /* harmony export */ });
@@ -28550,8 +28560,10 @@ function mirrorServer(problems, url) {
     }
     return url.includes('$repo') ? url : `${url.replace(/\/+$/, '')}/$repo/os/$arch`;
 }
-function compactDate(date) {
-    return date.toISOString().slice(0, 10).replaceAll('-', '');
+/** `<image-family>-<YYYYMMDD>` of the snapshot date, or of today when packages come from a mirror. */
+function defaultImageName(family, snapshotDate, today) {
+    const date = snapshotDate ?? today.toISOString().slice(0, 10).replaceAll('-', '/');
+    return `${family}-${date.replaceAll('/', '')}`;
 }
 /** Reads every input through `read` (empty string = unset) and returns a validated Config. */
 function buildConfig(read, env) {
@@ -28631,10 +28643,8 @@ function buildConfig(read, env) {
     if (/(^| )Never( |$)/.test(signatureLevel)) {
         warnings.push('signature-level Never: packages are installed without checking signatures (fine for a local repository only)');
     }
-    const imageNameText = get('image-name');
-    const datePart = snapshot.kind === 'date' ? snapshot.date.replaceAll('/', '') : compactDate(env.today);
-    const imageName = imageNameText || `${imageFamily}-${datePart}`;
-    if (!IMAGE_NAME.test(imageName)) {
+    const imageName = get('image-name');
+    if (imageName && !IMAGE_NAME.test(imageName)) {
         problems.push(`image-name: ${quote(imageName)} is not accepted; use letters, digits, '.', '_', '+' or '-' (starting with a letter or digit, at most 128)`);
     }
     const outputDir = node_path__WEBPACK_IMPORTED_MODULE_0___default().resolve(env.cwd, get('output-dir'));
@@ -28709,7 +28719,11 @@ const INPUTS = [
         description: 'Virtual disk size, e.g. `2G`, `4096M`, `3GiB` (at least 512M). cloud-init grows it at boot.',
         default: '2G'
     },
-    { name: 'filesystem', description: 'Root filesystem: `ext4` or `btrfs` (zstd-compressed).', default: 'ext4' },
+    {
+        name: 'filesystem',
+        description: 'Root filesystem: `ext4` or `btrfs` (zstd-compressed).',
+        default: 'ext4'
+    },
     { name: 'format', description: 'Image format: `qcow2` or `raw`.', default: 'qcow2' },
     {
         name: 'compression',
@@ -28753,7 +28767,7 @@ const INPUTS = [
     },
     {
         name: 'package-cache-dir',
-        description: "Host directory pacman keeps downloaded packages in. Default: `$RUNNER_TEMP/arch-image-pkg` in Actions, `/var/cache/arch-image/pkg` elsewhere.",
+        description: 'Host directory pacman keeps downloaded packages in. Default: `$RUNNER_TEMP/arch-image-pkg` in Actions, `/var/cache/arch-image/pkg` elsewhere.',
         default: ''
     }
 ];
@@ -28773,7 +28787,7 @@ const OUTPUTS = [
 
 /***/ }),
 
-/***/ 9579:
+/***/ 7931:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28792,8 +28806,6 @@ var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 var external_node_path_default = /*#__PURE__*/__nccwpck_require__.n(external_node_path_);
-// EXTERNAL MODULE: external "node:url"
-var external_node_url_ = __nccwpck_require__(3136);
 ;// CONCATENATED MODULE: ./src/stages/rootfs.ts
 // Reading and writing inside the image's root filesystem, as root, without ever following a link
 // out of it (the tree comes from packages; a symlink must not redirect a write onto the host).
@@ -28837,7 +28849,19 @@ async function writeImageFile(ctx, relative, content, mode = 0o644) {
     const target = insideRoot(rootDir, relative);
     const staged = external_node_path_default().join(ctx.workDir, `staged-${++counter}`);
     (0,external_node_fs_namespaceObject.writeFileSync)(staged, content);
-    await ctx.exec.run(['install', '-D', '-m', mode.toString(8).padStart(4, '0'), '-o', 'root', '-g', 'root', '-T', staged, target], { privileged: true, quiet: true });
+    await ctx.exec.run([
+        'install',
+        '-D',
+        '-m',
+        mode.toString(8).padStart(4, '0'),
+        '-o',
+        'root',
+        '-g',
+        'root',
+        '-T',
+        staged,
+        target
+    ], { privileged: true, quiet: true });
 }
 /** Packages in the image's pacman database (`var/lib/pacman/local/<name>-<ver>/desc`), sorted by name. */
 function readInstalledPackages(rootDir) {
@@ -28864,7 +28888,6 @@ function manifestText(packages) {
 
 
 
-
 const REPOSITORIES = ['core', 'extra'];
 /** The generated pacman.conf. DBPath and LogFile are left out on purpose: pacstrap's `-r` puts them in the image. */
 function pacmanConf(config, servers) {
@@ -28884,34 +28907,6 @@ function pacmanConf(config, servers) {
     }
     return lines.join('\n');
 }
-function unixTimeToArchiveDate(seconds) {
-    return new Date(seconds * 1000).toISOString().slice(0, 10).replaceAll('-', '/');
-}
-async function fetchText(url) {
-    if (url.startsWith('file://'))
-        return (0,external_node_fs_namespaceObject.readFileSync)((0,external_node_url_.fileURLToPath)(url), 'utf8');
-    const response = await fetch(url, { signal: AbortSignal.timeout(30_000) });
-    if (!response.ok)
-        throw new Error(`GET ${url}: HTTP ${response.status}`);
-    return response.text();
-}
-/** `latest` becomes the date of the Archive's newest snapshot (`repos/last/lastsync` holds its Unix time). */
-async function resolveSnapshot(config) {
-    const { snapshot } = config;
-    if (snapshot.kind === 'none')
-        return undefined;
-    if (snapshot.kind === 'date')
-        return snapshot.date;
-    const url = `${config.archiveUrl}/repos/last/lastsync`;
-    const text = (await fetchText(url)).trim();
-    const seconds = Number(text);
-    if (!/^\d+$/.test(text) || seconds <= 0)
-        throw new Error(`${url} did not hold a Unix time (got ${JSON.stringify(text.slice(0, 40))})`);
-    return unixTimeToArchiveDate(seconds);
-}
-function snapshotServer(config, date) {
-    return `${config.archiveUrl}/repos/${date}/$repo/os/$arch`;
-}
 const bootstrapStage = {
     name: 'bootstrap',
     async run(ctx) {
@@ -28919,17 +28914,15 @@ const bootstrapStage = {
         const rootDir = ctx.rootDir;
         if (!rootDir)
             throw new Error('BUG: root not mounted');
-        ctx.snapshotDate = await resolveSnapshot(config);
-        ctx.servers = ctx.snapshotDate ? [snapshotServer(config, ctx.snapshotDate)] : config.mirrors;
-        if (ctx.snapshotDate)
-            ctx.log.info(`Arch Linux Archive snapshot ${ctx.snapshotDate}`);
-        ctx.log.info(`package servers: ${ctx.servers.join(' ')}`);
         await exec.run(['mkdir', '-p', config.packageCacheDir], { privileged: true });
         const confPath = external_node_path_default().join(ctx.workDir, 'pacman.conf');
         (0,external_node_fs_namespaceObject.writeFileSync)(confPath, pacmanConf(config, ctx.servers));
         const packages = [...new Set([...config.basePackages, ...config.packages])];
         // pacstrap -K starts a gpg-agent inside the target; it must be stopped before the unmount.
-        ctx.held.gpgAgent = teardown.push({ kind: 'gpg-agent', homedir: external_node_path_default().join(rootDir, 'etc/pacman.d/gnupg') });
+        ctx.held.gpgAgent = teardown.push({
+            kind: 'gpg-agent',
+            homedir: external_node_path_default().join(rootDir, 'etc/pacman.d/gnupg')
+        });
         await exec.run(['pacstrap', '-C', confPath, '-c', '-K', '-M', rootDir, ...packages], { privileged: true });
         await teardown.release(ctx.held.gpgAgent);
         ctx.held.gpgAgent = undefined;
@@ -28983,13 +28976,13 @@ const convertStage = {
         const { config, exec, teardown, disk } = ctx;
         if (!disk)
             throw new Error('BUG: no disk');
-        const imagePath = external_node_path_default().join(config.outputDir, `${config.imageName}.${config.format}`);
+        const imagePath = external_node_path_default().join(config.outputDir, `${ctx.imageName}.${config.format}`);
         if (config.format === 'raw') {
             ctx.outputs.push(teardown.push({ kind: 'path', path: imagePath }));
             (0,external_node_fs_namespaceObject.renameSync)(disk.rawPath, imagePath);
         }
         else {
-            const partial = external_node_path_default().join(config.outputDir, `.${config.imageName}.qcow2.partial`);
+            const partial = external_node_path_default().join(config.outputDir, `.${ctx.imageName}.qcow2.partial`);
             const partialId = teardown.push({ kind: 'path', path: partial });
             await exec.run(convertArgs(config.compression, disk.rawPath, partial));
             await exec.run(['qemu-img', 'check', '-f', 'qcow2', partial]);
@@ -29000,10 +28993,12 @@ const convertStage = {
         if (ctx.held.rawFile !== undefined)
             await teardown.release(ctx.held.rawFile);
         ctx.held.rawFile = undefined;
-        const info = await exec.run(['qemu-img', 'info', '--output=json', '-f', config.format, imagePath], { quiet: true });
+        const info = await exec.run(['qemu-img', 'info', '--output=json', '-f', config.format, imagePath], {
+            quiet: true
+        });
         const virtualSize = Number(JSON.parse(info.stdout)['virtual-size']);
         const hashes = await hashFile(imagePath);
-        const manifestPath = external_node_path_default().join(config.outputDir, `${config.imageName}.manifest`);
+        const manifestPath = external_node_path_default().join(config.outputDir, `${ctx.imageName}.manifest`);
         const sums = [{ sha256: hashes.sha256, file: external_node_path_default().basename(imagePath) }];
         sums.push({ sha256: (await hashFile(manifestPath)).sha256, file: external_node_path_default().basename(manifestPath) });
         const sha256sumsPath = external_node_path_default().join(config.outputDir, 'SHA256SUMS');
@@ -29076,7 +29071,7 @@ const diskStage = {
     async run(ctx) {
         const { config, exec, teardown } = ctx;
         (0,external_node_fs_namespaceObject.mkdirSync)(config.outputDir, { recursive: true });
-        const rawPath = external_node_path_default().join(config.outputDir, `.${config.imageName}.raw.partial`);
+        const rawPath = external_node_path_default().join(config.outputDir, `.${ctx.imageName}.raw.partial`);
         ctx.held.rawFile = teardown.push({ kind: 'path', path: rawPath });
         const fd = (0,external_node_fs_namespaceObject.openSync)(rawPath, 'w');
         try {
@@ -29088,12 +29083,17 @@ const diskStage = {
         // Joins the stack before losetup runs: a kill between attach and our reading its name must not leak it.
         const loopId = teardown.push({ kind: 'loop', backingFile: rawPath });
         ctx.held.loop = loopId;
-        const attached = await exec.run(['losetup', '--find', '--show', '--partscan', rawPath], { privileged: true });
+        const attached = await exec.run(['losetup', '--find', '--show', '--partscan', rawPath], {
+            privileged: true
+        });
         const device = attached.stdout.trim();
         if (!/^\/dev\/loop\d+$/.test(device))
             throw new Error(`losetup printed no loop device (got ${JSON.stringify(device)})`);
         teardown.update(loopId, { kind: 'loop', backingFile: rawPath, device });
-        await exec.run(['sfdisk', '--quiet', '--wipe', 'always', device], { privileged: true, input: partitionScript() });
+        await exec.run(['sfdisk', '--quiet', '--wipe', 'always', device], {
+            privileged: true,
+            input: partitionScript()
+        });
         await waitForPartitions(ctx, device, 3);
         const [biosBoot, esp, root] = [1, 2, 3].map(n => partitionNode(device, n));
         await exec.run(['mkfs.vfat', '-F', '32', '-n', 'ESP', esp], { privileged: true });
@@ -29142,7 +29142,10 @@ const fstabStage = {
         if (!disk)
             throw new Error('BUG: no disk');
         await writeImageFile(ctx, 'etc/fstab', fstabText(ctx.config.filesystem, disk.rootUuid, disk.espUuid));
-        await ctx.exec.run(['install', '-d', '-m', '0755', insideRoot(ctx.rootDir, 'efi')], { privileged: true, quiet: true });
+        await ctx.exec.run(['install', '-d', '-m', '0755', insideRoot(ctx.rootDir, 'efi')], {
+            privileged: true,
+            quiet: true
+        });
     }
 };
 
@@ -29200,9 +29203,8 @@ const FILESYSTEM_TOOLS = {
     ext4: { command: 'mkfs.ext4', debian: 'e2fsprogs', arch: 'e2fsprogs' },
     btrfs: { command: 'mkfs.btrfs', debian: 'btrfs-progs', arch: 'btrfs-progs' }
 };
-const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 function findCommand(command) {
-    const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), ...SYSTEM_PATH];
+    const dirs = (process.env.PATH ?? '').split(':').filter(Boolean);
     for (const dir of dirs) {
         const candidate = external_node_path_default().join(dir, command);
         try {
@@ -29271,6 +29273,58 @@ const hostStage = {
     }
 };
 
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(3136);
+// EXTERNAL MODULE: ./src/config/config.ts
+var config_config = __nccwpck_require__(1122);
+;// CONCATENATED MODULE: ./src/stages/resolve.ts
+// resolve: where packages come from (a mirror, or an Arch Linux Archive snapshot with `latest`
+// pinned to a date once per run) and so the image's default name.
+
+
+
+function unixTimeToArchiveDate(seconds) {
+    return new Date(seconds * 1000).toISOString().slice(0, 10).replaceAll('-', '/');
+}
+async function fetchText(url) {
+    if (url.startsWith('file://'))
+        return (0,external_node_fs_namespaceObject.readFileSync)((0,external_node_url_.fileURLToPath)(url), 'utf8');
+    const response = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+    if (!response.ok)
+        throw new Error(`GET ${url}: HTTP ${response.status}`);
+    return response.text();
+}
+/** `latest` becomes the date of the Archive's newest snapshot (`repos/last/lastsync` holds its Unix time). */
+async function resolveSnapshot(config) {
+    const { snapshot } = config;
+    if (snapshot.kind === 'none')
+        return undefined;
+    if (snapshot.kind === 'date')
+        return snapshot.date;
+    const url = `${config.archiveUrl}/repos/last/lastsync`;
+    const text = (await fetchText(url)).trim();
+    if (!/^\d+$/.test(text) || Number(text) <= 0) {
+        throw new Error(`${url} did not hold a Unix time (got ${JSON.stringify(text.slice(0, 40))})`);
+    }
+    return unixTimeToArchiveDate(Number(text));
+}
+function snapshotServer(config, date) {
+    return `${config.archiveUrl}/repos/${date}/$repo/os/$arch`;
+}
+const resolveStage = {
+    name: 'resolve',
+    async run(ctx) {
+        const { config } = ctx;
+        ctx.snapshotDate = await resolveSnapshot(config);
+        ctx.servers = ctx.snapshotDate ? [snapshotServer(config, ctx.snapshotDate)] : config.mirrors;
+        if (ctx.snapshotDate)
+            ctx.log.info(`Arch Linux Archive snapshot ${ctx.snapshotDate}`);
+        ctx.log.info(`package servers: ${ctx.servers.join(' ')}`);
+        ctx.imageName ||= (0,config_config/* defaultImageName */.eo)(config.imageFamily, ctx.snapshotDate, new Date());
+        ctx.log.info(`image name: ${ctx.imageName}`);
+    }
+};
+
 ;// CONCATENATED MODULE: ./src/stages/seal.ts
 // seal: remove what must not ship (host keys, keyring, caches, logs, machine identity), then lint:
 // fail the build if any of it is still there. Then the package manifest, sync and fstrim.
@@ -29329,7 +29383,10 @@ const sealStage = {
             if (found.length === 0)
                 continue;
             ctx.log.info(`removing ${rule.what} (${found.length})`);
-            await ctx.exec.run(['rm', '-rf', '--one-file-system', '--', ...found], { privileged: true, quiet: true });
+            await ctx.exec.run(['rm', '-rf', '--one-file-system', '--', ...found], {
+                privileged: true,
+                quiet: true
+            });
         }
         // Empty, not absent: systemd treats an empty machine-id as "first boot" and writes a fresh one.
         await writeImageFile(ctx, 'etc/machine-id', '', 0o444);
@@ -29338,11 +29395,14 @@ const sealStage = {
             throw new Error(`the image is not sealed:\n${problems.join('\n')}`);
         ctx.log.info('lint: sealed (no host keys, keyring, caches, logs or machine id)');
         ctx.installed = readInstalledPackages(rootDir);
-        const manifestPath = external_node_path_default().join(ctx.config.outputDir, `${ctx.config.imageName}.manifest`);
+        const manifestPath = external_node_path_default().join(ctx.config.outputDir, `${ctx.imageName}.manifest`);
         ctx.outputs.push(ctx.teardown.push({ kind: 'path', path: manifestPath }));
         (0,external_node_fs_namespaceObject.writeFileSync)(manifestPath, manifestText(ctx.installed));
         await ctx.exec.run(['sync', '-f', rootDir], { privileged: true });
-        const trim = await ctx.exec.run(['fstrim', '--verbose', rootDir], { privileged: true, allowFailure: true });
+        const trim = await ctx.exec.run(['fstrim', '--verbose', rootDir], {
+            privileged: true,
+            allowFailure: true
+        });
         if (trim.code !== 0)
             ctx.log.warning(`fstrim failed; the image will be larger than it needs to be: ${trim.stderr.trim()}`);
     }
@@ -29435,7 +29495,9 @@ class Exec {
         child.stdin.on('error', () => { });
         child.stdin.end(options.input ?? '');
         const { code, signal } = await new Promise((resolve, reject) => {
-            child.on('error', error => reject(error.code === 'ENOENT' ? new Error(`${line[0]}: command not found`) : error));
+            child.on('error', error => reject(error.code === 'ENOENT'
+                ? new Error(`${line[0]}: command not found`)
+                : error));
             child.on('close', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal }));
         }).finally(() => {
             if (handle !== undefined)
@@ -29614,7 +29676,11 @@ async function stopProcessGroup(pid, startTime, exec) {
     for (const signal of ['TERM', 'KILL']) {
         if (!groupAlive(pid))
             return;
-        await exec.run(['kill', `-${signal}`, '--', `-${pid}`], { privileged: true, allowFailure: true, quiet: true });
+        await exec.run(['kill', `-${signal}`, '--', `-${pid}`], {
+            privileged: true,
+            allowFailure: true,
+            quiet: true
+        });
         for (let i = 0; i < 50 && groupAlive(pid); i++)
             await (0,promises_namespaceObject.setTimeout)(100);
     }
@@ -29622,10 +29688,17 @@ async function stopProcessGroup(pid, startTime, exec) {
         throw new Error(`process group ${pid} survived SIGKILL`);
 }
 async function stopGpgAgent(homedir, exec) {
-    const present = await exec.run(['test', '-d', homedir], { privileged: true, allowFailure: true, quiet: true });
+    const present = await exec.run(['test', '-d', homedir], {
+        privileged: true,
+        allowFailure: true,
+        quiet: true
+    });
     if (present.code !== 0)
         return;
-    await exec.run(['gpgconf', '--homedir', homedir, '--kill', 'gpg-agent'], { privileged: true, allowFailure: true });
+    await exec.run(['gpgconf', '--homedir', homedir, '--kill', 'gpg-agent'], {
+        privileged: true,
+        allowFailure: true
+    });
 }
 function unescapeMountPath(text) {
     return text.replace(/\\([0-7]{3})/g, (_, octal) => String.fromCharCode(parseInt(octal, 8)));
@@ -29675,7 +29748,11 @@ async function killUsers(target, exec, log) {
     if (pids.size === 0)
         return;
     log.info(`stopping processes still using ${target}: ${[...pids].join(' ')}`);
-    await exec.run(['kill', '-KILL', ...[...pids].map(String)], { privileged: true, allowFailure: true, quiet: true });
+    await exec.run(['kill', '-KILL', ...[...pids].map(String)], {
+        privileged: true,
+        allowFailure: true,
+        quiet: true
+    });
     await (0,promises_namespaceObject.setTimeout)(200);
 }
 async function unmountTree(target, exec, log) {
@@ -29754,8 +29831,10 @@ async function detachLoop(resource, exec) {
 
 
 
+
 const BUILD_STAGES = [
     hostStage,
+    resolveStage,
     diskStage,
     bootstrapStage,
     fstabStage,
@@ -29781,6 +29860,7 @@ function createContext(options) {
         teardown,
         log,
         workDir,
+        imageName: config.imageName,
         owner: invokingOwner(),
         cancelled: false,
         records: [],
@@ -32846,7 +32926,7 @@ function stageRows(ctx) {
 }
 function factRows(ctx) {
     const image = ctx.image;
-    const rows = [['image name', ctx.config.imageName]];
+    const rows = [['image name', ctx.imageName]];
     if (image) {
         rows.push(['file', image.path], ['format', image.format], ['size', `${formatBytes(image.size)} (${image.size} bytes)`], ['virtual size', formatBytes(image.virtualSize)], ['sha256', image.sha256]);
     }

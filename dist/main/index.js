@@ -28370,7 +28370,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3968:
+/***/ 8666:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31354,7 +31354,11 @@ const INPUTS = [
         description: 'Virtual disk size, e.g. `2G`, `4096M`, `3GiB` (at least 512M). cloud-init grows it at boot.',
         default: '2G'
     },
-    { name: 'filesystem', description: 'Root filesystem: `ext4` or `btrfs` (zstd-compressed).', default: 'ext4' },
+    {
+        name: 'filesystem',
+        description: 'Root filesystem: `ext4` or `btrfs` (zstd-compressed).',
+        default: 'ext4'
+    },
     { name: 'format', description: 'Image format: `qcow2` or `raw`.', default: 'qcow2' },
     {
         name: 'compression',
@@ -31398,7 +31402,7 @@ const INPUTS = [
     },
     {
         name: 'package-cache-dir',
-        description: "Host directory pacman keeps downloaded packages in. Default: `$RUNNER_TEMP/arch-image-pkg` in Actions, `/var/cache/arch-image/pkg` elsewhere.",
+        description: 'Host directory pacman keeps downloaded packages in. Default: `$RUNNER_TEMP/arch-image-pkg` in Actions, `/var/cache/arch-image/pkg` elsewhere.',
         default: ''
     }
 ];
@@ -31482,8 +31486,10 @@ function mirrorServer(problems, url) {
     }
     return url.includes('$repo') ? url : `${url.replace(/\/+$/, '')}/$repo/os/$arch`;
 }
-function compactDate(date) {
-    return date.toISOString().slice(0, 10).replaceAll('-', '');
+/** `<image-family>-<YYYYMMDD>` of the snapshot date, or of today when packages come from a mirror. */
+function defaultImageName(family, snapshotDate, today) {
+    const date = snapshotDate ?? today.toISOString().slice(0, 10).replaceAll('-', '/');
+    return `${family}-${date.replaceAll('/', '')}`;
 }
 /** Reads every input through `read` (empty string = unset) and returns a validated Config. */
 function buildConfig(read, env) {
@@ -31563,10 +31569,8 @@ function buildConfig(read, env) {
     if (/(^| )Never( |$)/.test(signatureLevel)) {
         warnings.push('signature-level Never: packages are installed without checking signatures (fine for a local repository only)');
     }
-    const imageNameText = get('image-name');
-    const datePart = snapshot.kind === 'date' ? snapshot.date.replaceAll('/', '') : compactDate(env.today);
-    const imageName = imageNameText || `${imageFamily}-${datePart}`;
-    if (!IMAGE_NAME.test(imageName)) {
+    const imageName = get('image-name');
+    if (imageName && !IMAGE_NAME.test(imageName)) {
         problems.push(`image-name: ${quote(imageName)} is not accepted; use letters, digits, '.', '_', '+' or '-' (starting with a letter or digit, at most 128)`);
     }
     const outputDir = external_node_path_default().resolve(env.cwd, get('output-dir'));
@@ -31611,8 +31615,6 @@ const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
 ;// CONCATENATED MODULE: external "node:os"
 const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 var external_node_os_default = /*#__PURE__*/__nccwpck_require__.n(external_node_os_namespaceObject);
-// EXTERNAL MODULE: external "node:url"
-var external_node_url_ = __nccwpck_require__(3136);
 ;// CONCATENATED MODULE: ./src/stages/rootfs.ts
 // Reading and writing inside the image's root filesystem, as root, without ever following a link
 // out of it (the tree comes from packages; a symlink must not redirect a write onto the host).
@@ -31656,7 +31658,19 @@ async function writeImageFile(ctx, relative, content, mode = 0o644) {
     const target = insideRoot(rootDir, relative);
     const staged = external_node_path_default().join(ctx.workDir, `staged-${++counter}`);
     (0,external_node_fs_namespaceObject.writeFileSync)(staged, content);
-    await ctx.exec.run(['install', '-D', '-m', mode.toString(8).padStart(4, '0'), '-o', 'root', '-g', 'root', '-T', staged, target], { privileged: true, quiet: true });
+    await ctx.exec.run([
+        'install',
+        '-D',
+        '-m',
+        mode.toString(8).padStart(4, '0'),
+        '-o',
+        'root',
+        '-g',
+        'root',
+        '-T',
+        staged,
+        target
+    ], { privileged: true, quiet: true });
 }
 /** Packages in the image's pacman database (`var/lib/pacman/local/<name>-<ver>/desc`), sorted by name. */
 function readInstalledPackages(rootDir) {
@@ -31683,7 +31697,6 @@ function manifestText(packages) {
 
 
 
-
 const REPOSITORIES = ['core', 'extra'];
 /** The generated pacman.conf. DBPath and LogFile are left out on purpose: pacstrap's `-r` puts them in the image. */
 function pacmanConf(config, servers) {
@@ -31703,34 +31716,6 @@ function pacmanConf(config, servers) {
     }
     return lines.join('\n');
 }
-function unixTimeToArchiveDate(seconds) {
-    return new Date(seconds * 1000).toISOString().slice(0, 10).replaceAll('-', '/');
-}
-async function fetchText(url) {
-    if (url.startsWith('file://'))
-        return (0,external_node_fs_namespaceObject.readFileSync)((0,external_node_url_.fileURLToPath)(url), 'utf8');
-    const response = await fetch(url, { signal: AbortSignal.timeout(30_000) });
-    if (!response.ok)
-        throw new Error(`GET ${url}: HTTP ${response.status}`);
-    return response.text();
-}
-/** `latest` becomes the date of the Archive's newest snapshot (`repos/last/lastsync` holds its Unix time). */
-async function resolveSnapshot(config) {
-    const { snapshot } = config;
-    if (snapshot.kind === 'none')
-        return undefined;
-    if (snapshot.kind === 'date')
-        return snapshot.date;
-    const url = `${config.archiveUrl}/repos/last/lastsync`;
-    const text = (await fetchText(url)).trim();
-    const seconds = Number(text);
-    if (!/^\d+$/.test(text) || seconds <= 0)
-        throw new Error(`${url} did not hold a Unix time (got ${JSON.stringify(text.slice(0, 40))})`);
-    return unixTimeToArchiveDate(seconds);
-}
-function snapshotServer(config, date) {
-    return `${config.archiveUrl}/repos/${date}/$repo/os/$arch`;
-}
 const bootstrapStage = {
     name: 'bootstrap',
     async run(ctx) {
@@ -31738,17 +31723,15 @@ const bootstrapStage = {
         const rootDir = ctx.rootDir;
         if (!rootDir)
             throw new Error('BUG: root not mounted');
-        ctx.snapshotDate = await resolveSnapshot(config);
-        ctx.servers = ctx.snapshotDate ? [snapshotServer(config, ctx.snapshotDate)] : config.mirrors;
-        if (ctx.snapshotDate)
-            ctx.log.info(`Arch Linux Archive snapshot ${ctx.snapshotDate}`);
-        ctx.log.info(`package servers: ${ctx.servers.join(' ')}`);
         await exec.run(['mkdir', '-p', config.packageCacheDir], { privileged: true });
         const confPath = external_node_path_default().join(ctx.workDir, 'pacman.conf');
         (0,external_node_fs_namespaceObject.writeFileSync)(confPath, pacmanConf(config, ctx.servers));
         const packages = [...new Set([...config.basePackages, ...config.packages])];
         // pacstrap -K starts a gpg-agent inside the target; it must be stopped before the unmount.
-        ctx.held.gpgAgent = teardown.push({ kind: 'gpg-agent', homedir: external_node_path_default().join(rootDir, 'etc/pacman.d/gnupg') });
+        ctx.held.gpgAgent = teardown.push({
+            kind: 'gpg-agent',
+            homedir: external_node_path_default().join(rootDir, 'etc/pacman.d/gnupg')
+        });
         await exec.run(['pacstrap', '-C', confPath, '-c', '-K', '-M', rootDir, ...packages], { privileged: true });
         await teardown.release(ctx.held.gpgAgent);
         ctx.held.gpgAgent = undefined;
@@ -31802,13 +31785,13 @@ const convertStage = {
         const { config, exec, teardown, disk } = ctx;
         if (!disk)
             throw new Error('BUG: no disk');
-        const imagePath = external_node_path_default().join(config.outputDir, `${config.imageName}.${config.format}`);
+        const imagePath = external_node_path_default().join(config.outputDir, `${ctx.imageName}.${config.format}`);
         if (config.format === 'raw') {
             ctx.outputs.push(teardown.push({ kind: 'path', path: imagePath }));
             (0,external_node_fs_namespaceObject.renameSync)(disk.rawPath, imagePath);
         }
         else {
-            const partial = external_node_path_default().join(config.outputDir, `.${config.imageName}.qcow2.partial`);
+            const partial = external_node_path_default().join(config.outputDir, `.${ctx.imageName}.qcow2.partial`);
             const partialId = teardown.push({ kind: 'path', path: partial });
             await exec.run(convertArgs(config.compression, disk.rawPath, partial));
             await exec.run(['qemu-img', 'check', '-f', 'qcow2', partial]);
@@ -31819,10 +31802,12 @@ const convertStage = {
         if (ctx.held.rawFile !== undefined)
             await teardown.release(ctx.held.rawFile);
         ctx.held.rawFile = undefined;
-        const info = await exec.run(['qemu-img', 'info', '--output=json', '-f', config.format, imagePath], { quiet: true });
+        const info = await exec.run(['qemu-img', 'info', '--output=json', '-f', config.format, imagePath], {
+            quiet: true
+        });
         const virtualSize = Number(JSON.parse(info.stdout)['virtual-size']);
         const hashes = await hashFile(imagePath);
-        const manifestPath = external_node_path_default().join(config.outputDir, `${config.imageName}.manifest`);
+        const manifestPath = external_node_path_default().join(config.outputDir, `${ctx.imageName}.manifest`);
         const sums = [{ sha256: hashes.sha256, file: external_node_path_default().basename(imagePath) }];
         sums.push({ sha256: (await hashFile(manifestPath)).sha256, file: external_node_path_default().basename(manifestPath) });
         const sha256sumsPath = external_node_path_default().join(config.outputDir, 'SHA256SUMS');
@@ -31895,7 +31880,7 @@ const diskStage = {
     async run(ctx) {
         const { config, exec, teardown } = ctx;
         (0,external_node_fs_namespaceObject.mkdirSync)(config.outputDir, { recursive: true });
-        const rawPath = external_node_path_default().join(config.outputDir, `.${config.imageName}.raw.partial`);
+        const rawPath = external_node_path_default().join(config.outputDir, `.${ctx.imageName}.raw.partial`);
         ctx.held.rawFile = teardown.push({ kind: 'path', path: rawPath });
         const fd = (0,external_node_fs_namespaceObject.openSync)(rawPath, 'w');
         try {
@@ -31907,12 +31892,17 @@ const diskStage = {
         // Joins the stack before losetup runs: a kill between attach and our reading its name must not leak it.
         const loopId = teardown.push({ kind: 'loop', backingFile: rawPath });
         ctx.held.loop = loopId;
-        const attached = await exec.run(['losetup', '--find', '--show', '--partscan', rawPath], { privileged: true });
+        const attached = await exec.run(['losetup', '--find', '--show', '--partscan', rawPath], {
+            privileged: true
+        });
         const device = attached.stdout.trim();
         if (!/^\/dev\/loop\d+$/.test(device))
             throw new Error(`losetup printed no loop device (got ${JSON.stringify(device)})`);
         teardown.update(loopId, { kind: 'loop', backingFile: rawPath, device });
-        await exec.run(['sfdisk', '--quiet', '--wipe', 'always', device], { privileged: true, input: partitionScript() });
+        await exec.run(['sfdisk', '--quiet', '--wipe', 'always', device], {
+            privileged: true,
+            input: partitionScript()
+        });
         await waitForPartitions(ctx, device, 3);
         const [biosBoot, esp, root] = [1, 2, 3].map(n => partitionNode(device, n));
         await exec.run(['mkfs.vfat', '-F', '32', '-n', 'ESP', esp], { privileged: true });
@@ -31961,7 +31951,10 @@ const fstabStage = {
         if (!disk)
             throw new Error('BUG: no disk');
         await writeImageFile(ctx, 'etc/fstab', fstabText(ctx.config.filesystem, disk.rootUuid, disk.espUuid));
-        await ctx.exec.run(['install', '-d', '-m', '0755', insideRoot(ctx.rootDir, 'efi')], { privileged: true, quiet: true });
+        await ctx.exec.run(['install', '-d', '-m', '0755', insideRoot(ctx.rootDir, 'efi')], {
+            privileged: true,
+            quiet: true
+        });
     }
 };
 
@@ -32019,9 +32012,8 @@ const FILESYSTEM_TOOLS = {
     ext4: { command: 'mkfs.ext4', debian: 'e2fsprogs', arch: 'e2fsprogs' },
     btrfs: { command: 'mkfs.btrfs', debian: 'btrfs-progs', arch: 'btrfs-progs' }
 };
-const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 function findCommand(command) {
-    const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), ...SYSTEM_PATH];
+    const dirs = (process.env.PATH ?? '').split(':').filter(Boolean);
     for (const dir of dirs) {
         const candidate = external_node_path_default().join(dir, command);
         try {
@@ -32090,6 +32082,56 @@ const hostStage = {
     }
 };
 
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(3136);
+;// CONCATENATED MODULE: ./src/stages/resolve.ts
+// resolve: where packages come from (a mirror, or an Arch Linux Archive snapshot with `latest`
+// pinned to a date once per run) and so the image's default name.
+
+
+
+function unixTimeToArchiveDate(seconds) {
+    return new Date(seconds * 1000).toISOString().slice(0, 10).replaceAll('-', '/');
+}
+async function fetchText(url) {
+    if (url.startsWith('file://'))
+        return (0,external_node_fs_namespaceObject.readFileSync)((0,external_node_url_.fileURLToPath)(url), 'utf8');
+    const response = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+    if (!response.ok)
+        throw new Error(`GET ${url}: HTTP ${response.status}`);
+    return response.text();
+}
+/** `latest` becomes the date of the Archive's newest snapshot (`repos/last/lastsync` holds its Unix time). */
+async function resolveSnapshot(config) {
+    const { snapshot } = config;
+    if (snapshot.kind === 'none')
+        return undefined;
+    if (snapshot.kind === 'date')
+        return snapshot.date;
+    const url = `${config.archiveUrl}/repos/last/lastsync`;
+    const text = (await fetchText(url)).trim();
+    if (!/^\d+$/.test(text) || Number(text) <= 0) {
+        throw new Error(`${url} did not hold a Unix time (got ${JSON.stringify(text.slice(0, 40))})`);
+    }
+    return unixTimeToArchiveDate(Number(text));
+}
+function snapshotServer(config, date) {
+    return `${config.archiveUrl}/repos/${date}/$repo/os/$arch`;
+}
+const resolveStage = {
+    name: 'resolve',
+    async run(ctx) {
+        const { config } = ctx;
+        ctx.snapshotDate = await resolveSnapshot(config);
+        ctx.servers = ctx.snapshotDate ? [snapshotServer(config, ctx.snapshotDate)] : config.mirrors;
+        if (ctx.snapshotDate)
+            ctx.log.info(`Arch Linux Archive snapshot ${ctx.snapshotDate}`);
+        ctx.log.info(`package servers: ${ctx.servers.join(' ')}`);
+        ctx.imageName ||= defaultImageName(config.imageFamily, ctx.snapshotDate, new Date());
+        ctx.log.info(`image name: ${ctx.imageName}`);
+    }
+};
+
 ;// CONCATENATED MODULE: ./src/stages/seal.ts
 // seal: remove what must not ship (host keys, keyring, caches, logs, machine identity), then lint:
 // fail the build if any of it is still there. Then the package manifest, sync and fstrim.
@@ -32148,7 +32190,10 @@ const sealStage = {
             if (found.length === 0)
                 continue;
             ctx.log.info(`removing ${rule.what} (${found.length})`);
-            await ctx.exec.run(['rm', '-rf', '--one-file-system', '--', ...found], { privileged: true, quiet: true });
+            await ctx.exec.run(['rm', '-rf', '--one-file-system', '--', ...found], {
+                privileged: true,
+                quiet: true
+            });
         }
         // Empty, not absent: systemd treats an empty machine-id as "first boot" and writes a fresh one.
         await writeImageFile(ctx, 'etc/machine-id', '', 0o444);
@@ -32157,11 +32202,14 @@ const sealStage = {
             throw new Error(`the image is not sealed:\n${problems.join('\n')}`);
         ctx.log.info('lint: sealed (no host keys, keyring, caches, logs or machine id)');
         ctx.installed = readInstalledPackages(rootDir);
-        const manifestPath = external_node_path_default().join(ctx.config.outputDir, `${ctx.config.imageName}.manifest`);
+        const manifestPath = external_node_path_default().join(ctx.config.outputDir, `${ctx.imageName}.manifest`);
         ctx.outputs.push(ctx.teardown.push({ kind: 'path', path: manifestPath }));
         (0,external_node_fs_namespaceObject.writeFileSync)(manifestPath, manifestText(ctx.installed));
         await ctx.exec.run(['sync', '-f', rootDir], { privileged: true });
-        const trim = await ctx.exec.run(['fstrim', '--verbose', rootDir], { privileged: true, allowFailure: true });
+        const trim = await ctx.exec.run(['fstrim', '--verbose', rootDir], {
+            privileged: true,
+            allowFailure: true
+        });
         if (trim.code !== 0)
             ctx.log.warning(`fstrim failed; the image will be larger than it needs to be: ${trim.stderr.trim()}`);
     }
@@ -32254,7 +32302,9 @@ class exec_Exec {
         child.stdin.on('error', () => { });
         child.stdin.end(options.input ?? '');
         const { code, signal } = await new Promise((resolve, reject) => {
-            child.on('error', error => reject(error.code === 'ENOENT' ? new Error(`${line[0]}: command not found`) : error));
+            child.on('error', error => reject(error.code === 'ENOENT'
+                ? new Error(`${line[0]}: command not found`)
+                : error));
             child.on('close', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal }));
         }).finally(() => {
             if (handle !== undefined)
@@ -32433,7 +32483,11 @@ async function stopProcessGroup(pid, startTime, exec) {
     for (const signal of ['TERM', 'KILL']) {
         if (!groupAlive(pid))
             return;
-        await exec.run(['kill', `-${signal}`, '--', `-${pid}`], { privileged: true, allowFailure: true, quiet: true });
+        await exec.run(['kill', `-${signal}`, '--', `-${pid}`], {
+            privileged: true,
+            allowFailure: true,
+            quiet: true
+        });
         for (let i = 0; i < 50 && groupAlive(pid); i++)
             await (0,promises_namespaceObject.setTimeout)(100);
     }
@@ -32441,10 +32495,17 @@ async function stopProcessGroup(pid, startTime, exec) {
         throw new Error(`process group ${pid} survived SIGKILL`);
 }
 async function stopGpgAgent(homedir, exec) {
-    const present = await exec.run(['test', '-d', homedir], { privileged: true, allowFailure: true, quiet: true });
+    const present = await exec.run(['test', '-d', homedir], {
+        privileged: true,
+        allowFailure: true,
+        quiet: true
+    });
     if (present.code !== 0)
         return;
-    await exec.run(['gpgconf', '--homedir', homedir, '--kill', 'gpg-agent'], { privileged: true, allowFailure: true });
+    await exec.run(['gpgconf', '--homedir', homedir, '--kill', 'gpg-agent'], {
+        privileged: true,
+        allowFailure: true
+    });
 }
 function unescapeMountPath(text) {
     return text.replace(/\\([0-7]{3})/g, (_, octal) => String.fromCharCode(parseInt(octal, 8)));
@@ -32494,7 +32555,11 @@ async function killUsers(target, exec, log) {
     if (pids.size === 0)
         return;
     log.info(`stopping processes still using ${target}: ${[...pids].join(' ')}`);
-    await exec.run(['kill', '-KILL', ...[...pids].map(String)], { privileged: true, allowFailure: true, quiet: true });
+    await exec.run(['kill', '-KILL', ...[...pids].map(String)], {
+        privileged: true,
+        allowFailure: true,
+        quiet: true
+    });
     await (0,promises_namespaceObject.setTimeout)(200);
 }
 async function unmountTree(target, exec, log) {
@@ -32573,8 +32638,10 @@ async function detachLoop(resource, exec) {
 
 
 
+
 const BUILD_STAGES = [
     hostStage,
+    resolveStage,
     diskStage,
     bootstrapStage,
     fstabStage,
@@ -32600,6 +32667,7 @@ function createContext(options) {
         teardown,
         log,
         workDir,
+        imageName: config.imageName,
         owner: invokingOwner(),
         cancelled: false,
         records: [],
@@ -32731,7 +32799,7 @@ function stageRows(ctx) {
 }
 function factRows(ctx) {
     const image = ctx.image;
-    const rows = [['image name', ctx.config.imageName]];
+    const rows = [['image name', ctx.imageName]];
     if (image) {
         rows.push(['file', image.path], ['format', image.format], ['size', `${formatBytes(image.size)} (${image.size} bytes)`], ['virtual size', formatBytes(image.virtualSize)], ['sha256', image.sha256]);
     }
@@ -32755,7 +32823,7 @@ async function writeSummary(ctx, error) {
     if (!process.env.GITHUB_STEP_SUMMARY)
         return;
     const header = ['stage', 'duration', 'result'].map(data => ({ data, header: true }));
-    summary.addHeading(`arch-image: ${ctx.config.imageName}`, 2);
+    summary.addHeading(`arch-image: ${ctx.imageName || ctx.config.imageFamily}`, 2);
     if (error)
         summary.addRaw(`<p><b>Failed:</b> ${escapeHtml(String(error.message ?? error))}</p>`);
     summary.addTable([header, ...stageRows(ctx)]).addTable(factRows(ctx));
@@ -32770,8 +32838,7 @@ async function runMain() {
     try {
         config = buildConfig(name => getInput(name), {
             cwd: process.env.GITHUB_WORKSPACE || process.cwd(),
-            runnerTemp: process.env.RUNNER_TEMP,
-            today: new Date()
+            runnerTemp: process.env.RUNNER_TEMP
         });
     }
     catch (error) {
@@ -32840,7 +32907,7 @@ async function runPost() {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _action_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3968);
+/* harmony import */ var _action_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8666);
 
 await (0,_action_js__WEBPACK_IMPORTED_MODULE_0__/* .runMain */ .V)();
 

@@ -8,6 +8,7 @@ export type Snapshot = { kind: 'none' } | { kind: 'latest' } | { kind: 'date'; d
 
 export interface Config {
   mode: 'build'
+  /** Empty: `<image-family>-<date>`, decided once the snapshot is resolved. */
   imageName: string
   imageFamily: string
   diskSizeBytes: number
@@ -40,7 +41,6 @@ export type InputReader = (name: string) => string
 export interface ConfigEnv {
   cwd: string
   runnerTemp?: string
-  today: Date
 }
 
 const MiB = 1024 * 1024
@@ -48,9 +48,7 @@ export const MIN_DISK_BYTES = 512 * MiB
 const MAX_DISK_BYTES = 2 * 1024 * 1024 * MiB
 
 const SIG_LEVEL_WORDS = ['Never', 'Optional', 'Required', 'TrustedOnly', 'TrustAll']
-const SIG_LEVEL_TOKENS = new Set(
-  SIG_LEVEL_WORDS.flatMap(word => [word, `Package${word}`, `Database${word}`])
-)
+const SIG_LEVEL_TOKENS = new Set(SIG_LEVEL_WORDS.flatMap(word => [word, `Package${word}`, `Database${word}`]))
 
 // pacman package names: letters, digits and @._+- ; not starting with a hyphen or dot.
 const PACKAGE_NAME = /^([a-z0-9][a-z0-9_-]*\/)?[a-zA-Z0-9@_+][a-zA-Z0-9@._+-]*$/
@@ -109,8 +107,10 @@ function mirrorServer(problems: string[], url: string): string {
   return url.includes('$repo') ? url : `${url.replace(/\/+$/, '')}/$repo/os/$arch`
 }
 
-function compactDate(date: Date): string {
-  return date.toISOString().slice(0, 10).replaceAll('-', '')
+/** `<image-family>-<YYYYMMDD>` of the snapshot date, or of today when packages come from a mirror. */
+export function defaultImageName(family: string, snapshotDate: string | undefined, today: Date): string {
+  const date = snapshotDate ?? today.toISOString().slice(0, 10).replaceAll('-', '/')
+  return `${family}-${date.replaceAll('/', '')}`
 }
 
 /** Reads every input through `read` (empty string = unset) and returns a validated Config. */
@@ -141,7 +141,9 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
   const diskText = get('disk-size')
   let diskSizeBytes = parseSize(diskText) ?? NaN
   if (Number.isNaN(diskSizeBytes)) {
-    problems.push(`disk-size: ${quote(diskText)} is not a size; use a number with K, M, G or T (e.g. 2G, 4096M)`)
+    problems.push(
+      `disk-size: ${quote(diskText)} is not a size; use a number with K, M, G or T (e.g. 2G, 4096M)`
+    )
   } else if (diskSizeBytes < MIN_DISK_BYTES || diskSizeBytes > MAX_DISK_BYTES) {
     problems.push(`disk-size: ${quote(diskText)} is out of range; use between 512M and 2T`)
   } else {
@@ -168,7 +170,8 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
     return names
   }
   const basePackages = packageList('base-packages')
-  if (basePackages.length === 0) problems.push('base-packages: is empty; name at least one package (e.g. base)')
+  if (basePackages.length === 0)
+    problems.push('base-packages: is empty; name at least one package (e.g. base)')
   const packages = packageList('packages')
 
   const snapshotText = get('snapshot')
@@ -176,12 +179,16 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
   if (snapshotText === 'latest') snapshot = { kind: 'latest' }
   else if (validDate(snapshotText)) snapshot = { kind: 'date', date: snapshotText }
   else if (snapshotText !== '') {
-    problems.push(`snapshot: ${quote(snapshotText)} is not accepted; use latest, a date YYYY/MM/DD, or leave it empty`)
+    problems.push(
+      `snapshot: ${quote(snapshotText)} is not accepted; use latest, a date YYYY/MM/DD, or leave it empty`
+    )
   }
 
   const archiveUrl = get('archive-url').replace(/\/+$/, '')
   if (!/^(https?|file):\/\/\S+$/.test(archiveUrl)) {
-    problems.push(`archive-url: ${quote(archiveUrl)} is not accepted; use an http://, https:// or file:// URL`)
+    problems.push(
+      `archive-url: ${quote(archiveUrl)} is not accepted; use an http://, https:// or file:// URL`
+    )
   }
 
   const mirrorUrls = splitList(get('mirror'))
@@ -196,13 +203,13 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
     }
   }
   if (/(^| )Never( |$)/.test(signatureLevel)) {
-    warnings.push('signature-level Never: packages are installed without checking signatures (fine for a local repository only)')
+    warnings.push(
+      'signature-level Never: packages are installed without checking signatures (fine for a local repository only)'
+    )
   }
 
-  const imageNameText = get('image-name')
-  const datePart = snapshot.kind === 'date' ? snapshot.date.replaceAll('/', '') : compactDate(env.today)
-  const imageName = imageNameText || `${imageFamily}-${datePart}`
-  if (!IMAGE_NAME.test(imageName)) {
+  const imageName = get('image-name')
+  if (imageName && !IMAGE_NAME.test(imageName)) {
     problems.push(
       `image-name: ${quote(imageName)} is not accepted; use letters, digits, '.', '_', '+' or '-' (starting with a letter or digit, at most 128)`
     )
@@ -219,7 +226,8 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
     ['output-dir', outputDir],
     ['package-cache-dir', packageCacheDir]
   ] as const) {
-    if (dir === '/' || /[\n\0]/.test(dir)) problems.push(`${input}: ${quote(dir)} is not accepted; use a directory of its own`)
+    if (dir === '/' || /[\n\0]/.test(dir))
+      problems.push(`${input}: ${quote(dir)} is not accepted; use a directory of its own`)
   }
 
   if (problems.length > 0) throw new ConfigError(problems)

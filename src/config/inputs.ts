@@ -19,7 +19,8 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'image-name',
-    description: 'Name of the image and its files. Default: `<image-family>-<YYYYMMDD>` (snapshot date or today).',
+    description:
+      'Name of the image and its files. Default: `<image-family>-<YYYYMMDD>` (snapshot date or today).',
     default: ''
   },
   {
@@ -29,14 +30,20 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'disk-size',
-    description: 'Virtual disk size, e.g. `2G`, `4096M`, `3GiB` (at least 512M). cloud-init grows it at boot.',
+    description:
+      'Virtual disk size, e.g. `2G`, `4096M`, `3GiB` (at least 512M). cloud-init grows it at boot.',
     default: '2G'
   },
-  { name: 'filesystem', description: 'Root filesystem: `ext4` or `btrfs` (zstd-compressed).', default: 'ext4' },
+  {
+    name: 'filesystem',
+    description: 'Root filesystem: `ext4` or `btrfs` (zstd-compressed).',
+    default: 'ext4'
+  },
   { name: 'format', description: 'Image format: `qcow2` or `raw`.', default: 'qcow2' },
   {
     name: 'compression',
-    description: 'qcow2 compression: `zlib` (readable by every qemu), `zstd` (faster, QEMU >= 5.1) or `none`.',
+    description:
+      'qcow2 compression: `zlib` (readable by every qemu), `zstd` (faster, QEMU >= 5.1) or `none`.',
     default: 'zlib'
   },
   {
@@ -80,7 +87,7 @@ export const INPUTS: InputSpec[] = [
   {
     name: 'package-cache-dir',
     description:
-      "Host directory pacman keeps downloaded packages in. Default: `$RUNNER_TEMP/arch-image-pkg` in Actions, `/var/cache/arch-image/pkg` elsewhere.",
+      'Host directory pacman keeps downloaded packages in. Default: `$RUNNER_TEMP/arch-image-pkg` in Actions, `/var/cache/arch-image/pkg` elsewhere.',
     default: ''
   }
 ]

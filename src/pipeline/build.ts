@@ -10,6 +10,7 @@ import { diskStage } from '../stages/disk.js'
 import { fstabStage } from '../stages/fstab.js'
 import { handoverStage, invokingOwner } from '../stages/handover.js'
 import { hostStage } from '../stages/host.js'
+import { resolveStage } from '../stages/resolve.js'
 import { sealStage } from '../stages/seal.js'
 import type { Context } from './context.js'
 import { Exec } from './exec.js'
@@ -19,6 +20,7 @@ import { processStartTime, Teardown, type Resource } from './teardown.js'
 
 export const BUILD_STAGES: Stage[] = [
   hostStage,
+  resolveStage,
   diskStage,
   bootstrapStage,
   fstabStage,
@@ -62,6 +64,7 @@ export function createContext(options: BuildOptions): Context {
     teardown,
     log,
     workDir,
+    imageName: config.imageName,
     owner: invokingOwner(),
     cancelled: false,
     records: [],

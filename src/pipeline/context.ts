@@ -43,6 +43,8 @@ export interface Context {
   log: Log
   /** A private temporary directory for this run (on the teardown stack). */
   workDir: string
+  /** The image's name: the input, or decided by the resolve stage. */
+  imageName: string
   owner?: Owner
   cancelled: boolean
   records: StageRecord[]

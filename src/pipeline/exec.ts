@@ -109,7 +109,11 @@ export class Exec {
     const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
       (resolve, reject) => {
         child.on('error', error =>
-          reject((error as NodeJS.ErrnoException).code === 'ENOENT' ? new Error(`${line[0]}: command not found`) : error)
+          reject(
+            (error as NodeJS.ErrnoException).code === 'ENOENT'
+              ? new Error(`${line[0]}: command not found`)
+              : error
+          )
         )
         child.on('close', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal }))
       }

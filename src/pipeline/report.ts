@@ -39,7 +39,7 @@ export function stageRows(ctx: Context): string[][] {
 
 export function factRows(ctx: Context): string[][] {
   const image = ctx.image
-  const rows: string[][] = [['image name', ctx.config.imageName]]
+  const rows: string[][] = [['image name', ctx.imageName]]
   if (image) {
     rows.push(
       ['file', image.path],

@@ -143,16 +143,27 @@ async function stopProcessGroup(pid: number, startTime: string, exec: Exec): Pro
   if (now !== undefined && now !== startTime) return // the pid belongs to someone else now
   for (const signal of ['TERM', 'KILL']) {
     if (!groupAlive(pid)) return
-    await exec.run(['kill', `-${signal}`, '--', `-${pid}`], { privileged: true, allowFailure: true, quiet: true })
+    await exec.run(['kill', `-${signal}`, '--', `-${pid}`], {
+      privileged: true,
+      allowFailure: true,
+      quiet: true
+    })
     for (let i = 0; i < 50 && groupAlive(pid); i++) await sleep(100)
   }
   if (groupAlive(pid)) throw new Error(`process group ${pid} survived SIGKILL`)
 }
 
 async function stopGpgAgent(homedir: string, exec: Exec): Promise<void> {
-  const present = await exec.run(['test', '-d', homedir], { privileged: true, allowFailure: true, quiet: true })
+  const present = await exec.run(['test', '-d', homedir], {
+    privileged: true,
+    allowFailure: true,
+    quiet: true
+  })
   if (present.code !== 0) return
-  await exec.run(['gpgconf', '--homedir', homedir, '--kill', 'gpg-agent'], { privileged: true, allowFailure: true })
+  await exec.run(['gpgconf', '--homedir', homedir, '--kill', 'gpg-agent'], {
+    privileged: true,
+    allowFailure: true
+  })
 }
 
 function unescapeMountPath(text: string): string {
@@ -209,7 +220,11 @@ async function killUsers(target: string, exec: Exec, log: Log): Promise<void> {
   )
   if (pids.size === 0) return
   log.info(`stopping processes still using ${target}: ${[...pids].join(' ')}`)
-  await exec.run(['kill', '-KILL', ...[...pids].map(String)], { privileged: true, allowFailure: true, quiet: true })
+  await exec.run(['kill', '-KILL', ...[...pids].map(String)], {
+    privileged: true,
+    allowFailure: true,
+    quiet: true
+  })
   await sleep(200)
 }
 

@@ -3,7 +3,6 @@
 import { createHash } from 'node:crypto'
 import { createReadStream, renameSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import type { Context } from '../pipeline/context.js'
 import type { Stage } from '../pipeline/runner.js'
 
 export const detachStage: Stage = {
@@ -44,13 +43,13 @@ export const convertStage: Stage = {
   async run(ctx) {
     const { config, exec, teardown, disk } = ctx
     if (!disk) throw new Error('BUG: no disk')
-    const imagePath = path.join(config.outputDir, `${config.imageName}.${config.format}`)
+    const imagePath = path.join(config.outputDir, `${ctx.imageName}.${config.format}`)
 
     if (config.format === 'raw') {
       ctx.outputs.push(teardown.push({ kind: 'path', path: imagePath }))
       renameSync(disk.rawPath, imagePath)
     } else {
-      const partial = path.join(config.outputDir, `.${config.imageName}.qcow2.partial`)
+      const partial = path.join(config.outputDir, `.${ctx.imageName}.qcow2.partial`)
       const partialId = teardown.push({ kind: 'path', path: partial })
       await exec.run(convertArgs(config.compression, disk.rawPath, partial))
       await exec.run(['qemu-img', 'check', '-f', 'qcow2', partial])
@@ -61,10 +60,12 @@ export const convertStage: Stage = {
     if (ctx.held.rawFile !== undefined) await teardown.release(ctx.held.rawFile)
     ctx.held.rawFile = undefined
 
-    const info = await exec.run(['qemu-img', 'info', '--output=json', '-f', config.format, imagePath], { quiet: true })
+    const info = await exec.run(['qemu-img', 'info', '--output=json', '-f', config.format, imagePath], {
+      quiet: true
+    })
     const virtualSize = Number((JSON.parse(info.stdout) as { 'virtual-size': number })['virtual-size'])
     const hashes = await hashFile(imagePath)
-    const manifestPath = path.join(config.outputDir, `${config.imageName}.manifest`)
+    const manifestPath = path.join(config.outputDir, `${ctx.imageName}.manifest`)
     const sums = [{ sha256: hashes.sha256, file: path.basename(imagePath) }]
     sums.push({ sha256: (await hashFile(manifestPath)).sha256, file: path.basename(manifestPath) })
     const sha256sumsPath = path.join(config.outputDir, 'SHA256SUMS')

@@ -34,7 +34,8 @@ async function waitForPartitions(ctx: Context, device: string, count: number): P
   const nodes = Array.from({ length: count }, (_, i) => partitionNode(device, i + 1))
   for (let waited = 0; waited < 10_000; waited += 100) {
     if (nodes.every(node => existsSync(node))) return
-    if (waited === 2_000) await ctx.exec.run(['partx', '-a', device], { privileged: true, allowFailure: true })
+    if (waited === 2_000)
+      await ctx.exec.run(['partx', '-a', device], { privileged: true, allowFailure: true })
     await sleep(100)
   }
   throw new Error(`partition nodes ${nodes.join(', ')} did not appear within 10 s`)
@@ -55,7 +56,7 @@ export const diskStage: Stage = {
   async run(ctx) {
     const { config, exec, teardown } = ctx
     mkdirSync(config.outputDir, { recursive: true })
-    const rawPath = path.join(config.outputDir, `.${config.imageName}.raw.partial`)
+    const rawPath = path.join(config.outputDir, `.${ctx.imageName}.raw.partial`)
 
     ctx.held.rawFile = teardown.push({ kind: 'path', path: rawPath })
     const fd = openSync(rawPath, 'w')
@@ -68,12 +69,18 @@ export const diskStage: Stage = {
     // Joins the stack before losetup runs: a kill between attach and our reading its name must not leak it.
     const loopId = teardown.push({ kind: 'loop', backingFile: rawPath })
     ctx.held.loop = loopId
-    const attached = await exec.run(['losetup', '--find', '--show', '--partscan', rawPath], { privileged: true })
+    const attached = await exec.run(['losetup', '--find', '--show', '--partscan', rawPath], {
+      privileged: true
+    })
     const device = attached.stdout.trim()
-    if (!/^\/dev\/loop\d+$/.test(device)) throw new Error(`losetup printed no loop device (got ${JSON.stringify(device)})`)
+    if (!/^\/dev\/loop\d+$/.test(device))
+      throw new Error(`losetup printed no loop device (got ${JSON.stringify(device)})`)
     teardown.update(loopId, { kind: 'loop', backingFile: rawPath, device })
 
-    await exec.run(['sfdisk', '--quiet', '--wipe', 'always', device], { privileged: true, input: partitionScript() })
+    await exec.run(['sfdisk', '--quiet', '--wipe', 'always', device], {
+      privileged: true,
+      input: partitionScript()
+    })
     await waitForPartitions(ctx, device, 3)
     const [biosBoot, esp, root] = [1, 2, 3].map(n => partitionNode(device, n)) as [string, string, string]
 

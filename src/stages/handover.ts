@@ -11,7 +11,8 @@ export function invokingOwner(env: NodeJS.ProcessEnv = process.env): Owner | und
   if (uid !== 0) return { uid, gid }
   const sudoUid = Number(env.SUDO_UID)
   const sudoGid = Number(env.SUDO_GID)
-  if (Number.isInteger(sudoUid) && sudoUid > 0 && Number.isInteger(sudoGid)) return { uid: sudoUid, gid: sudoGid }
+  if (Number.isInteger(sudoUid) && sudoUid > 0 && Number.isInteger(sudoGid))
+    return { uid: sudoUid, gid: sudoGid }
   return undefined
 }
 

@@ -77,7 +77,8 @@ async function install(ctx: Context, family: HostFamily, packages: string[]): Pr
 export const hostStage: Stage = {
   name: 'host',
   async run(ctx) {
-    if (process.platform !== 'linux') throw new Error(`arch-image runs on Linux only, not ${process.platform}`)
+    if (process.platform !== 'linux')
+      throw new Error(`arch-image runs on Linux only, not ${process.platform}`)
     if (!existsSync('/dev/loop-control')) {
       throw new Error(
         'no loop devices on this host (/dev/loop-control is missing); in a container, run it privileged or with the loop devices passed in'
@@ -92,14 +93,18 @@ export const hostStage: Stage = {
     }
     const commands = missing.map(tool => tool.command).join(', ')
     if (family === 'other') {
-      throw new Error(`missing host tools: ${commands}; install them (or run on an Arch, Debian or Ubuntu host)`)
+      throw new Error(
+        `missing host tools: ${commands}; install them (or run on an Arch, Debian or Ubuntu host)`
+      )
     }
     const packages = [...new Set(missing.map(tool => (family === 'arch' ? tool.arch : tool.debian)))]
     ctx.log.info(`installing missing host tools (${commands}): ${packages.join(' ')}`)
     await install(ctx, family, packages)
     const still = missing.filter(tool => !findCommand(tool.command))
     if (still.length > 0) {
-      throw new Error(`still missing after installing ${packages.join(' ')}: ${still.map(t => t.command).join(', ')}`)
+      throw new Error(
+        `still missing after installing ${packages.join(' ')}: ${still.map(t => t.command).join(', ')}`
+      )
     }
   }
 }

@@ -7,12 +7,14 @@ import type { Context, InstalledPackage } from '../pipeline/context.js'
 /** Absolute host path of `relative` inside the root; throws if a link would lead outside. */
 export function insideRoot(rootDir: string, relative: string): string {
   const target = path.join(rootDir, relative)
-  if (target !== rootDir && !target.startsWith(`${rootDir}/`)) throw new Error(`${relative} is outside the image`)
+  if (target !== rootDir && !target.startsWith(`${rootDir}/`))
+    throw new Error(`${relative} is outside the image`)
   let parent = path.dirname(target)
   while (parent !== rootDir) {
     try {
       const real = realpathSync(parent)
-      if (real !== rootDir && !real.startsWith(`${rootDir}/`)) throw new Error(`${relative}: ${parent} leads outside the image`)
+      if (real !== rootDir && !real.startsWith(`${rootDir}/`))
+        throw new Error(`${relative}: ${parent} leads outside the image`)
       break
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
@@ -20,7 +22,8 @@ export function insideRoot(rootDir: string, relative: string): string {
     }
   }
   try {
-    if (lstatSync(target).isSymbolicLink()) throw new Error(`${relative} is a symbolic link in the image; refusing to write through it`)
+    if (lstatSync(target).isSymbolicLink())
+      throw new Error(`${relative} is a symbolic link in the image; refusing to write through it`)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
   }
@@ -30,14 +33,31 @@ export function insideRoot(rootDir: string, relative: string): string {
 let counter = 0
 
 /** Write a file into the image owned by root:root with `mode`, creating parent directories. */
-export async function writeImageFile(ctx: Context, relative: string, content: string, mode = 0o644): Promise<void> {
+export async function writeImageFile(
+  ctx: Context,
+  relative: string,
+  content: string,
+  mode = 0o644
+): Promise<void> {
   const rootDir = ctx.rootDir
   if (!rootDir) throw new Error('BUG: the root filesystem is not mounted')
   const target = insideRoot(rootDir, relative)
   const staged = path.join(ctx.workDir, `staged-${++counter}`)
   writeFileSync(staged, content)
   await ctx.exec.run(
-    ['install', '-D', '-m', mode.toString(8).padStart(4, '0'), '-o', 'root', '-g', 'root', '-T', staged, target],
+    [
+      'install',
+      '-D',
+      '-m',
+      mode.toString(8).padStart(4, '0'),
+      '-o',
+      'root',
+      '-g',
+      'root',
+      '-T',
+      staged,
+      target
+    ],
     { privileged: true, quiet: true }
   )
 }

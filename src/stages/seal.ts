@@ -45,12 +45,16 @@ export async function sealLint(ctx: Context): Promise<string[]> {
       problems.push(`${rule.what}: /${path.relative(ctx.rootDir as string, found)}`)
     }
   }
-  const machineId = await ctx.exec.run(['stat', '-c', '%s', path.join(ctx.rootDir as string, 'etc/machine-id')], {
-    privileged: true,
-    allowFailure: true,
-    quiet: true
-  })
-  if (machineId.code !== 0) problems.push('machine id: /etc/machine-id is missing (it must exist and be empty)')
+  const machineId = await ctx.exec.run(
+    ['stat', '-c', '%s', path.join(ctx.rootDir as string, 'etc/machine-id')],
+    {
+      privileged: true,
+      allowFailure: true,
+      quiet: true
+    }
+  )
+  if (machineId.code !== 0)
+    problems.push('machine id: /etc/machine-id is missing (it must exist and be empty)')
   else if (machineId.stdout.trim() !== '0') problems.push('machine id: /etc/machine-id is not empty')
   return problems
 }
@@ -64,7 +68,10 @@ export const sealStage: Stage = {
       const found = await matches(ctx, rule)
       if (found.length === 0) continue
       ctx.log.info(`removing ${rule.what} (${found.length})`)
-      await ctx.exec.run(['rm', '-rf', '--one-file-system', '--', ...found], { privileged: true, quiet: true })
+      await ctx.exec.run(['rm', '-rf', '--one-file-system', '--', ...found], {
+        privileged: true,
+        quiet: true
+      })
     }
     // Empty, not absent: systemd treats an empty machine-id as "first boot" and writes a fresh one.
     await writeImageFile(ctx, 'etc/machine-id', '', 0o444)
@@ -74,12 +81,16 @@ export const sealStage: Stage = {
     ctx.log.info('lint: sealed (no host keys, keyring, caches, logs or machine id)')
 
     ctx.installed = readInstalledPackages(rootDir)
-    const manifestPath = path.join(ctx.config.outputDir, `${ctx.config.imageName}.manifest`)
+    const manifestPath = path.join(ctx.config.outputDir, `${ctx.imageName}.manifest`)
     ctx.outputs.push(ctx.teardown.push({ kind: 'path', path: manifestPath }))
     writeFileSync(manifestPath, manifestText(ctx.installed))
 
     await ctx.exec.run(['sync', '-f', rootDir], { privileged: true })
-    const trim = await ctx.exec.run(['fstrim', '--verbose', rootDir], { privileged: true, allowFailure: true })
-    if (trim.code !== 0) ctx.log.warning(`fstrim failed; the image will be larger than it needs to be: ${trim.stderr.trim()}`)
+    const trim = await ctx.exec.run(['fstrim', '--verbose', rootDir], {
+      privileged: true,
+      allowFailure: true
+    })
+    if (trim.code !== 0)
+      ctx.log.warning(`fstrim failed; the image will be larger than it needs to be: ${trim.stderr.trim()}`)
   }
 }

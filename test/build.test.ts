@@ -1,0 +1,297 @@
+// The whole build on real loop devices with real pacstrap from the fixture repository, run as the
+// runner runs the action; the produced image is read back.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import path from 'node:path'
+import {
+  fixtureMirror,
+  fixtureRepo,
+  leaksUnder,
+  runAction,
+  runPost,
+  scratchDir,
+  withImageRoot,
+  type ActionRun
+} from './helpers.js'
+
+const SEALED = [
+  'etc/ssh/ssh_host_ed25519_key',
+  'etc/ssh/ssh_host_ed25519_key.pub',
+  'etc/ssh/ssh_host_rsa_key',
+  'etc/ssh/ssh_host_rsa_key.pub',
+  'etc/pacman.d/gnupg',
+  'var/lib/dbus/machine-id',
+  'var/log/pacman.log',
+  'var/log/fixture-install.log',
+  'root/.bash_history',
+  'var/lib/pacman/sync/core.db',
+  'var/lib/pacman/sync/extra.db'
+]
+
+function exists(file: string): boolean {
+  try {
+    lstatSync(file)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function sha256(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex')
+}
+
+let repo: string
+
+beforeAll(() => {
+  repo = fixtureRepo()
+}, 300_000)
+
+describe('ext4 build from a file:// mirror', () => {
+  let dir: string
+  let run: ActionRun
+
+  beforeAll(async () => {
+    dir = scratchDir()
+    run = await runAction({
+      dir,
+      inputs: {
+        'image-name': 'fixture-ext4',
+        mirror: fixtureMirror(repo),
+        'signature-level': 'Never',
+        'base-packages': 'base',
+        packages: 'fixture-hello',
+        'disk-size': '1G',
+        'package-cache-dir': path.join(dir, 'pkg-cache')
+      }
+    })
+  }, 300_000)
+
+  afterAll(() => {
+    execFileSync('rm', ['-rf', dir])
+  })
+
+  it('succeeds and writes every output to GITHUB_OUTPUT', () => {
+    expect(run.output).not.toMatch(/::error::/)
+    expect(run.code).toBe(0)
+    const image = path.join(dir, 'workspace/arch-image-out/fixture-ext4.qcow2')
+    expect(run.outputs).toEqual({
+      'image-path': image,
+      'image-format': 'qcow2',
+      'image-size': String(statSync(image).size),
+      'virtual-size': String(1024 ** 3),
+      sha256: sha256(image),
+      sha512: createHash('sha512').update(readFileSync(image)).digest('hex'),
+      'sha256sums-path': path.join(dir, 'workspace/arch-image-out/SHA256SUMS'),
+      'manifest-path': path.join(dir, 'workspace/arch-image-out/fixture-ext4.manifest'),
+      'package-count': '6',
+      snapshot: ''
+    })
+  })
+
+  it('leaves only the image, SHA256SUMS and the manifest in the output directory', () => {
+    expect(readdirSync(path.join(dir, 'workspace/arch-image-out')).sort()).toEqual([
+      'SHA256SUMS',
+      'fixture-ext4.manifest',
+      'fixture-ext4.qcow2'
+    ])
+    const sums = execFileSync('sha256sum', ['-c', 'SHA256SUMS'], {
+      cwd: path.join(dir, 'workspace/arch-image-out'),
+      encoding: 'utf8'
+    })
+    expect(sums).toBe('fixture-ext4.qcow2: OK\nfixture-ext4.manifest: OK\n')
+  })
+
+  it('is a compressed qcow2 that qemu-img check finds clean', () => {
+    const info = JSON.parse(
+      execFileSync('qemu-img', ['info', '--output=json', run.outputs['image-path'] as string], {
+        encoding: 'utf8'
+      })
+    ) as { format: string; 'format-specific': { data: { 'compression-type': string } } }
+    expect(info.format).toBe('qcow2')
+    expect(info['format-specific'].data['compression-type']).toBe('zlib')
+    expect(
+      execFileSync('qemu-img', ['check', run.outputs['image-path'] as string], { encoding: 'utf8' })
+    ).toMatch(/No errors were found on the image/)
+  })
+
+  it('holds a root that fstab names by UUID, the scriptlet ran in the chroot, and nothing of the seal list', async () => {
+    await withImageRoot(run.outputs['image-path'] as string, (root, partitions) => {
+      const uuid = (node: string) =>
+        execFileSync('blkid', ['-p', '-s', 'UUID', '-o', 'value', node], { encoding: 'utf8' }).trim()
+      const fstab = readFileSync(path.join(root, 'etc/fstab'), 'utf8')
+      expect(fstab).toMatch(new RegExp(`^UUID=${uuid(partitions.root)}\\s+/\\s+ext4\\s`, 'm'))
+      expect(fstab).toMatch(new RegExp(`^UUID=${uuid(partitions.esp)}\\s+/efi\\s+vfat\\s`, 'm'))
+
+      expect(readFileSync(path.join(root, 'var/lib/fixture-service/scriptlet-ran'), 'utf8').trim()).toBe(
+        'post_install 1.0-1'
+      )
+      expect(readFileSync(path.join(root, 'usr/bin/fixture-hello'), 'utf8')).toMatch(/^#!\/bin\/sh/)
+
+      for (const file of SEALED)
+        expect({ file, present: exists(path.join(root, file)) }).toEqual({ file, present: false })
+      expect(readdirSync(path.join(root, 'var/cache/pacman/pkg'))).toEqual([])
+      const machineId = statSync(path.join(root, 'etc/machine-id'))
+      expect(machineId.size).toBe(0)
+      expect(machineId.mode & 0o777).toBe(0o444)
+
+      const installed = execFileSync(
+        'pacman',
+        ['--root', root, '--dbpath', path.join(root, 'var/lib/pacman'), '-Q'],
+        {
+          encoding: 'utf8'
+        }
+      )
+      expect(readFileSync(run.outputs['manifest-path'] as string, 'utf8')).toBe(installed)
+      expect(installed).toContain('fixture-hello 1.0-1\n')
+    })
+  }, 60_000)
+
+  it('kept the downloaded packages in the host cache, not in the image', () => {
+    expect(readdirSync(path.join(dir, 'pkg-cache')).filter(f => f.endsWith('.pkg.tar.zst')).length).toBe(6)
+  })
+
+  it('writes a job summary with every stage and the image facts', () => {
+    for (const stage of [
+      'host',
+      'resolve',
+      'disk',
+      'bootstrap',
+      'fstab',
+      'seal',
+      'detach',
+      'convert',
+      'handover'
+    ]) {
+      expect(run.summary).toMatch(new RegExp(`<td>${stage}</td><td>[0-9.]+ s</td><td>ok</td>`))
+    }
+    expect(run.summary).toContain(`<td>sha256</td><td>${run.outputs.sha256}</td>`)
+    expect(run.summary).toContain('<td>packages</td><td>6</td>')
+  })
+
+  it('left nothing attached or mounted, and the post step has nothing to do', async () => {
+    expect(leaksUnder(dir)).toEqual({ loops: [], mounts: [] })
+    expect(JSON.parse(run.state.teardown as string)).toEqual([])
+    const post = await runPost({ dir, inputs: {} })
+    expect(post.code).toBe(0)
+    expect(post.output).toContain('post: nothing left to release')
+    expect(readdirSync(path.join(dir, 'runner_temp'))).toEqual([])
+  })
+})
+
+describe('btrfs build from an Archive snapshot served over HTTP', () => {
+  let dir: string
+  let run: ActionRun
+  let server: http.Server
+  const requests: string[] = []
+
+  beforeAll(async () => {
+    dir = scratchDir()
+    // An Archive-shaped tree: repos/<date>/<repo>/os/<arch> and repos/last/lastsync.
+    const archive = path.join(dir, 'archive')
+    mkdirSync(path.join(archive, 'repos/2026/11/20'), { recursive: true })
+    mkdirSync(path.join(archive, 'repos/last'), { recursive: true })
+    for (const name of ['core', 'extra'])
+      symlinkSync(path.join(repo, name), path.join(archive, 'repos/2026/11/20', name))
+    const lastsync = Date.UTC(2026, 10, 20, 3, 14, 15) / 1000
+    execFileSync('sh', ['-c', `echo ${lastsync} > ${archive}/repos/last/lastsync`])
+    server = http.createServer((req, res) => {
+      requests.push(req.url ?? '')
+      const file = path.join(archive, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname))
+      if (!file.startsWith(archive) || !existsSync(file) || statSync(file).isDirectory()) {
+        res.writeHead(404).end()
+        return
+      }
+      res.writeHead(200, { 'content-length': statSync(file).size })
+      res.end(readFileSync(file))
+    })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const port = (server.address() as AddressInfo).port
+    run = await runAction({
+      dir,
+      inputs: {
+        'image-family': 'nightly',
+        snapshot: 'latest',
+        'archive-url': `http://127.0.0.1:${port}`,
+        'signature-level': 'Never',
+        'base-packages': 'base',
+        filesystem: 'btrfs',
+        compression: 'zstd',
+        'disk-size': '1G',
+        'package-cache-dir': path.join(dir, 'pkg-cache')
+      }
+    })
+  }, 300_000)
+
+  afterAll(async () => {
+    await new Promise(resolve => server.close(resolve))
+    execFileSync('rm', ['-rf', dir])
+  })
+
+  it('resolves latest to the Archive date, names the image after it and reports it', () => {
+    expect(run.output).not.toMatch(/::error::/)
+    expect(run.code).toBe(0)
+    expect(run.outputs.snapshot).toBe('2026/11/20')
+    expect(run.outputs['image-path']).toBe(path.join(dir, 'workspace/arch-image-out/nightly-20261120.qcow2'))
+    expect(requests).toContain('/repos/last/lastsync')
+    expect(requests).toContain('/repos/2026/11/20/core/os/x86_64/core.db')
+    expect(requests.filter(url => url.endsWith('.pkg.tar.zst'))).toHaveLength(5)
+  })
+
+  it('holds a zstd-compressed btrfs root that fstab names by UUID', async () => {
+    const info = execFileSync('qemu-img', ['info', run.outputs['image-path'] as string], { encoding: 'utf8' })
+    expect(info).toMatch(/compression type: zstd/)
+    await withImageRoot(run.outputs['image-path'] as string, (root, partitions) => {
+      const type = execFileSync('blkid', ['-p', '-s', 'TYPE', '-o', 'value', partitions.root], {
+        encoding: 'utf8'
+      })
+      expect(type.trim()).toBe('btrfs')
+      const uuid = execFileSync('blkid', ['-p', '-s', 'UUID', '-o', 'value', partitions.root], {
+        encoding: 'utf8'
+      })
+      expect(readFileSync(path.join(root, 'etc/fstab'), 'utf8')).toMatch(
+        new RegExp(`^UUID=${uuid.trim()}\\s+/\\s+btrfs\\s+rw,relatime,compress=zstd:1\\s+0 0$`, 'm')
+      )
+      expect(existsSync(path.join(root, 'var/lib/fixture-service/scriptlet-ran'))).toBe(true)
+      expect(statSync(path.join(root, 'etc/machine-id')).size).toBe(0)
+      expect(exists(path.join(root, 'etc/ssh/ssh_host_ed25519_key'))).toBe(false)
+    })
+  }, 60_000)
+
+  it('left nothing attached or mounted', () => {
+    expect(leaksUnder(dir)).toEqual({ loops: [], mounts: [] })
+  })
+})
+
+describe('bad inputs', () => {
+  it('fail the step naming the input before any disk is touched', async () => {
+    const dir = scratchDir()
+    try {
+      const run = await runAction({
+        dir,
+        inputs: {
+          filesystem: 'zfs',
+          'disk-size': '10M',
+          mirror: 'ftp://x',
+          'package-cache-dir': path.join(dir, 'c')
+        }
+      })
+      expect(run.code).toBe(1)
+      expect(run.output).toContain('::error::invalid input:')
+      expect(run.output).toContain('filesystem: "zfs" is not accepted; use one of ext4, btrfs')
+      expect(run.output).toContain('disk-size: "10M" is out of range')
+      expect(run.output).toContain('mirror: "ftp://x" has scheme ftp:')
+      expect(run.output).not.toContain('losetup')
+      expect(existsSync(path.join(dir, 'workspace/arch-image-out'))).toBe(false)
+      expect(existsSync(path.join(dir, 'c'))).toBe(false)
+      expect(readdirSync(path.join(dir, 'runner_temp'))).toEqual([])
+      expect(leaksUnder(dir)).toEqual({ loops: [], mounts: [] })
+    } finally {
+      execFileSync('rm', ['-rf', dir])
+    }
+  })
+})

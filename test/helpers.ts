@@ -1,0 +1,216 @@
+// Shared by the root tests: the fixture repository, running the built action the way the runner
+// does (INPUT_* env, GITHUB_OUTPUT/STATE/STEP_SUMMARY files, then the post entry), reading an image
+// back, and checking that nothing was left attached or mounted.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '..')
+export const MAIN = path.join(REPO_ROOT, 'dist/main/index.js')
+export const POST = path.join(REPO_ROOT, 'dist/post/index.js')
+
+export function scratchDir(prefix = 'arch-image-it-'): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix))
+  chmodSync(dir, 0o755)
+  return dir
+}
+
+/** The offline fixture repository, built once per script version and shared by the tests (locked, stamped). */
+export function fixtureRepo(): string {
+  const script = path.join(REPO_ROOT, 'test/fixtures/make-repo.sh')
+  const hash = createHash('sha256').update(readFileSync(script)).digest('hex').slice(0, 12)
+  const dir = path.join(os.tmpdir(), `arch-image-fixture-repo-${hash}`)
+  execFileSync(script, [dir], { stdio: ['ignore', 'ignore', 'inherit'] })
+  return dir
+}
+
+export function fixtureMirror(repo: string): string {
+  return `file://${repo}/$repo/os/$arch`
+}
+
+/** Parse a GitHub file command file (GITHUB_OUTPUT, GITHUB_STATE): name<<delimiter ... delimiter; last value wins. */
+export function parseFileCommands(file: string): Record<string, string> {
+  const values: Record<string, string> = {}
+  if (!existsSync(file)) return values
+  const lines = readFileSync(file, 'utf8').split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const match = /^([^=<]+)<<(.+)$/.exec(lines[i] as string)
+    if (match) {
+      const [, name, delimiter] = match as unknown as [string, string, string]
+      const value: string[] = []
+      while (++i < lines.length && lines[i] !== delimiter) value.push(lines[i] as string)
+      values[name] = value.join('\n')
+    } else if (lines[i]?.includes('=')) {
+      const [name, ...rest] = (lines[i] as string).split('=')
+      values[name as string] = rest.join('=')
+    }
+  }
+  return values
+}
+
+export interface ActionRun {
+  code: number | null
+  signal: NodeJS.Signals | null
+  output: string
+  outputs: Record<string, string>
+  state: Record<string, string>
+  summary: string
+  files: { output: string; state: string; summary: string }
+}
+
+export interface ActionOptions {
+  inputs: Record<string, string>
+  /** Directory for the runner files, RUNNER_TEMP and the workspace. */
+  dir: string
+  env?: Record<string, string>
+  /** Run as another user through sudo (a hosted runner's unprivileged user). */
+  user?: string
+  onStart?: (child: ChildProcess) => void
+}
+
+export function actionEnv(options: ActionOptions): {
+  env: Record<string, string>
+  files: ActionRun['files']
+} {
+  const files = {
+    output: path.join(options.dir, 'github_output'),
+    state: path.join(options.dir, 'github_state'),
+    summary: path.join(options.dir, 'step_summary')
+  }
+  for (const file of Object.values(files)) if (!existsSync(file)) writeFileSync(file, '')
+  const runnerTemp = path.join(options.dir, 'runner_temp')
+  const workspace = path.join(options.dir, 'workspace')
+  mkdirSync(runnerTemp, { recursive: true })
+  mkdirSync(workspace, { recursive: true })
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/root',
+    GITHUB_ACTIONS: 'true',
+    GITHUB_OUTPUT: files.output,
+    GITHUB_STATE: files.state,
+    GITHUB_STEP_SUMMARY: files.summary,
+    RUNNER_TEMP: runnerTemp,
+    GITHUB_WORKSPACE: workspace,
+    ...options.env
+  }
+  for (const [name, value] of Object.entries(options.inputs)) env[`INPUT_${name.toUpperCase()}`] = value
+  return { env, files }
+}
+
+async function runNode(script: string, env: Record<string, string>, cwd: string, options: ActionOptions) {
+  const argv = options.user
+    ? [
+        'sudo',
+        '-n',
+        '-u',
+        options.user,
+        '--',
+        'env',
+        ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+        process.execPath,
+        script
+      ]
+    : [process.execPath, script]
+  const child = spawn(argv[0] as string, argv.slice(1), {
+    cwd,
+    env: options.user ? { PATH: process.env.PATH ?? '' } : env,
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout.on('data', chunk => (output += chunk))
+  child.stderr.on('data', chunk => (output += chunk))
+  options.onStart?.(child)
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>(resolve =>
+    child.on('close', (c, s) => resolve([c, s]))
+  )
+  return { code, signal, output }
+}
+
+/** Run dist/main as the runner does; the post entry is separate (runPost). */
+export async function runAction(options: ActionOptions): Promise<ActionRun> {
+  const { env, files } = actionEnv(options)
+  const result = await runNode(MAIN, env, env.GITHUB_WORKSPACE as string, options)
+  return {
+    ...result,
+    outputs: parseFileCommands(files.output),
+    state: parseFileCommands(files.state),
+    summary: readFileSync(files.summary, 'utf8'),
+    files
+  }
+}
+
+/** Run dist/post with the main step's saved state as STATE_* variables, as the runner does. */
+export async function runPost(options: ActionOptions): Promise<{ code: number | null; output: string }> {
+  const { env, files } = actionEnv(options)
+  for (const [name, value] of Object.entries(parseFileCommands(files.state))) env[`STATE_${name}`] = value
+  return runNode(POST, env, env.GITHUB_WORKSPACE as string, options)
+}
+
+/** Loop devices whose backing file, and mounts whose target, lie under `dir`. */
+export function leaksUnder(dir: string): { loops: string[]; mounts: string[] } {
+  const listing = execFileSync('losetup', ['--noheadings', '--output', 'NAME,BACK-FILE', '--list'], {
+    encoding: 'utf8'
+  })
+  const loops = listing
+    .split('\n')
+    .filter(line => line.includes(` ${dir}/`))
+    .map(line => line.trim())
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map(line => line.split(' ')[4] ?? '')
+    .filter(target => target === dir || target.startsWith(`${dir}/`))
+  return { loops, mounts }
+}
+
+function run(argv: string[]): string {
+  return execFileSync(argv[0] as string, argv.slice(1), {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+}
+
+/** Convert an image back to raw, attach it read-only and mount its root read-only for `inspect`. */
+export async function withImageRoot<T>(
+  image: string,
+  inspect: (root: string, partitions: { esp: string; root: string }) => Promise<T> | T
+): Promise<T> {
+  const dir = scratchDir('arch-image-inspect-')
+  const raw = path.join(dir, 'disk.raw')
+  const mnt = path.join(dir, 'mnt')
+  mkdirSync(mnt)
+  let device = ''
+  try {
+    run(['qemu-img', 'convert', '-O', 'raw', image, raw])
+    device = run(['losetup', '--find', '--show', '--read-only', '--partscan', raw]).trim()
+    try {
+      run(['partx', '-u', device])
+    } catch {
+      // the kernel may already have done it
+    }
+    const rootNode = `${device}p3`
+    for (let i = 0; i < 100 && !existsSync(rootNode); i++) await sleep(100)
+    run(['mount', '-o', 'ro', rootNode, mnt])
+    try {
+      return await inspect(mnt, { esp: `${device}p2`, root: rootNode })
+    } finally {
+      run(['umount', mnt])
+    }
+  } finally {
+    if (device) run(['losetup', '--detach', device])
+    run(['rm', '-rf', dir])
+  }
+}
+
+/** A directory of shims put first on PATH: each named command fails (or misbehaves) as the script says. */
+export function shimDir(dir: string, shims: Record<string, string>): string {
+  const shimPath = path.join(dir, 'shims')
+  mkdirSync(shimPath, { recursive: true })
+  for (const [name, body] of Object.entries(shims)) {
+    const real = run(['sh', '-c', `command -v ${name}`]).trim()
+    writeFileSync(path.join(shimPath, name), `#!/bin/sh\nREAL=${real}\n${body}\n`, { mode: 0o755 })
+  }
+  return shimPath
+}
