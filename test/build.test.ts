@@ -1,13 +1,15 @@
 // The whole build on real loop devices with real pacstrap from the fixture repository, run as the
 // runner runs the action; the produced image is read back.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
+import { INPUTS } from '../src/config/inputs.js'
 import {
+  REPO_ROOT,
   fixtureMirror,
   fixtureRepo,
   leaksUnder,
@@ -294,4 +296,64 @@ describe('bad inputs', () => {
       execFileSync('rm', ['-rf', dir])
     }
   })
+})
+
+describe('CLI', () => {
+  const cli = path.join(REPO_ROOT, 'dist/cli/index.js')
+
+  it('lists every input as a flag in --help', () => {
+    const help = execFileSync(process.execPath, [cli, '--help'], { encoding: 'utf8' })
+    for (const input of INPUTS) expect(help).toContain(`--${input.name} <value>`)
+  })
+
+  it('rejects an unknown command or flag with exit code 2', () => {
+    const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' })
+    expect(run(['deploy']).status).toBe(2)
+    const unknown = run(['build', '--disk', '2G'])
+    expect(unknown.status).toBe(2)
+    expect(unknown.stderr).toMatch(/Unknown option '--disk'/)
+    const bad = run(['build', '--format', 'vhd'])
+    expect(bad.status).toBe(2)
+    expect(bad.stderr).toContain('format: "vhd" is not accepted; use one of qcow2, raw')
+  })
+
+  it('builds an image and prints the outputs', () => {
+    const dir = scratchDir()
+    try {
+      const result = spawnSync(
+        process.execPath,
+        [
+          cli,
+          'build',
+          '--mirror',
+          fixtureMirror(repo),
+          '--signature-level',
+          'Never',
+          '--base-packages',
+          'base',
+          '--image-name',
+          'from-cli',
+          '--format',
+          'raw',
+          '--disk-size',
+          '600M',
+          '--output-dir',
+          'out',
+          '--package-cache-dir',
+          'cache'
+        ],
+        { cwd: dir, encoding: 'utf8', env: { ...process.env, TMPDIR: dir, SUDO_UID: '', SUDO_GID: '' } }
+      )
+      expect(result.stderr).toContain('warning: signature-level Never')
+      expect(result.status).toBe(0)
+      const image = path.join(dir, 'out/from-cli.raw')
+      expect(result.stdout).toContain(`image-path=${image}\n`)
+      expect(result.stdout).toContain('image-format=raw\n')
+      expect(statSync(image).size).toBe(600 * 1024 ** 2)
+      expect(result.stdout).toMatch(/^bootstrap +[0-9.]+ s +ok$/m)
+      expect(leaksUnder(dir)).toEqual({ loops: [], mounts: [] })
+    } finally {
+      execFileSync('rm', ['-rf', dir])
+    }
+  }, 120_000)
 })

@@ -32004,6 +32004,8 @@ const COMMON_TOOLS = [
     { command: 'pacstrap', debian: 'arch-install-scripts', arch: 'arch-install-scripts' },
     { command: 'pacman', debian: 'pacman-package-manager', arch: 'pacman' },
     { command: 'pacman-key', debian: 'pacman-package-manager', arch: 'pacman' },
+    { command: 'gpg', debian: 'gpg', arch: 'gnupg' },
+    { command: 'gpg-agent', debian: 'gpg-agent', arch: 'gnupg' },
     { command: 'gpgconf', debian: 'gpgconf', arch: 'gnupg' },
     { command: 'zstd', debian: 'zstd', arch: 'zstd' },
     { command: 'qemu-img', debian: 'qemu-utils', arch: 'qemu-img' }

@@ -1,0 +1,92 @@
+// The build as GitHub's hosted runners run actions: an unprivileged user with passwordless sudo.
+// Privileged commands go through `sudo -n`; what the run leaves is owned by that user.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { readdirSync, statSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import {
+  fixtureMirror,
+  fixtureRepo,
+  leaksUnder,
+  runAction,
+  runPost,
+  scratchDir,
+  type ActionRun
+} from './helpers.js'
+
+describe('as an unprivileged user with passwordless sudo', () => {
+  const user = `aitest${randomBytes(3).toString('hex')}`
+  const sudoers = `/etc/sudoers.d/${user}`
+  let uid: number
+  let gid: number
+  let dir: string
+  let run: ActionRun
+  let postCode: number | null
+
+  beforeAll(async () => {
+    const repo = fixtureRepo()
+    execFileSync('useradd', ['--create-home', '--shell', '/bin/bash', user])
+    writeFileSync(sudoers, `${user} ALL=(ALL) NOPASSWD: ALL\n`, { mode: 0o440 })
+    uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }))
+    gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }))
+    dir = scratchDir()
+    const options = {
+      dir,
+      user,
+      env: { HOME: `/home/${user}` },
+      inputs: {
+        mirror: fixtureMirror(repo),
+        'signature-level': 'Never',
+        'base-packages': 'base',
+        packages: 'fixture-hello2',
+        'disk-size': '1G',
+        'package-cache-dir': path.join(dir, 'pkg-cache')
+      }
+    }
+    // The runner's files and workspace exist before the step and belong to the runner's user.
+    execFileSync('mkdir', ['-p', path.join(dir, 'runner_temp'), path.join(dir, 'workspace')])
+    for (const file of ['github_output', 'github_state', 'step_summary'])
+      writeFileSync(path.join(dir, file), '')
+    execFileSync('chown', ['-R', `${uid}:${gid}`, dir])
+    run = await runAction(options)
+    postCode = (await runPost(options)).code
+  }, 300_000)
+
+  afterAll(() => {
+    if (dir) execFileSync('rm', ['-rf', dir])
+    execFileSync('rm', ['-f', sudoers])
+    execFileSync('userdel', ['--remove', user], { stdio: 'ignore' })
+  })
+
+  it('builds the image through sudo -n', () => {
+    expect(run.output).not.toContain('::error::')
+    expect(run.code).toBe(0)
+    expect(run.output).toMatch(/\$ sudo -n -- losetup --find --show --partscan /)
+    expect(run.output).toMatch(/\$ sudo -n -- pacstrap -C /)
+    expect(run.outputs['package-count']).toBe('6')
+    expect(postCode).toBe(0)
+  })
+
+  it('leaves the image, SHA256SUMS, the manifest and the package cache owned by that user', () => {
+    const owned = (file: string) => {
+      const stat = statSync(file)
+      return { file: path.basename(file), uid: stat.uid, gid: stat.gid }
+    }
+    const files = [
+      run.outputs['image-path'] as string,
+      run.outputs['sha256sums-path'] as string,
+      run.outputs['manifest-path'] as string,
+      path.dirname(run.outputs['image-path'] as string),
+      path.join(dir, 'pkg-cache'),
+      ...readdirSync(path.join(dir, 'pkg-cache')).map(name => path.join(dir, 'pkg-cache', name))
+    ]
+    expect(files.length).toBeGreaterThan(8)
+    for (const file of files) expect(owned(file)).toEqual({ file: path.basename(file), uid, gid })
+  })
+
+  it('leaves nothing attached or mounted', () => {
+    expect(leaksUnder(dir)).toEqual({ loops: [], mounts: [] })
+    expect(readdirSync(path.join(dir, 'runner_temp'))).toEqual([])
+  })
+})
