@@ -47,7 +47,10 @@ export async function runMain(): Promise<void> {
     persist: resources => core.saveState(TEARDOWN_STATE, JSON.stringify(resources))
   })
   const onSignal = (signal: NodeJS.Signals): void => {
-    void run.cancel(`received ${signal}`).finally(() => process.exit(1))
+    void run.cancel(`received ${signal}`).finally(() => {
+      core.setFailed(`cancelled (${signal}); everything the build held was released`)
+      process.exit(1)
+    })
   }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)

@@ -22,41 +22,64 @@ function processesMentioning(text: string): string[] {
   return out.split('\n').filter(line => line.includes(text) && !line.includes('ps -eo'))
 }
 
+async function killDuringPacstrap(dir: string, signal: NodeJS.Signals) {
+  const repo = fixtureRepo()
+  const marker = path.join(dir, 'pacman-done')
+  // pacman finishes its work, then hangs on as if a scriptlet never returned.
+  const shims = shimDir(dir, { pacman: `"$REAL" "$@"\ntouch ${marker}\nsleep 600` })
+  const options = {
+    dir,
+    env: { PATH: `${shims}:${process.env.PATH}` },
+    inputs: {
+      mirror: fixtureMirror(repo),
+      'signature-level': 'Never',
+      'base-packages': 'base',
+      'disk-size': '1G',
+      'package-cache-dir': path.join(dir, 'pkg-cache')
+    }
+  }
+  const run = await runAction({
+    ...options,
+    onStart: (child: ChildProcess) => {
+      void (async () => {
+        for (let i = 0; i < 600 && !existsSync(marker); i++) await sleep(100)
+        await sleep(300)
+        child.kill(signal)
+      })()
+    }
+  })
+  return { run, options }
+}
+
+describe('main cancelled (SIGTERM) during pacstrap', () => {
+  it('stops pacstrap, releases everything itself and fails the step', async () => {
+    const dir = scratchDir()
+    try {
+      const { run } = await killDuringPacstrap(dir, 'SIGTERM')
+      expect(run.code).toBe(1)
+      expect(run.output).toContain('received SIGTERM: stopping and releasing everything')
+      expect(run.output).toContain('::error::cancelled (SIGTERM); everything the build held was released')
+      expect(JSON.parse(run.state.teardown ?? 'null')).toEqual([])
+      expect(leaksUnder(dir)).toEqual({ loops: [], mounts: [] })
+      expect(processesMentioning(dir)).toEqual([])
+      expect(readdirSync(path.join(dir, 'runner_temp'))).toEqual([])
+    } finally {
+      execFileSync('rm', ['-rf', dir])
+    }
+  }, 120_000)
+})
+
 describe('main killed during pacstrap, then post', () => {
   let dir: string
-  let repo: string
   let killed: Awaited<ReturnType<typeof runAction>>
   let post: { code: number | null; output: string }
   let beforePost: { loops: string[]; mounts: string[] }
   let resourcesBeforePost: { kind: string }[]
 
   beforeAll(async () => {
-    repo = fixtureRepo()
     dir = scratchDir()
-    const marker = path.join(dir, 'pacman-done')
-    // pacman finishes its work, then hangs on as if a scriptlet never returned.
-    const shims = shimDir(dir, { pacman: `"$REAL" "$@"\ntouch ${marker}\nsleep 600` })
-    const options = {
-      dir,
-      env: { PATH: `${shims}:${process.env.PATH}` },
-      inputs: {
-        mirror: fixtureMirror(repo),
-        'signature-level': 'Never',
-        'base-packages': 'base',
-        'disk-size': '1G',
-        'package-cache-dir': path.join(dir, 'pkg-cache')
-      }
-    }
-    killed = await runAction({
-      ...options,
-      onStart: (child: ChildProcess) => {
-        void (async () => {
-          for (let i = 0; i < 600 && !existsSync(marker); i++) await sleep(100)
-          await sleep(300)
-          child.kill('SIGKILL')
-        })()
-      }
-    })
+    const { run, options } = await killDuringPacstrap(dir, 'SIGKILL')
+    killed = run
     beforePost = leaksUnder(dir)
     resourcesBeforePost = JSON.parse(parseFileCommands(killed.files.state).teardown ?? '[]') as {
       kind: string

@@ -32854,7 +32854,10 @@ async function runMain() {
         persist: resources => saveState(TEARDOWN_STATE, JSON.stringify(resources))
     });
     const onSignal = (signal) => {
-        void run.cancel(`received ${signal}`).finally(() => process.exit(1));
+        void run.cancel(`received ${signal}`).finally(() => {
+            setFailed(`cancelled (${signal}); everything the build held was released`);
+            process.exit(1);
+        });
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
