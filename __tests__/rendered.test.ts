@@ -130,8 +130,15 @@ describe('host', () => {
   })
 
   it('needs the tool of the chosen filesystem only', () => {
-    expect(requiredTools('btrfs').map(t => t.command)).toContain('mkfs.btrfs')
-    expect(requiredTools('btrfs').map(t => t.command)).not.toContain('mkfs.ext4')
-    expect(requiredTools('ext4').find(t => t.command === 'pacstrap')?.debian).toBe('arch-install-scripts')
+    const tools = (filesystem: string, configure = true, bootMode = 'hybrid') =>
+      requiredTools({ filesystem, configure, bootMode } as Parameters<typeof requiredTools>[0]).map(
+        t => t.command
+      )
+    expect(tools('btrfs')).toContain('mkfs.btrfs')
+    expect(tools('btrfs')).not.toContain('mkfs.ext4')
+    expect(tools('ext4')).toContain('mcopy')
+    expect(tools('ext4', true, 'bios')).not.toContain('mcopy')
+    expect(tools('ext4', false)).not.toContain('mcopy')
+    expect(requiredTools(config).find(t => t.command === 'pacstrap')?.debian).toBe('arch-install-scripts')
   })
 })

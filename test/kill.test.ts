@@ -33,6 +33,7 @@ async function killDuringPacstrap(dir: string, signal: NodeJS.Signals) {
     inputs: {
       mirror: fixtureMirror(repo),
       'signature-level': 'Never',
+      configure: 'false',
       'base-packages': 'base',
       'disk-size': '1G',
       'package-cache-dir': path.join(dir, 'pkg-cache')

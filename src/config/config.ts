@@ -1,10 +1,21 @@
+import { statSync } from 'node:fs'
 import path from 'node:path'
+import YAML from 'yaml'
 import { INPUTS } from './inputs.js'
 
 export type Filesystem = 'ext4' | 'btrfs'
 export type ImageFormat = 'qcow2' | 'raw'
 export type Compression = 'zlib' | 'zstd' | 'none'
 export type Snapshot = { kind: 'none' } | { kind: 'latest' } | { kind: 'date'; date: string }
+export type Kernel = 'linux' | 'linux-lts'
+export type BootMode = 'hybrid' | 'bios' | 'uefi'
+export const HOOK_POINTS = ['after-bootstrap', 'after-configure', 'before-seal'] as const
+export type HookPoint = (typeof HOOK_POINTS)[number]
+
+export interface HookScript {
+  point: HookPoint
+  path: string
+}
 
 export interface Config {
   mode: 'build'
@@ -25,6 +36,25 @@ export interface Config {
   outputDir: string
   packageCacheDir: string
   architecture: 'x86_64'
+  /** The cloud-image configuration stages run (false: a bare, sealed pacstrap). */
+  configure: boolean
+  kernel: Kernel
+  bootMode: BootMode
+  /** Appended to the kernel command line. */
+  kernelCmdline: string
+  predictableNicNames: boolean
+  datasources: string[]
+  user: string
+  userGroups: string[]
+  servicesEnable: string[]
+  servicesDisable: string[]
+  locale: string
+  timezone: string
+  hostname: string
+  keymap: string
+  /** A directory copied over the image root. */
+  filesDir?: string
+  scripts: HookScript[]
   warnings: string[]
 }
 
@@ -52,6 +82,49 @@ const SIG_LEVEL_TOKENS = new Set(SIG_LEVEL_WORDS.flatMap(word => [word, `Package
 
 // pacman package names: letters, digits and @._+- ; not starting with a hyphen or dot.
 const PACKAGE_NAME = /^([a-z0-9][a-z0-9_-]*\/)?[a-zA-Z0-9@_+][a-zA-Z0-9@._+-]*$/
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/
+const UNIT_NAME = /^[A-Za-z0-9:_.@\\-]+$/
+const LOCALE = /^[A-Za-z0-9_.@-]+$/
+const TIMEZONE = /^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/
+const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
+const KEYMAP = /^[A-Za-z0-9_.-]+$/
+// Written into /etc/default/grub, which is sourced by a shell inside double quotes.
+const CMDLINE = /^[A-Za-z0-9 _.,:=+/@%-]*$/
+
+export const DATASOURCES = [
+  'Akamai',
+  'AliYun',
+  'Azure',
+  'CloudCIX',
+  'CloudSigma',
+  'CloudStack',
+  'ConfigDrive',
+  'DigitalOcean',
+  'E24Cloud',
+  'Ec2',
+  'Exoscale',
+  'GCE',
+  'Hetzner',
+  'IBMCloud',
+  'LXD',
+  'MAAS',
+  'NoCloud',
+  'NWCS',
+  'OpenNebula',
+  'OpenStack',
+  'Oracle',
+  'OVF',
+  'RbxCloud',
+  'Scaleway',
+  'SmartOS',
+  'UpCloud',
+  'VMware',
+  'Vultr',
+  'WSL',
+  'None'
+]
+
 const IMAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/
 const FAMILY_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$/
 
@@ -105,6 +178,62 @@ function mirrorServer(problems: string[], url: string): string {
     problems.push(`mirror: ${quote(url)} has scheme ${parsed.protocol}; use http://, https:// or file://`)
   }
   return url.includes('$repo') ? url : `${url.replace(/\/+$/, '')}/$repo/os/$arch`
+}
+
+function parseBool(problems: string[], input: string, value: string): boolean {
+  if (['true', 'True', 'TRUE'].includes(value)) return true
+  if (['false', 'False', 'FALSE'].includes(value)) return false
+  problems.push(`${input}: ${quote(value)} is not accepted; use true or false`)
+  return false
+}
+
+function parseScripts(problems: string[], text: string, cwd: string): HookScript[] {
+  if (!text.trim()) return []
+  let parsed: unknown
+  try {
+    parsed = YAML.parse(text)
+  } catch (error) {
+    problems.push(
+      `scripts: not readable as lines "<point>: <path>" (${(error as Error).message.split('\n')[0]})`
+    )
+    return []
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    problems.push(`scripts: use lines "<point>: <path>" with point one of ${HOOK_POINTS.join(', ')}`)
+    return []
+  }
+  const scripts: HookScript[] = []
+  for (const [point, value] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!(HOOK_POINTS as readonly string[]).includes(point)) {
+      problems.push(`scripts: ${quote(point)} is not a hook point; use one of ${HOOK_POINTS.join(', ')}`)
+      continue
+    }
+    for (const item of Array.isArray(value) ? value : [value]) {
+      const file = path.resolve(cwd, String(item ?? ''))
+      if (!isFile(file)) {
+        problems.push(`scripts: ${point}: ${quote(String(item ?? ''))} is not a file`)
+        continue
+      }
+      scripts.push({ point: point as HookPoint, path: file })
+    }
+  }
+  return scripts
+}
+
+function isFile(file: string): boolean {
+  try {
+    return statSync(file).isFile()
+  } catch {
+    return false
+  }
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory()
+  } catch {
+    return false
+  }
 }
 
 /** `<image-family>-<YYYYMMDD>` of the snapshot date, or of today when packages come from a mirror. */
@@ -230,6 +359,66 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
       problems.push(`${input}: ${quote(dir)} is not accepted; use a directory of its own`)
   }
 
+  const configure = parseBool(problems, 'configure', get('configure'))
+  const kernel = oneOf<Kernel>(problems, 'kernel', get('kernel'), ['linux', 'linux-lts'])
+  const bootMode = oneOf<BootMode>(problems, 'boot-mode', get('boot-mode'), ['hybrid', 'bios', 'uefi'])
+  const kernelCmdline = get('kernel-cmdline').split(/\s+/).join(' ')
+  if (!CMDLINE.test(kernelCmdline)) {
+    problems.push(
+      `kernel-cmdline: ${quote(kernelCmdline)} is not accepted; use parameters of letters, digits and _.,:=+/@%- separated by spaces`
+    )
+  }
+  const predictableNicNames = parseBool(problems, 'predictable-nic-names', get('predictable-nic-names'))
+  const datasources = splitList(get('datasources'))
+  for (const source of datasources) {
+    if (!DATASOURCES.includes(source)) {
+      problems.push(
+        `datasources: ${quote(source)} is not a cloud-init datasource; use some of ${DATASOURCES.join(', ')}`
+      )
+    }
+  }
+  if (datasources.length === 0) problems.push(`datasources: is empty; name at least one, e.g. OpenStack`)
+  const user = get('user')
+  if (!USER_NAME.test(user) || user === 'root') {
+    problems.push(
+      `user: ${quote(user)} is not accepted; use a lower-case login name (not root), at most 32 characters`
+    )
+  }
+  const userGroups = splitList(get('user-groups'))
+  for (const group of userGroups) {
+    if (!USER_NAME.test(group))
+      problems.push(`user-groups: ${quote(group)} is not a group name; use lower-case names`)
+  }
+  const units = (input: string): string[] => {
+    const names = splitList(get(input))
+    for (const name of names) {
+      if (!UNIT_NAME.test(name) || name.startsWith('-')) {
+        problems.push(`${input}: ${quote(name)} is not a systemd unit name; use names like sshd or foo.timer`)
+      }
+    }
+    return names
+  }
+  const servicesEnable = units('services-enable')
+  const servicesDisable = units('services-disable')
+  const checked = (input: string, pattern: RegExp, accepted: string): string => {
+    const value = get(input)
+    if (!pattern.test(value) || value.startsWith('-'))
+      problems.push(`${input}: ${quote(value)} is not accepted; use ${accepted}`)
+    return value
+  }
+  const locale = checked('locale', LOCALE, 'a locale name such as C.UTF-8 or en_US.UTF-8')
+  const timezone = checked('timezone', TIMEZONE, 'a zone name such as UTC or Europe/Berlin')
+  const hostname = checked(
+    'hostname',
+    HOSTNAME,
+    'a host name of letters, digits and hyphens (dots between labels)'
+  )
+  const keymap = checked('keymap', KEYMAP, 'a console keymap name such as us or de-latin1')
+  const filesText = get('files')
+  const filesDir = filesText ? path.resolve(env.cwd, filesText) : undefined
+  if (filesDir && !isDirectory(filesDir)) problems.push(`files: ${quote(filesText)} is not a directory`)
+  const scripts = parseScripts(problems, get('scripts'), env.cwd)
+
   if (problems.length > 0) throw new ConfigError(problems)
   return {
     mode: 'build',
@@ -248,6 +437,22 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
     outputDir,
     packageCacheDir,
     architecture: 'x86_64',
+    configure,
+    kernel,
+    bootMode,
+    kernelCmdline,
+    predictableNicNames,
+    datasources,
+    user,
+    userGroups,
+    servicesEnable,
+    servicesDisable,
+    locale,
+    timezone,
+    hostname,
+    keymap,
+    filesDir,
+    scripts,
     warnings
   }
 }

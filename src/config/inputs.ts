@@ -47,6 +47,66 @@ export const INPUTS: InputSpec[] = [
     default: 'zlib'
   },
   {
+    name: 'configure',
+    description:
+      'Apply the cloud-image configuration (bootloader, cloud-init, network, sshd, initramfs, services). `false` gives a bare, sealed pacstrap of the packages.',
+    default: 'true'
+  },
+  { name: 'kernel', description: 'Kernel package: `linux` or `linux-lts`.', default: 'linux' },
+  {
+    name: 'boot-mode',
+    description: 'Firmware the image boots with: `hybrid` (BIOS and UEFI), `bios` or `uefi`.',
+    default: 'hybrid'
+  },
+  {
+    name: 'kernel-cmdline',
+    description:
+      'Extra kernel command line, appended to `console=tty0 console=ttyS0,115200` (and `net.ifnames=0` unless predictable NIC names).',
+    default: ''
+  },
+  {
+    name: 'predictable-nic-names',
+    description:
+      "`true` keeps systemd's predictable interface names (`ens3`); `false` gives `eth0`, as the official image.",
+    default: 'false'
+  },
+  {
+    name: 'datasources',
+    description: 'cloud-init datasources, in order (comma or space separated).',
+    default: 'ConfigDrive, OpenStack, NoCloud, Ec2'
+  },
+  {
+    name: 'user',
+    description: "cloud-init's default user (SSH keys from the cloud, NOPASSWD sudo).",
+    default: 'arch'
+  },
+  { name: 'user-groups', description: 'Supplementary groups of the default user.', default: 'wheel' },
+  {
+    name: 'services-enable',
+    description: 'Extra systemd units to enable (space separated).',
+    default: ''
+  },
+  { name: 'services-disable', description: 'systemd units to disable (space separated).', default: '' },
+  { name: 'locale', description: 'System locale.', default: 'C.UTF-8' },
+  { name: 'timezone', description: 'Time zone (a name under /usr/share/zoneinfo).', default: 'UTC' },
+  {
+    name: 'hostname',
+    description: 'Hostname until cloud-init sets the one the cloud gives.',
+    default: 'archlinux'
+  },
+  { name: 'keymap', description: 'Console keymap.', default: 'us' },
+  {
+    name: 'files',
+    description: 'A directory copied over the image root (owner root, modes and symlinks kept).',
+    default: ''
+  },
+  {
+    name: 'scripts',
+    description:
+      'Scripts run inside the image (arch-chroot) at named points: lines `<point>: <path>` with point `after-bootstrap`, `after-configure` or `before-seal`.',
+    default: ''
+  },
+  {
     name: 'base-packages',
     description: "The image's base package set (the official cloud image's set by default).",
     default: DEFAULT_BASE_PACKAGES

@@ -4,14 +4,23 @@ import { mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { Config } from '../config/config.js'
+import { bootloaderStage } from '../stages/bootloader.js'
 import { bootstrapStage } from '../stages/bootstrap.js'
+import { cloudInitStage } from '../stages/cloudinit.js'
 import { convertStage, detachStage } from '../stages/convert.js'
 import { diskStage } from '../stages/disk.js'
 import { fstabStage } from '../stages/fstab.js'
 import { handoverStage, invokingOwner } from '../stages/handover.js'
+import { hookStage } from '../stages/hooks.js'
 import { hostStage } from '../stages/host.js'
+import { initramfsStage } from '../stages/initramfs.js'
+import { networkStage } from '../stages/network.js'
+import { overlayStage } from '../stages/overlay.js'
 import { resolveStage } from '../stages/resolve.js'
 import { sealStage } from '../stages/seal.js'
+import { servicesStage } from '../stages/services.js'
+import { sshStage } from '../stages/ssh.js'
+import { systemStage } from '../stages/system.js'
 import type { Context } from './context.js'
 import { Exec } from './exec.js'
 import type { Log } from './log.js'
@@ -23,7 +32,18 @@ export const BUILD_STAGES: Stage[] = [
   resolveStage,
   diskStage,
   bootstrapStage,
+  hookStage('after-bootstrap'),
   fstabStage,
+  systemStage,
+  networkStage,
+  sshStage,
+  cloudInitStage,
+  overlayStage,
+  initramfsStage,
+  bootloaderStage,
+  servicesStage,
+  hookStage('after-configure'),
+  hookStage('before-seal'),
   sealStage,
   detachStage,
   convertStage,

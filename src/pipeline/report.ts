@@ -32,7 +32,7 @@ export function formatBytes(bytes: number): string {
 export function stageRows(ctx: Context): string[][] {
   return ctx.records.map(record => [
     record.name,
-    record.result === 'not run' ? '' : `${record.seconds.toFixed(1)} s`,
+    record.result === 'not run' || record.result === 'skipped' ? '' : `${record.seconds.toFixed(1)} s`,
     record.result
   ])
 }

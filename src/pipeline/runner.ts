@@ -3,13 +3,17 @@ import type { Context } from './context.js'
 
 export interface Stage {
   name: string
+  /** When false for this run the stage is recorded as skipped. */
+  enabled?(ctx: Context): boolean
+  /** The stage opens log groups of its own (GitHub's log has no nested groups). */
+  ownGroups?: boolean
   run(ctx: Context): Promise<void>
 }
 
 export interface StageRecord {
   name: string
   seconds: number
-  result: 'ok' | 'failed' | 'not run'
+  result: 'ok' | 'failed' | 'skipped' | 'not run'
 }
 
 export class StageError extends Error {
@@ -27,8 +31,13 @@ export async function runStages(stages: Stage[], ctx: Context): Promise<StageRec
   ctx.records = records
   for (const [index, stage] of stages.entries()) {
     const record = records[index] as StageRecord
+    if (stage.enabled && !stage.enabled(ctx)) {
+      record.result = 'skipped'
+      continue
+    }
     const started = performance.now()
-    ctx.log.startGroup(`${stage.name}`)
+    if (stage.ownGroups) ctx.log.info(`== ${stage.name}`)
+    else ctx.log.startGroup(stage.name)
     try {
       if (ctx.cancelled) throw new Error('the run was cancelled')
       await stage.run(ctx)
@@ -39,7 +48,7 @@ export async function runStages(stages: Stage[], ctx: Context): Promise<StageRec
     } finally {
       record.seconds = (performance.now() - started) / 1000
       ctx.log.info(`${stage.name}: ${record.result} in ${record.seconds.toFixed(1)} s`)
-      ctx.log.endGroup()
+      if (!stage.ownGroups) ctx.log.endGroup()
     }
   }
   return records

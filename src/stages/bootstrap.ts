@@ -26,6 +26,13 @@ export function pacmanConf(config: Config, servers: string[]): string {
   return lines.join('\n')
 }
 
+/** What pacstrap installs: the base set (its `linux` swapped for the chosen kernel when configuring) and the extras. */
+export function packageList(config: Config): string[] {
+  if (!config.configure) return [...new Set([...config.basePackages, ...config.packages])]
+  const base = config.basePackages.map(name => (name === 'linux' ? config.kernel : name))
+  return [...new Set([...base, config.kernel, ...config.packages])]
+}
+
 export const bootstrapStage: Stage = {
   name: 'bootstrap',
   async run(ctx) {
@@ -37,7 +44,7 @@ export const bootstrapStage: Stage = {
     const confPath = path.join(ctx.workDir, 'pacman.conf')
     writeFileSync(confPath, pacmanConf(config, ctx.servers))
 
-    const packages = [...new Set([...config.basePackages, ...config.packages])]
+    const packages = packageList(config)
     // pacstrap -K starts a gpg-agent inside the target; it must be stopped before the unmount.
     ctx.held.gpgAgent = teardown.push({
       kind: 'gpg-agent',

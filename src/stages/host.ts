@@ -1,6 +1,7 @@
 // host: make sure the machine has every program the pipeline runs, installing what is missing.
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
+import type { Config } from '../config/config.js'
 import type { Context } from '../pipeline/context.js'
 import type { Stage } from '../pipeline/runner.js'
 
@@ -57,9 +58,17 @@ export function hostFamily(osRelease: string): HostFamily {
   return 'other'
 }
 
-export function requiredTools(filesystem: string): Tool[] {
-  const fsTool = FILESYSTEM_TOOLS[filesystem]
-  return fsTool ? [...COMMON_TOOLS, fsTool] : COMMON_TOOLS
+const ESP_TOOLS: Tool[] = [
+  { command: 'mmd', debian: 'mtools', arch: 'mtools' },
+  { command: 'mcopy', debian: 'mtools', arch: 'mtools' }
+]
+
+export function requiredTools(config: Pick<Config, 'filesystem' | 'configure' | 'bootMode'>): Tool[] {
+  const tools = [...COMMON_TOOLS]
+  const fsTool = FILESYSTEM_TOOLS[config.filesystem]
+  if (fsTool) tools.push(fsTool)
+  if (config.configure && config.bootMode !== 'bios') tools.push(...ESP_TOOLS)
+  return tools
 }
 
 async function install(ctx: Context, family: HostFamily, packages: string[]): Promise<void> {
@@ -88,7 +97,7 @@ export const hostStage: Stage = {
     }
     const osRelease = existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : ''
     const family = hostFamily(osRelease)
-    const missing = requiredTools(ctx.config.filesystem).filter(tool => !findCommand(tool.command))
+    const missing = requiredTools(ctx.config).filter(tool => !findCommand(tool.command))
     if (missing.length === 0) {
       ctx.log.info(`all host tools present (${family} host)`)
       return

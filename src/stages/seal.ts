@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Context } from '../pipeline/context.js'
 import type { Stage } from '../pipeline/runner.js'
+import { configLint } from './lint.js'
 import { manifestText, readInstalledPackages, writeImageFile } from './rootfs.js'
 
 /** One thing the image must not contain: `find` arguments below the root. */
@@ -79,6 +80,14 @@ export const sealStage: Stage = {
     const problems = await sealLint(ctx)
     if (problems.length > 0) throw new Error(`the image is not sealed:\n${problems.join('\n')}`)
     ctx.log.info('lint: sealed (no host keys, keyring, caches, logs or machine id)')
+    if (ctx.config.configure) {
+      const configProblems = await configLint(ctx)
+      if (configProblems.length > 0)
+        throw new Error(`the image is not a bootable cloud image:\n${configProblems.join('\n')}`)
+      ctx.log.info(
+        'lint: sshd and cloud-init enabled, initramfs without autodetect, fstab by UUID, GRUB for each boot mode'
+      )
+    }
 
     ctx.installed = readInstalledPackages(rootDir)
     const manifestPath = path.join(ctx.config.outputDir, `${ctx.imageName}.manifest`)

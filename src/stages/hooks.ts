@@ -1,0 +1,41 @@
+// Hook scripts: the user's scripts run inside the image at a named point, each in its own log group.
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import type { HookPoint } from '../config/config.js'
+import { CommandError } from '../pipeline/exec.js'
+import type { Stage } from '../pipeline/runner.js'
+import { inChroot, rootOf } from './chroot.js'
+import { insideRoot, writeImageFile } from './rootfs.js'
+
+export function hookStage(point: HookPoint): Stage {
+  return {
+    name: `hooks ${point}`,
+    ownGroups: true,
+    enabled: ctx => ctx.config.scripts.some(script => script.point === point),
+    async run(ctx) {
+      const scripts = ctx.config.scripts.filter(script => script.point === point)
+      for (const [index, script] of scripts.entries()) {
+        const name = path.basename(script.path)
+        const inImage = `var/tmp/arch-image-hook-${index}-${name.replace(/[^\w.-]/g, '_')}`
+        ctx.log.startGroup(`hook ${point}: ${name}`)
+        try {
+          await writeImageFile(ctx, inImage, readFileSync(script.path, 'utf8'), 0o755)
+          const hasShebang = readFileSync(script.path, 'utf8').startsWith('#!')
+          await inChroot(ctx, hasShebang ? [`/${inImage}`] : ['/bin/sh', `/${inImage}`])
+        } catch (error) {
+          if (error instanceof CommandError) {
+            throw new Error(
+              `hook script ${script.path} (${point}) exited with code ${error.code ?? error.signal}:\n${error.stderrTail}`
+            )
+          }
+          throw error
+        } finally {
+          await ctx.exec
+            .run(['rm', '-f', '--', insideRoot(rootOf(ctx), inImage)], { privileged: true, quiet: true })
+            .catch(() => {})
+          ctx.log.endGroup()
+        }
+      }
+    }
+  }
+}

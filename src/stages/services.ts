@@ -1,0 +1,68 @@
+// services: the units a cloud image runs, a first-boot pacman keyring unit, and the user's choices.
+import type { Config } from '../config/config.js'
+import type { Stage } from '../pipeline/runner.js'
+import { inChroot } from './chroot.js'
+import { writeImageFile } from './rootfs.js'
+
+// cloud-init's unit names since 24.3.
+export const CLOUD_INIT_UNITS = [
+  'cloud-init-main',
+  'cloud-init-local',
+  'cloud-init-network',
+  'cloud-config',
+  'cloud-final'
+]
+
+export const DEFAULT_SERVICES = [
+  'sshd',
+  'systemd-networkd',
+  'systemd-resolved',
+  'systemd-timesyncd',
+  ...CLOUD_INIT_UNITS,
+  'pacman-init'
+]
+
+export const PACMAN_INIT_UNIT = 'etc/systemd/system/pacman-init.service'
+
+/** The keyring is removed when sealing (its private key would be shared by every VM); make it at first boot. */
+export function pacmanInitUnit(): string {
+  return [
+    '# Written by arch-image.',
+    '[Unit]',
+    'Description=Initialize and populate the pacman keyring',
+    'ConditionFirstBoot=yes',
+    'Wants=time-sync.target',
+    'After=time-sync.target',
+    'Before=sshd.service cloud-final.service',
+    '',
+    '[Service]',
+    'Type=oneshot',
+    'RemainAfterExit=yes',
+    'ExecStart=/usr/bin/pacman-key --init',
+    'ExecStart=/usr/bin/pacman-key --populate',
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    ''
+  ].join('\n')
+}
+
+export function unitsToEnable(config: Config): string[] {
+  const disabled = new Set(config.servicesDisable.map(unit => unit.replace(/\.service$/, '')))
+  const units = [...DEFAULT_SERVICES, ...config.servicesEnable].filter(
+    unit => !disabled.has(unit.replace(/\.service$/, ''))
+  )
+  return [...new Set(units)]
+}
+
+export const servicesStage: Stage = {
+  name: 'services',
+  enabled: ctx => ctx.config.configure,
+  async run(ctx) {
+    await writeImageFile(ctx, PACMAN_INIT_UNIT, pacmanInitUnit())
+    await inChroot(ctx, ['systemctl', 'enable', ...unitsToEnable(ctx.config)])
+    if (ctx.config.servicesDisable.length > 0) {
+      await inChroot(ctx, ['systemctl', 'disable', ...ctx.config.servicesDisable])
+    }
+  }
+}
