@@ -29906,7 +29906,7 @@ function walk(dir, prefix = '') {
 }
 const overlayStage = {
     name: 'files',
-    enabled: ctx => ctx.config.configure && ctx.config.filesDir !== undefined,
+    enabled: ctx => ctx.config.filesDir !== undefined,
     async run(ctx) {
         const source = ctx.config.filesDir;
         const root = rootOf(ctx);

@@ -21,7 +21,7 @@ export function walk(dir: string, prefix = ''): string[] {
 
 export const overlayStage: Stage = {
   name: 'files',
-  enabled: ctx => ctx.config.configure && ctx.config.filesDir !== undefined,
+  enabled: ctx => ctx.config.filesDir !== undefined,
   async run(ctx) {
     const source = ctx.config.filesDir as string
     const root = rootOf(ctx)

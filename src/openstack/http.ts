@@ -1,0 +1,409 @@
+// HTTP for the OpenStack clients: node:http/https with keep-alive, a CA bundle or `insecure`, typed
+// errors that carry what a bug report needs (status, method, URL, request id, the server's message) and
+// never a header value. Uploads stream a file with an explicit Content-Length (Glance under uwsgi or
+// mod_wsgi refuses chunked bodies; Node 20's fetch would hold a streamed body in memory).
+import { createHash, type Hash } from 'node:crypto'
+import { createReadStream, readFileSync } from 'node:fs'
+import http from 'node:http'
+import https from 'node:https'
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+export interface TlsSettings {
+  /** Path of a PEM bundle of trusted CAs. */
+  cacert?: string
+  insecure?: boolean
+}
+
+export interface HttpRequest {
+  method: string
+  url: string
+  headers?: Record<string, string>
+  /** A JSON body (serialised here) or raw text. */
+  json?: unknown
+  body?: string
+  /** Per-request inactivity timeout. */
+  timeoutMs?: number
+  /** Statuses that are not errors (2xx always are not). */
+  accept?: number[]
+}
+
+export interface HttpResponse {
+  status: number
+  headers: http.IncomingHttpHeaders
+  text: string
+}
+
+export interface UploadProgress {
+  bytes: number
+  total: number
+  percent: number
+  /** Mean rate since the start, MiB/s. */
+  mibPerSecond: number
+  elapsedMs: number
+}
+
+export interface UploadRequest {
+  method: 'PUT' | 'POST'
+  url: string
+  headers: Record<string, string>
+  file: string
+  size: number
+  onProgress?: (progress: UploadProgress) => void
+  progressIntervalMs?: number
+  /** Abort when no byte moves for this long. */
+  idleTimeoutMs?: number
+}
+
+export interface UploadResult {
+  response: HttpResponse
+  bytes: number
+  sha256: string
+  sha512: string
+  elapsedMs: number
+}
+
+const MiB = 1024 * 1024
+const DEFAULT_TIMEOUT_MS = 120_000
+const REQUEST_ID_HEADERS = ['x-openstack-request-id', 'x-compute-request-id', 'openstack-request-id']
+
+/** An HTTP error from an OpenStack service (or the network on the way to it). */
+export class OpenStackError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly method: string,
+    readonly url: string,
+    readonly requestId: string | undefined,
+    readonly serverMessage: string | undefined
+  ) {
+    super(message)
+    this.name = 'OpenStackError'
+  }
+
+  static fromResponse(method: string, url: string, response: HttpResponse, context?: string): OpenStackError {
+    const serverMessage = parseErrorBody(response.headers['content-type'], response.text)
+    const requestId = requestIdOf(response.headers)
+    const parts = [
+      `${context ? `${context}: ` : ''}${method} ${redactUrl(url)} returned ${response.status}`,
+      serverMessage ? `: ${serverMessage}` : '',
+      requestId ? ` (request ${requestId})` : ''
+    ]
+    return new OpenStackError(parts.join(''), response.status, method, redactUrl(url), requestId, serverMessage)
+  }
+
+  static network(method: string, url: string, cause: Error, context?: string): OpenStackError {
+    const code = (cause as NodeJS.ErrnoException).code
+    const what = code ? `${code}${cause.message.includes(code) ? '' : ` (${cause.message})`}` : cause.message
+    const error = new OpenStackError(
+      `${context ? `${context}: ` : ''}${method} ${redactUrl(url)} failed: ${what}`,
+      undefined,
+      method,
+      redactUrl(url),
+      undefined,
+      undefined
+    )
+    return error
+  }
+
+  /** A connection-level failure (refused, reset, timed out) rather than an HTTP answer. */
+  get isNetwork(): boolean {
+    return this.status === undefined
+  }
+}
+
+export function requestIdOf(headers: http.IncomingHttpHeaders): string | undefined {
+  for (const name of REQUEST_ID_HEADERS) {
+    const value = headers[name]
+    if (typeof value === 'string' && value) return value
+    if (Array.isArray(value) && value[0]) return value[0]
+  }
+  return undefined
+}
+
+/** No user info or query secrets in URLs we print. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.username || parsed.password) {
+      parsed.username = ''
+      parsed.password = ''
+    }
+    return parsed.toString()
+  } catch {
+    return url
+  }
+}
+
+function decodeEntities(text: string): string {
+  return text
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;|&#x27;/g, "'")
+    .replace(/&nbsp;/g, ' ')
+    .replace(/&amp;/g, '&')
+}
+
+function stripHtml(html: string): string {
+  return decodeEntities(
+    html
+      .replace(/<head[\s\S]*?<\/head>/gi, ' ')
+      .replace(/<title[\s\S]*?<\/title>/gi, ' ')
+      .replace(/<h1[\s\S]*?<\/h1>/gi, ' ')
+      .replace(/<br\s*\/?>/gi, ' ')
+      .replace(/<[^>]+>/g, ' ')
+  )
+    .replace(/\s+/g, ' ')
+    .trim()
+}
+
+function firstMessage(value: unknown, depth = 0): string | undefined {
+  if (depth > 3 || typeof value !== 'object' || value === null) return undefined
+  const record = value as Record<string, unknown>
+  for (const key of ['message', 'faultstring', 'detail', 'error_description', 'title']) {
+    const candidate = record[key]
+    if (typeof candidate === 'string' && candidate.trim()) return candidate
+  }
+  if (typeof record.error === 'string' && record.error.trim()) return record.error
+  // Keystone {error: {message}}, Nova-style {badRequest: {message}}, lists of errors
+  for (const nested of Object.values(record)) {
+    const found = Array.isArray(nested) ? firstMessage(nested[0], depth + 1) : firstMessage(nested, depth + 1)
+    if (found) return found
+  }
+  return undefined
+}
+
+/** The human part of an OpenStack error body: Keystone/Glance JSON, webob HTML, or plain text. */
+export function parseErrorBody(contentType: string | undefined, body: string): string | undefined {
+  const text = body.trim()
+  if (!text) return undefined
+  const type = (contentType ?? '').toLowerCase()
+  let message: string | undefined
+  if (type.includes('json') || text.startsWith('{')) {
+    try {
+      message = firstMessage(JSON.parse(text))
+      // webob puts HTML line breaks into JSON messages too
+      if (message && /<[a-z][^>]*>/i.test(message)) message = stripHtml(message)
+    } catch {
+      message = undefined
+    }
+  }
+  if (message === undefined && (type.includes('html') || /^<(!doctype|html|head|body)/i.test(text))) {
+    const stripped = stripHtml(text)
+    if (stripped) message = stripped
+    else {
+      const title = /<title>([\s\S]*?)<\/title>/i.exec(text)?.[1]
+      message = title ? decodeEntities(title).trim() : undefined
+    }
+  }
+  if (message === undefined) message = text.replace(/\s+/g, ' ')
+  message = message.trim()
+  return message.length > 500 ? `${message.slice(0, 500)}…` : message || undefined
+}
+
+const RETRYABLE_STATUS = new Set([502, 503, 504])
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS'])
+
+export class HttpClient {
+  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 4 })
+  private readonly httpsAgent: https.Agent
+
+  constructor(
+    private readonly tls: TlsSettings = {},
+    /** Attempts for idempotent requests that meet a network error or a 502/503/504. */
+    private readonly attempts = 3,
+    private readonly retryDelayMs = 1000
+  ) {
+    this.httpsAgent = new https.Agent({
+      keepAlive: true,
+      maxSockets: 4,
+      rejectUnauthorized: !tls.insecure,
+      ...(tls.cacert ? { ca: readFileSync(tls.cacert) } : {})
+    })
+  }
+
+  close(): void {
+    this.httpAgent.destroy()
+    this.httpsAgent.destroy()
+  }
+
+  private agentFor(url: URL): http.Agent {
+    if (url.protocol === 'https:') return this.httpsAgent
+    if (url.protocol === 'http:') return this.httpAgent
+    throw new Error(`unsupported URL scheme ${url.protocol} in ${redactUrl(url.toString())}`)
+  }
+
+  private transport(url: URL): typeof http | typeof https {
+    return url.protocol === 'https:' ? https : http
+  }
+
+  /** One request; resolves with the response whatever its status (network errors reject). */
+  async send(request: HttpRequest): Promise<HttpResponse> {
+    const attempts = IDEMPOTENT.has(request.method) ? this.attempts : 1
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const response = await this.sendOnce(request)
+        if (attempt < attempts && RETRYABLE_STATUS.has(response.status)) {
+          await sleep(this.retryDelayMs * attempt)
+          continue
+        }
+        return response
+      } catch (error) {
+        if (attempt >= attempts) throw error
+        await sleep(this.retryDelayMs * attempt)
+      }
+    }
+  }
+
+  /** A request whose non-2xx answers (other than `accept`) become OpenStackErrors. */
+  async request(request: HttpRequest, context?: string): Promise<HttpResponse> {
+    const response = await this.send(request)
+    if ((response.status >= 200 && response.status < 300) || request.accept?.includes(response.status)) {
+      return response
+    }
+    throw OpenStackError.fromResponse(request.method, request.url, response, context)
+  }
+
+  private sendOnce(request: HttpRequest): Promise<HttpResponse> {
+    const url = new URL(request.url)
+    const headers: Record<string, string> = { Accept: 'application/json', ...request.headers }
+    let body: Buffer | undefined
+    if (request.json !== undefined) {
+      body = Buffer.from(JSON.stringify(request.json))
+      headers['Content-Type'] ??= 'application/json'
+    } else if (request.body !== undefined) {
+      body = Buffer.from(request.body)
+    }
+    if (body) headers['Content-Length'] = String(body.length)
+    else if (request.method !== 'GET' && request.method !== 'HEAD') headers['Content-Length'] = '0'
+
+    return new Promise<HttpResponse>((resolve, reject) => {
+      const req = this.transport(url).request(url, { method: request.method, headers, agent: this.agentFor(url) })
+      req.setTimeout(request.timeoutMs ?? DEFAULT_TIMEOUT_MS, () => {
+        req.destroy(Object.assign(new Error(`no answer within ${(request.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000} s`), { code: 'ETIMEDOUT' }))
+      })
+      req.on('error', error => reject(OpenStackError.network(request.method, request.url, error)))
+      req.on('response', res => {
+        const chunks: Buffer[] = []
+        res.on('data', (chunk: Buffer) => chunks.push(chunk))
+        res.on('error', error => reject(OpenStackError.network(request.method, request.url, error)))
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') })
+        )
+      })
+      req.end(body)
+    })
+  }
+
+  /**
+   * Stream a file as the request body with an explicit Content-Length, hashing it (sha256 and sha512)
+   * in the same read. Resolves with the response whatever its status; rejects on network errors, on a
+   * file that is not `size` bytes, and after `idleTimeoutMs` without progress.
+   */
+  upload(request: UploadRequest): Promise<UploadResult> {
+    const url = new URL(request.url)
+    const started = Date.now()
+    const sha256: Hash = createHash('sha256')
+    const sha512: Hash = createHash('sha512')
+    let bytes = 0
+    const progress = (): UploadProgress => {
+      const elapsedMs = Date.now() - started
+      return {
+        bytes,
+        total: request.size,
+        percent: request.size > 0 ? (100 * bytes) / request.size : 100,
+        mibPerSecond: elapsedMs > 0 ? bytes / MiB / (elapsedMs / 1000) : 0,
+        elapsedMs
+      }
+    }
+    const headers = { ...request.headers, 'Content-Length': String(request.size) }
+
+    return new Promise<UploadResult>((resolve, reject) => {
+      const req = this.transport(url).request(url, {
+        method: request.method,
+        headers: { Accept: 'application/json', ...headers },
+        agent: this.agentFor(url)
+      })
+      let settled = false
+      const timer = request.onProgress
+        ? setInterval(() => request.onProgress?.(progress()), request.progressIntervalMs ?? 10_000)
+        : undefined
+      timer?.unref()
+      const finish = (error: Error | undefined, response?: HttpResponse): void => {
+        if (settled) return
+        settled = true
+        if (timer) clearInterval(timer)
+        if (error) {
+          req.destroy()
+          reject(error instanceof OpenStackError ? error : OpenStackError.network(request.method, request.url, error))
+          return
+        }
+        const result = response as HttpResponse
+        request.onProgress?.(progress())
+        resolve({
+          response: result,
+          bytes,
+          sha256: sha256.digest('hex'),
+          sha512: sha512.digest('hex'),
+          elapsedMs: Date.now() - started
+        })
+      }
+
+      const idle = request.idleTimeoutMs ?? DEFAULT_TIMEOUT_MS
+      req.setTimeout(idle, () => {
+        req.destroy(Object.assign(new Error(`no progress for ${idle / 1000} s`), { code: 'ETIMEDOUT' }))
+      })
+      req.on('error', error => finish(error))
+      req.on('response', res => {
+        const chunks: Buffer[] = []
+        res.on('data', (chunk: Buffer) => chunks.push(chunk))
+        res.on('error', error => finish(error))
+        res.on('end', () => {
+          const response = {
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            text: Buffer.concat(chunks).toString('utf8')
+          }
+          // An early answer (401, 413...) while we still send: the answer is what matters.
+          if (bytes < request.size && response.status < 300) {
+            finish(new Error(`the server answered ${response.status} after ${bytes} of ${request.size} bytes`))
+          } else finish(undefined, response)
+        })
+      })
+
+      const hasher = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          sha256.update(chunk)
+          sha512.update(chunk)
+          bytes += chunk.length
+          callback(null, chunk)
+        }
+      })
+      pipeline(createReadStream(request.file, { highWaterMark: MiB }), hasher, req)
+        .then(() => {
+          if (bytes !== request.size) {
+            finish(new Error(`${request.file} changed while uploading: read ${bytes} bytes, expected ${request.size}`))
+          }
+        })
+        .catch((error: Error) => {
+          // the server may answer and close while we write: let its answer win for a moment
+          setTimeout(() => finish(error), 500).unref()
+        })
+    })
+  }
+}
+
+/** sha256 and sha512 of a file in one read. */
+export async function hashFile(file: string): Promise<{ size: number; sha256: string; sha512: string }> {
+  const sha256 = createHash('sha256')
+  const sha512 = createHash('sha512')
+  let size = 0
+  for await (const chunk of createReadStream(file, { highWaterMark: MiB }) as AsyncIterable<Buffer>) {
+    sha256.update(chunk)
+    sha512.update(chunk)
+    size += chunk.length
+  }
+  return { size, sha256: sha256.digest('hex'), sha512: sha512.digest('hex') }
+}
