@@ -1,6 +1,7 @@
 // The GitHub Action: main builds the image; post releases whatever a killed or cancelled main left.
 import * as core from '@actions/core'
 import { buildConfig, ConfigError } from './config/config.js'
+import { SECRET_INPUTS } from './config/inputs.js'
 import { startBuild } from './pipeline/build.js'
 import type { Context } from './pipeline/context.js'
 import { Exec } from './pipeline/exec.js'
@@ -27,11 +28,17 @@ function escapeHtml(text: string): string {
   )
 }
 
+function readInput(name: string): string {
+  const value = core.getInput(name)
+  if (SECRET_INPUTS.has(name) && value) core.setSecret(value)
+  return value
+}
+
 export async function runMain(): Promise<void> {
   const log = new ActionsLog()
   let config
   try {
-    config = buildConfig(name => core.getInput(name), {
+    config = buildConfig(readInput, {
       cwd: process.env.GITHUB_WORKSPACE || process.cwd(),
       runnerTemp: process.env.RUNNER_TEMP
     })

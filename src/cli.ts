@@ -64,7 +64,10 @@ export async function main(argv: string[]): Promise<number> {
   const values = parsed.values as Record<string, string | boolean | undefined>
   let config
   try {
-    config = buildConfig(name => String(values[name] ?? ''), { cwd: process.cwd() })
+    // Outside Actions the token comes from GITHUB_TOKEN unless given as a flag.
+    const read = (name: string): string =>
+      String(values[name] ?? (name === 'github-token' ? (process.env.GITHUB_TOKEN ?? '') : ''))
+    config = buildConfig(read, { cwd: process.cwd() })
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`arch-image: ${error.message}\n`)
@@ -74,6 +77,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const log = new ConsoleLog()
+  if (config.release) log.setSecret(config.release.token)
   const run = startBuild({ config, log })
   const onSignal = (signal: NodeJS.Signals): void => {
     void run.cancel(`received ${signal}`).finally(() => process.exit(130))

@@ -108,8 +108,8 @@ export interface SaveOptions {
 }
 
 /**
- * Save `dir` under `key` (after pruning, in the post step). Skipped after an exact hit or when there is nothing
- * to save; an entry another job saved meanwhile is not a failure. Never throws.
+ * Save `dir` under `key` (after pruning, in the post step). Skipped after an exact hit, when another
+ * job saved the key meanwhile, or when there is nothing to save. Never throws.
  */
 export async function savePackageCache(
   dir: string,
@@ -130,16 +130,19 @@ export async function savePackageCache(
   }
   const start = Date.now()
   try {
+    // A matrix sibling with the same package set may have saved this key since our restore: a lookup
+    // (one request, no download) spares the archive and the upload. One still uploading is not seen
+    // here; its reservation makes ours fail with a 409, which the library reports like any other.
+    const existing = await cache.restoreCache([target], key, [], { lookupOnly: true })
+    if (existing === key) {
+      log.info(`package cache: ${key} was saved meanwhile by another job; not saving`)
+      return { saved: false, outcome: 'exists' }
+    }
     const cacheId = await cache.saveCache([target], key)
     if (cacheId === -1) {
-      // A 409 from CreateCacheEntry: another job (a matrix sibling with the same package set) saved this
-      // key since our restore. The library reports it like any other reservation failure, so look.
-      const existing = await cache.restoreCache([target], key, [], { lookupOnly: true })
-      if (existing === key) {
-        log.info(`package cache: ${key} was saved meanwhile by another job; not saving`)
-        return { saved: false, outcome: 'exists' }
-      }
-      log.warning(`package cache: not saved under ${key} (the cache service's reason is logged above)`)
+      log.warning(
+        `package cache: not saved under ${key} (another job may be saving the same key; otherwise the cache service's reason is logged above)`
+      )
       return { saved: false, outcome: 'failed' }
     }
     const mib = (bytes / (1024 * 1024)).toFixed(1)

@@ -55,7 +55,17 @@ export interface Config {
   /** A directory copied over the image root. */
   filesDir?: string
   scripts: HookScript[]
+  release?: ReleaseConfig
   warnings: string[]
+}
+
+export interface ReleaseConfig {
+  tag: string
+  name: string
+  draft: boolean
+  prerelease: boolean
+  makeLatest?: 'true' | 'false' | 'legacy'
+  token: string
 }
 
 /** Every bad input of one run, reported together. */
@@ -419,6 +429,43 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
   if (filesDir && !isDirectory(filesDir)) problems.push(`files: ${quote(filesText)} is not a directory`)
   const scripts = parseScripts(problems, get('scripts'), env.cwd)
 
+  const releaseTag = get('release-tag')
+  let release: ReleaseConfig | undefined
+  // Git's ref name rules, in short: no spaces or control characters, none of ~^:?*[ and backslash, no '..' or '@{'.
+  if (
+    releaseTag &&
+    // eslint-disable-next-line no-control-regex
+    (/[\s~^:?*[\\\x00-\x1f\x7f]|\.\.|@\{|^[-/.]|[/.]$|\.lock$/.test(releaseTag) || releaseTag.length > 200)
+  ) {
+    problems.push(
+      `release-tag: ${quote(releaseTag)} is not a valid tag name; use letters, digits, '.', '-', '_' and '/'`
+    )
+  }
+  const releaseDraft = parseBool(problems, 'release-draft', get('release-draft'))
+  const releasePrerelease = parseBool(problems, 'release-prerelease', get('release-prerelease'))
+  const makeLatest = get('release-make-latest')
+  if (makeLatest && !['true', 'false', 'legacy'].includes(makeLatest)) {
+    problems.push(
+      `release-make-latest: ${quote(makeLatest)} is not accepted; use true, false, legacy or leave it empty`
+    )
+  }
+  if (releaseTag) {
+    const token = get('github-token')
+    if (!token || token.includes('${{')) {
+      problems.push(
+        'github-token: is empty; a release needs a token with contents: write (the default is ${{ github.token }})'
+      )
+    }
+    release = {
+      tag: releaseTag,
+      name: get('release-name'),
+      draft: releaseDraft,
+      prerelease: releasePrerelease,
+      makeLatest: (makeLatest || undefined) as ReleaseConfig['makeLatest'],
+      token
+    }
+  }
+
   if (problems.length > 0) throw new ConfigError(problems)
   return {
     mode: 'build',
@@ -453,6 +500,7 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
     keymap,
     filesDir,
     scripts,
+    release,
     warnings
   }
 }

@@ -145,12 +145,35 @@ export const INPUTS: InputSpec[] = [
     default: 'arch-image-out'
   },
   {
+    name: 'release-tag',
+    description:
+      'Attach the image, SHA256SUMS and the manifest to the GitHub release of this tag (created as a draft and published once the assets are up). Empty: no release.',
+    default: ''
+  },
+  { name: 'release-name', description: 'Title of the release (default: the tag).', default: '' },
+  { name: 'release-draft', description: '`true` leaves the release a draft.', default: 'false' },
+  { name: 'release-prerelease', description: '`true` marks the release a prerelease.', default: 'false' },
+  {
+    name: 'release-make-latest',
+    description:
+      "Whether the release becomes the repository's latest: `true`, `false`, `legacy`, or empty for GitHub's default.",
+    default: ''
+  },
+  {
+    name: 'github-token',
+    description: 'Token for the release (needs `contents: write`).',
+    default: '${{ github.token }}'
+  },
+  {
     name: 'package-cache-dir',
     description:
       'Host directory pacman keeps downloaded packages in. Default: `$RUNNER_TEMP/arch-image-pkg` in Actions, `/var/cache/arch-image/pkg` elsewhere.',
     default: ''
   }
 ]
+
+/** Inputs whose values are masked in every log the moment they are read. */
+export const SECRET_INPUTS = new Set(['github-token'])
 
 export interface OutputSpec {
   name: string
@@ -167,5 +190,7 @@ export const OUTPUTS: OutputSpec[] = [
   { name: 'sha256sums-path', description: 'Path of the `SHA256SUMS` file.' },
   { name: 'manifest-path', description: 'Path of the package manifest (`name version` per line).' },
   { name: 'package-count', description: 'Number of packages installed in the image.' },
+  { name: 'release-url', description: 'URL of the release the assets were attached to.' },
+  { name: 'release-assets', description: 'The release assets as JSON: [{name, url, size}].' },
   { name: 'snapshot', description: 'The Arch Linux Archive date used (`YYYY/MM/DD`), empty for a mirror.' }
 ]

@@ -167,7 +167,9 @@ function parseYaml(content: string, origin: string): Record<string, unknown> {
   try {
     parsed = YAML.parse(content)
   } catch (error) {
-    throw new OpenStackConfigError([`${origin} is not valid YAML: ${(error as Error).message.split('\n')[0]}`])
+    throw new OpenStackConfigError([
+      `${origin} is not valid YAML: ${(error as Error).message.split('\n')[0]}`
+    ])
   }
   if (parsed === null || parsed === undefined) return {}
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
@@ -298,7 +300,9 @@ export function normaliseAuthUrl(value: string, setting = 'auth_url'): string {
   }
   const trimmed = url.pathname.replace(/\/+$/, '')
   if (/\/v2(\.\d+)?$/.test(trimmed)) {
-    throw new OpenStackConfigError([`${setting} points at Keystone v2 (${value}); only the v3 API is supported`])
+    throw new OpenStackConfigError([
+      `${setting} points at Keystone v2 (${value}); only the v3 API is supported`
+    ])
   }
   url.pathname = /\/v3$/.test(trimmed) ? trimmed : `${trimmed}/v3`
   url.search = ''
@@ -414,7 +418,8 @@ export function resolveOpenStackSettings(env: Env, options: ResolveOptions = {})
     const userDomainName = auth.user_domain_name ?? (auth.user_domain_id ? undefined : auth.domain_name)
     const userDomainId =
       auth.user_domain_id ?? (userDomainName ? undefined : (auth.domain_id ?? defaultDomain))
-    const projectDomainName = auth.project_domain_name ?? (auth.project_domain_id ? undefined : auth.domain_name)
+    const projectDomainName =
+      auth.project_domain_name ?? (auth.project_domain_id ? undefined : auth.domain_name)
     const projectDomainId =
       auth.project_domain_id ?? (projectDomainName ? undefined : (auth.domain_id ?? defaultDomain))
     if (!auth.project_name && !auth.project_id) {
@@ -448,12 +453,19 @@ export function resolveOpenStackSettings(env: Env, options: ResolveOptions = {})
           `(or ${where('application_credential_name')} with its user)`
       )
     }
-    if (!auth.application_credential_id && auth.application_credential_name && !auth.username && !auth.user_id) {
+    if (
+      !auth.application_credential_id &&
+      auth.application_credential_name &&
+      !auth.username &&
+      !auth.user_id
+    ) {
       problems.push(
         `an application credential given by name needs its user: set ${where('username')} or ${where('user_id')}`
       )
     }
-    const ignored = (['project_name', 'project_id', 'project_domain_name', 'project_domain_id'] as AuthField[])
+    const ignored = (
+      ['project_name', 'project_id', 'project_domain_name', 'project_domain_id'] as AuthField[]
+    )
       .filter(field => auth[field])
       .map(field => authFrom[field] ?? field)
     if (ignored.length > 0) {

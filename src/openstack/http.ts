@@ -90,7 +90,14 @@ export class OpenStackError extends Error {
       serverMessage ? `: ${serverMessage}` : '',
       requestId ? ` (request ${requestId})` : ''
     ]
-    return new OpenStackError(parts.join(''), response.status, method, redactUrl(url), requestId, serverMessage)
+    return new OpenStackError(
+      parts.join(''),
+      response.status,
+      method,
+      redactUrl(url),
+      requestId,
+      serverMessage
+    )
   }
 
   static network(method: string, url: string, cause: Error, context?: string): OpenStackError {
@@ -280,9 +287,17 @@ export class HttpClient {
     else if (request.method !== 'GET' && request.method !== 'HEAD') headers['Content-Length'] = '0'
 
     return new Promise<HttpResponse>((resolve, reject) => {
-      const req = this.transport(url).request(url, { method: request.method, headers, agent: this.agentFor(url) })
+      const req = this.transport(url).request(url, {
+        method: request.method,
+        headers,
+        agent: this.agentFor(url)
+      })
       req.setTimeout(request.timeoutMs ?? DEFAULT_TIMEOUT_MS, () => {
-        req.destroy(Object.assign(new Error(`no answer within ${(request.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000} s`), { code: 'ETIMEDOUT' }))
+        req.destroy(
+          Object.assign(new Error(`no answer within ${(request.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000} s`), {
+            code: 'ETIMEDOUT'
+          })
+        )
       })
       req.on('error', error => reject(OpenStackError.network(request.method, request.url, error)))
       req.on('response', res => {
@@ -290,7 +305,11 @@ export class HttpClient {
         res.on('data', (chunk: Buffer) => chunks.push(chunk))
         res.on('error', error => reject(OpenStackError.network(request.method, request.url, error)))
         res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') })
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            text: Buffer.concat(chunks).toString('utf8')
+          })
         )
       })
       req.end(body)
@@ -337,7 +356,11 @@ export class HttpClient {
         if (timer) clearInterval(timer)
         if (error) {
           req.destroy()
-          reject(error instanceof OpenStackError ? error : OpenStackError.network(request.method, request.url, error))
+          reject(
+            error instanceof OpenStackError
+              ? error
+              : OpenStackError.network(request.method, request.url, error)
+          )
           return
         }
         const result = response as HttpResponse
@@ -368,7 +391,9 @@ export class HttpClient {
           }
           // An early answer (401, 413...) while we still send: the answer is what matters.
           if (bytes < request.size && response.status < 300) {
-            finish(new Error(`the server answered ${response.status} after ${bytes} of ${request.size} bytes`))
+            finish(
+              new Error(`the server answered ${response.status} after ${bytes} of ${request.size} bytes`)
+            )
           } else finish(undefined, response)
         })
       })
@@ -384,7 +409,11 @@ export class HttpClient {
       pipeline(createReadStream(request.file, { highWaterMark: MiB }), hasher, req)
         .then(() => {
           if (bytes !== request.size) {
-            finish(new Error(`${request.file} changed while uploading: read ${bytes} bytes, expected ${request.size}`))
+            finish(
+              new Error(
+                `${request.file} changed while uploading: read ${bytes} bytes, expected ${request.size}`
+              )
+            )
           }
         })
         .catch((error: Error) => {

@@ -44,9 +44,16 @@ export interface TokenSource {
   reauthenticate(reason: string): Promise<string>
   /** The project the token is scoped to (its images are ours). */
   projectId(): Promise<string | undefined>
+  /** When the current token runs out, if known. */
+  tokenExpiry?(): Date | undefined
 }
 
-function userRef(auth: { username?: string; userId?: string; userDomainName?: string; userDomainId?: string }) {
+function userRef(auth: {
+  username?: string
+  userId?: string
+  userDomainName?: string
+  userDomainId?: string
+}) {
   if (auth.userId) return { id: auth.userId }
   const domain = auth.userDomainId ? { id: auth.userDomainId } : { name: auth.userDomainName }
   return { name: auth.username, domain }
@@ -95,7 +102,8 @@ export async function issueToken(http: HttpClient, settings: OpenStackSettings):
   try {
     response = await http.request({ method: 'POST', url, json }, `Keystone authentication (${who})`)
   } catch (error) {
-    if (error instanceof OpenStackError && error.status === 401) {
+    // 401: wrong user/password/secret; 404: an application credential Keystone does not know (or deleted)
+    if (error instanceof OpenStackError && (error.status === 401 || error.status === 404)) {
       throw new OpenStackError(
         `Keystone refused the credentials (${who}): ${error.serverMessage ?? 'unauthorized'}` +
           ` — check the ${auth.type === 'password' ? 'user, password, domains and project' : 'credential id/name and secret'}` +
@@ -168,7 +176,9 @@ export function findEndpoint(
   )
   const chosen = matching[0]
   if (!chosen) {
-    const offered = endpoints.map(endpoint => `${endpoint.interface}@${endpoint.region_id ?? endpoint.region ?? '-'}`)
+    const offered = endpoints.map(
+      endpoint => `${endpoint.interface}@${endpoint.region_id ?? endpoint.region ?? '-'}`
+    )
     throw new Error(
       `the '${type}' service has no ${iface} endpoint${region ? ` in region ${region}` : ''} ` +
         `(it has: ${offered.join(', ') || 'none'}); set the interface (OS_INTERFACE) or region (OS_REGION_NAME)`
@@ -207,7 +217,7 @@ export class KeystoneSession implements TokenSource {
     return this.pending
   }
 
-  get expiresAt(): Date | undefined {
+  tokenExpiry(): Date | undefined {
     return this.current?.expiresAt
   }
 

@@ -17,6 +17,7 @@ import { initramfsStage } from '../stages/initramfs.js'
 import { networkStage } from '../stages/network.js'
 import { overlayStage } from '../stages/overlay.js'
 import { resolveStage } from '../stages/resolve.js'
+import { releaseStage } from '../stages/release.js'
 import { sealStage } from '../stages/seal.js'
 import { servicesStage } from '../stages/services.js'
 import { sshStage } from '../stages/ssh.js'
@@ -47,7 +48,8 @@ export const BUILD_STAGES: Stage[] = [
   sealStage,
   detachStage,
   convertStage,
-  handoverStage
+  handoverStage,
+  releaseStage
 ]
 
 export interface BuildOptions {

@@ -60,4 +60,5 @@ export interface Context {
   outputs: number[]
   installed?: InstalledPackage[]
   image?: ImageFacts
+  release?: { url: string; assets: { name: string; url: string; size: number }[] }
 }

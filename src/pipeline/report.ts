@@ -14,7 +14,9 @@ export function buildOutputs(ctx: Context): Record<string, string> {
     'sha256sums-path': image.sha256sumsPath,
     'manifest-path': image.manifestPath,
     'package-count': String(ctx.installed?.length ?? 0),
-    snapshot: ctx.snapshotDate ?? ''
+    snapshot: ctx.snapshotDate ?? '',
+    'release-url': ctx.release?.url ?? '',
+    'release-assets': ctx.release ? JSON.stringify(ctx.release.assets) : ''
   }
 }
 

@@ -1,0 +1,430 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {
+  createBody,
+  listQuery,
+  verifyImage,
+  ImageVerificationError,
+  type GlanceApi,
+  type Image,
+  type ImageCreate,
+  type ListFilters,
+  type LocalDigest,
+  type PatchOperation
+} from '../src/openstack/glance.js'
+import {
+  FAMILY_PROPERTY,
+  SHA256_PROPERTY,
+  archImageProperties,
+  publishImage,
+  rotateImages,
+  type PublishRequest
+} from '../src/openstack/publish.js'
+
+const PROJECT = 'p-ours'
+
+/** An in-memory Glance that keeps what publishImage asks for, with switchable failures. */
+class FakeGlance implements GlanceApi {
+  images = new Map<string, Image>()
+  calls: string[] = []
+  failUpload?: Error
+  corruptHash = false
+  deleteFailures = 0
+  private next = 1
+  private clock = Date.parse('2026-01-01T00:00:00Z')
+
+  add(partial: Partial<Image> & { name: string }): Image {
+    const id = `img-${this.next++}`
+    this.clock += 60_000
+    const image: Image = {
+      id,
+      status: 'active',
+      visibility: 'private',
+      protected: false,
+      tags: [],
+      size: 3,
+      checksum: null,
+      os_hash_algo: 'sha512',
+      os_hash_value: 'x',
+      owner: PROJECT,
+      created_at: new Date(this.clock).toISOString().replace(/\.\d+Z$/, 'Z'),
+      updated_at: new Date(this.clock).toISOString(),
+      disk_format: 'qcow2',
+      container_format: 'bare',
+      min_disk: 0,
+      min_ram: 0,
+      ...partial
+    }
+    this.images.set(id, image)
+    return image
+  }
+  async projectId() {
+    return PROJECT
+  }
+  async createImage(request: ImageCreate) {
+    this.calls.push(`create ${request.name}`)
+    const body = createBody(request)
+    return this.add({
+      ...(body as Partial<Image>),
+      name: request.name,
+      status: 'queued',
+      size: null,
+      os_hash_value: null
+    })
+  }
+  async getImage(id: string) {
+    const image = this.images.get(id)
+    if (!image) throw new Error(`404 ${id}`)
+    return image
+  }
+  async findImage(id: string) {
+    return this.images.get(id)
+  }
+  async listImages(filters: ListFilters = {}) {
+    this.calls.push(`list ${listQuery(filters)}`)
+    return [...this.images.values()].filter(
+      image =>
+        (filters.name === undefined || image.name === filters.name) &&
+        (!filters.status || image.status === filters.status) &&
+        Object.entries(filters.properties ?? {}).every(([key, value]) => image[key] === value)
+    )
+  }
+  async updateImage(id: string, _operations: PatchOperation[]) {
+    return this.getImage(id)
+  }
+  async deleteImage(id: string) {
+    this.calls.push(`delete ${id}`)
+    if (this.deleteFailures-- > 0) throw new Error('ECONNREFUSED')
+    return this.images.delete(id)
+  }
+  members: string[] = []
+  async addMember(imageId: string, projectId: string) {
+    this.calls.push(`share ${imageId} ${projectId}`)
+    this.members.push(projectId)
+  }
+  async listMembers() {
+    return this.members.map(member_id => ({ member_id, status: 'pending' }))
+  }
+  async importMethods() {
+    return ['glance-direct']
+  }
+  private async take(id: string, file: string, options: { expected?: Partial<LocalDigest> } = {}) {
+    if (this.failUpload) throw this.failUpload
+    const digest = { size: 3, sha256: sha('sha256'), sha512: sha('sha512') }
+    expect(options.expected).toEqual(digest)
+    const image = await this.getImage(id)
+    Object.assign(image, {
+      status: 'active',
+      size: 3,
+      os_hash_algo: 'sha512',
+      os_hash_value: this.corruptHash ? 'bad' : digest.sha512
+    })
+    this.calls.push(`upload ${id} ${path.basename(file)}`)
+    return digest
+  }
+  uploadFile(id: string, file: string, options?: { expected?: Partial<LocalDigest> }) {
+    return this.take(id, file, options)
+  }
+  stageFile(id: string, file: string, options?: { expected?: Partial<LocalDigest> }) {
+    this.calls.push(`stage ${id}`)
+    return this.take(id, file, options)
+  }
+  async importImage(id: string, method = 'glance-direct') {
+    this.calls.push(`import ${id} ${method}`)
+  }
+  async waitForStatus(id: string, wanted: string) {
+    const image = await this.getImage(id)
+    if (image.status !== wanted) throw new Error(`${id} is ${image.status}`)
+    return image
+  }
+}
+
+const CONTENT = 'abc'
+function sha(algo: 'sha256' | 'sha512'): string {
+  return createHash(algo).update(CONTENT).digest('hex')
+}
+
+function recorder() {
+  const lines: string[] = []
+  return {
+    lines,
+    log: { info: (m: string) => lines.push(m), warning: (m: string) => lines.push(`warning: ${m}`) }
+  }
+}
+
+let dir: string
+let file: string
+beforeAll(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'arch-image-publish-'))
+  file = path.join(dir, 'arch.qcow2')
+  writeFileSync(file, CONTENT)
+})
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+function request(glance: FakeGlance, extra: Partial<PublishRequest> = {}): PublishRequest {
+  return {
+    glance,
+    log: recorder().log,
+    file,
+    name: 'arch-cloud-1',
+    family: 'arch-cloud',
+    diskFormat: 'qcow2',
+    properties: { os_distro: 'arch' },
+    cleanupDelayMs: 1,
+    ...extra
+  }
+}
+
+describe('publishImage', () => {
+  it('creates, registers, uploads, verifies and settles a new image with our properties', async () => {
+    const glance = new FakeGlance()
+    const events: string[] = []
+    const result = await publishImage(
+      request(glance, {
+        onCreated: id => void events.push(`created ${id}`),
+        onSettled: (id, kept) => void events.push(`settled ${id} ${kept}`)
+      })
+    )
+    expect(result.reused).toBe(false)
+    expect(result.image.status).toBe('active')
+    expect(result.image[FAMILY_PROPERTY]).toBe('arch-cloud')
+    expect(result.image[SHA256_PROPERTY]).toBe(sha('sha256'))
+    expect(result.image.os_distro).toBe('arch')
+    expect(result.image.visibility).toBe('private')
+    expect(result.digest).toEqual({ size: 3, sha256: sha('sha256'), sha512: sha('sha512') })
+    expect(events).toEqual([`created ${result.image.id}`, `settled ${result.image.id} true`])
+  })
+
+  it('reuses an active image of the same name, family and bytes without uploading', async () => {
+    const glance = new FakeGlance()
+    const first = await publishImage(request(glance))
+    glance.calls = []
+    const again = await publishImage(request(glance))
+    expect(again.reused).toBe(true)
+    expect(again.image.id).toBe(first.image.id)
+    expect(glance.calls.some(call => call.startsWith('create') || call.startsWith('upload'))).toBe(false)
+  })
+
+  it('uploads again when the bytes differ, even under the same name', async () => {
+    const glance = new FakeGlance()
+    glance.add({ name: 'arch-cloud-1', [FAMILY_PROPERTY]: 'arch-cloud', os_hash_value: 'other', size: 3 })
+    const result = await publishImage(request(glance))
+    expect(result.reused).toBe(false)
+    expect(glance.images.size).toBe(2)
+  })
+
+  it('deletes the new image when the upload fails, retrying while Glance is away, and rethrows', async () => {
+    const glance = new FakeGlance()
+    glance.failUpload = new Error('ECONNRESET')
+    glance.deleteFailures = 2
+    const settled: string[] = []
+    const { lines, log } = recorder()
+    await expect(
+      publishImage(request(glance, { log, onSettled: (id, kept) => void settled.push(`${id} ${kept}`) }))
+    ).rejects.toThrow('ECONNRESET')
+    expect(glance.images.size).toBe(0)
+    expect(glance.calls.filter(call => call.startsWith('delete'))).toHaveLength(3)
+    expect(settled).toEqual(['img-1 false'])
+    expect(lines).toContain('Glance: deleted the unfinished image img-1')
+  })
+
+  it('deletes the new image when Glance holds other bytes than we sent', async () => {
+    const glance = new FakeGlance()
+    glance.corruptHash = true
+    await expect(publishImage(request(glance))).rejects.toThrow(ImageVerificationError)
+    expect(glance.images.size).toBe(0)
+  })
+
+  it('uses stage + glance-direct import when asked, and shares with projects', async () => {
+    const glance = new FakeGlance()
+    const result = await publishImage(
+      request(glance, { uploadMethod: 'import', visibility: 'shared', shareWith: ['p-a', 'p-b'] })
+    )
+    const id = result.image.id
+    expect(glance.calls.filter(call => !call.startsWith('list'))).toEqual([
+      'create arch-cloud-1',
+      `stage ${id}`,
+      `upload ${id} arch.qcow2`,
+      `import ${id} glance-direct`,
+      `share ${id} p-a`,
+      `share ${id} p-b`
+    ])
+  })
+
+  it('refuses bad requests before touching Glance', async () => {
+    const glance = new FakeGlance()
+    await expect(
+      publishImage(
+        request(glance, {
+          shareWith: ['p'],
+          keep: -1,
+          family: 'has space',
+          properties: { [FAMILY_PROPERTY]: 'x' }
+        })
+      )
+    ).rejects.toThrow(
+      "cannot publish: image family 'has space' must be 1-128 letters, digits, '.', '_' or '-'; keep must be a whole number >= 0, not -1; share-with needs visibility shared (it is private); property arch_image_family is set by arch-image"
+    )
+    expect(glance.calls).toEqual([])
+  })
+
+  it('refuses a file that no longer matches the digest the build recorded', async () => {
+    const glance = new FakeGlance()
+    await expect(publishImage(request(glance, { digest: { sha256: 'f'.repeat(64) } }))).rejects.toThrow(
+      /does not match its recorded sha256/
+    )
+  })
+})
+
+describe('rotateImages', () => {
+  function family(glance: FakeGlance) {
+    const old = [1, 2, 3, 4, 5].map(n =>
+      glance.add({ name: `arch-cloud-${n}`, [FAMILY_PROPERTY]: 'arch-cloud' })
+    )
+    const foreign = glance.add({ name: 'someone-else' })
+    const pinned = glance.add({ name: 'arch-cloud-pinned', [FAMILY_PROPERTY]: 'arch-cloud', protected: true })
+    const otherFamily = glance.add({ name: 'arch-cloud-x', [FAMILY_PROPERTY]: 'other' })
+    const otherProject = glance.add({ name: 'theirs', [FAMILY_PROPERTY]: 'arch-cloud', owner: 'p-theirs' })
+    const saving = glance.add({ name: 'in-flight', [FAMILY_PROPERTY]: 'arch-cloud', status: 'saving' })
+    return { old, foreign, pinned, otherFamily, otherProject, saving }
+  }
+
+  it('keeps the N newest active family images and nothing else is touched', async () => {
+    const glance = new FakeGlance()
+    const { old, foreign, pinned, otherFamily, otherProject, saving } = family(glance)
+    const current = glance.add({ name: 'arch-cloud-6', [FAMILY_PROPERTY]: 'arch-cloud' })
+    const result = await rotateImages(glance, {
+      family: 'arch-cloud',
+      keep: 3,
+      current,
+      dryRun: false,
+      log: recorder().log
+    })
+    expect(result.kept.map(image => image.id)).toEqual([current.id, old[4]?.id, old[3]?.id])
+    expect(result.deleted.map(image => image.id).sort()).toEqual(
+      [old[0], old[1], old[2]].map(image => image?.id).sort()
+    )
+    expect(result.protectedSkipped.map(image => image.id)).toEqual([pinned.id])
+    for (const survivor of [foreign, pinned, otherFamily, otherProject, saving, current]) {
+      expect(glance.images.has(survivor.id)).toBe(true)
+    }
+  })
+
+  it('always keeps the current image, even when others look newer', async () => {
+    const glance = new FakeGlance()
+    const current = glance.add({ name: 'arch-cloud-0', [FAMILY_PROPERTY]: 'arch-cloud' })
+    const newer = glance.add({ name: 'arch-cloud-9', [FAMILY_PROPERTY]: 'arch-cloud' })
+    const result = await rotateImages(glance, {
+      family: 'arch-cloud',
+      keep: 1,
+      current,
+      dryRun: false,
+      log: recorder().log
+    })
+    expect(result.kept.map(image => image.id)).toEqual([current.id])
+    expect(result.deleted.map(image => image.id)).toEqual([newer.id])
+  })
+
+  it('breaks created_at ties by name, numerically', async () => {
+    const glance = new FakeGlance()
+    const a = glance.add({ name: 'arch-cloud-9', [FAMILY_PROPERTY]: 'f', created_at: '2026-01-01T00:00:00Z' })
+    const b = glance.add({
+      name: 'arch-cloud-10',
+      [FAMILY_PROPERTY]: 'f',
+      created_at: '2026-01-01T00:00:00Z'
+    })
+    const result = await rotateImages(glance, { family: 'f', keep: 1, dryRun: true, log: recorder().log })
+    expect(result.kept.map(image => image.id)).toEqual([b.id])
+    expect(result.deleted.map(image => image.id)).toEqual([a.id])
+  })
+
+  it('only says what it would delete in a dry run', async () => {
+    const glance = new FakeGlance()
+    const { old } = family(glance)
+    const { lines, log } = recorder()
+    const result = await rotateImages(glance, { family: 'arch-cloud', keep: 2, dryRun: true, log })
+    expect(result.deleted).toHaveLength(3)
+    expect(old.every(image => glance.images.has(image.id))).toBe(true)
+    expect(lines.filter(line => line.startsWith('Rotation (dry run): would delete'))).toHaveLength(3)
+    expect(glance.calls.some(call => call.startsWith('delete'))).toBe(false)
+  })
+
+  it('publishImage rotates only after the new image is active, and reports failures as warnings', async () => {
+    const glance = new FakeGlance()
+    family(glance)
+    const result = await publishImage(request(glance, { keep: 2 }))
+    expect(result.rotation?.kept[0]?.id).toBe(result.image.id)
+    expect(result.rotation?.deleted).toHaveLength(4)
+    const createdAt = glance.calls.findIndex(call => call.startsWith('upload'))
+    const firstDelete = glance.calls.findIndex(call => call.startsWith('delete'))
+    expect(firstDelete).toBeGreaterThan(createdAt)
+  })
+})
+
+describe('glance request shapes', () => {
+  it('builds the create body with container bare and string properties', () => {
+    expect(
+      createBody({
+        name: 'n',
+        diskFormat: 'qcow2',
+        visibility: 'shared',
+        minDisk: 2,
+        minRam: 512,
+        protected: false,
+        tags: ['arch', 'nightly'],
+        properties: archImageProperties({ firmware: 'uefi' })
+      })
+    ).toEqual({
+      name: 'n',
+      disk_format: 'qcow2',
+      container_format: 'bare',
+      visibility: 'shared',
+      min_disk: 2,
+      min_ram: 512,
+      protected: false,
+      tags: ['arch', 'nightly'],
+      os_distro: 'arch',
+      os_type: 'linux',
+      architecture: 'x86_64',
+      hw_disk_bus: 'scsi',
+      hw_scsi_model: 'virtio-scsi',
+      hw_qemu_guest_agent: 'yes',
+      hw_machine_type: 'q35',
+      hw_firmware_type: 'uefi'
+    })
+  })
+
+  it('repeats tag= and encodes property filters', () => {
+    expect(
+      listQuery({
+        tags: ['a', 'b c'],
+        properties: { arch_image_family: 'arch&cloud' },
+        status: 'active',
+        sort: 'created_at:desc'
+      })
+    ).toBe('?arch_image_family=arch%26cloud&status=active&tag=a&tag=b+c&sort=created_at%3Adesc')
+    expect(listQuery({})).toBe('')
+  })
+
+  it('verifies size and the hash Glance used', () => {
+    const image = { id: 'i', size: 3, os_hash_algo: 'sha512', os_hash_value: sha('sha512') } as Image
+    const local = { size: 3, sha256: sha('sha256'), sha512: sha('sha512') }
+    expect(() => verifyImage(image, local)).not.toThrow()
+    expect(() => verifyImage({ ...image, size: 4 }, local)).toThrow(
+      'image i: Glance stored 4 bytes, we sent 3'
+    )
+    expect(() => verifyImage({ ...image, os_hash_value: 'f00' }, local)).toThrow(/differs from the sha512/)
+    expect(() =>
+      verifyImage({ ...image, os_hash_algo: 'sha256', os_hash_value: sha('sha256') }, local)
+    ).not.toThrow()
+    const warnings: string[] = []
+    verifyImage({ ...image, os_hash_algo: 'sha384' }, local, {
+      info: () => {},
+      warning: m => warnings.push(m)
+    })
+    expect(warnings[0]).toMatch(/sha384, which we do not compute/)
+  })
+})

@@ -1,0 +1,420 @@
+// Glance v2: images (create, get, list, patch, delete, share), the data upload (streamed, hashed while
+// read, verified against what Glance computed) and the glance-direct import flow. A 401 gets one
+// re-authentication and one retry; an upload asks for a token that outlives it.
+import { stat } from 'node:fs/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { HttpClient, OpenStackError, type HttpResponse, type UploadProgress } from './http.js'
+import type { KeystoneSession, Logger, TokenSource } from './keystone.js'
+
+export type DiskFormat =
+  'qcow2' | 'raw' | 'vmdk' | 'vdi' | 'vhd' | 'vhdx' | 'iso' | 'ami' | 'ari' | 'aki' | 'ploop'
+export type Visibility = 'public' | 'private' | 'shared' | 'community'
+
+export interface ImageCreate {
+  name: string
+  diskFormat: DiskFormat
+  containerFormat?: string
+  visibility?: Visibility
+  minDisk?: number
+  minRam?: number
+  protected?: boolean
+  tags?: string[]
+  /** Free-form string properties (os_distro, hw_*, provenance). */
+  properties?: Record<string, string>
+}
+
+/** An image as Glance returns it: the fields we use, and every custom property as a string. */
+export interface Image {
+  id: string
+  name: string | null
+  status: string
+  visibility: Visibility
+  protected: boolean
+  tags: string[]
+  size: number | null
+  checksum: string | null
+  os_hash_algo: string | null
+  os_hash_value: string | null
+  owner: string | null
+  created_at: string
+  updated_at: string
+  disk_format: string | null
+  container_format: string | null
+  min_disk: number
+  min_ram: number
+  [property: string]: unknown
+}
+
+export interface ListFilters {
+  name?: string
+  status?: string
+  visibility?: Visibility | 'all'
+  owner?: string
+  /** Every tag must be present (Glance ANDs repeated `tag=`). */
+  tags?: string[]
+  /** Exact matches on custom properties. */
+  properties?: Record<string, string>
+  /** e.g. `created_at:desc` */
+  sort?: string
+  /** Page size. */
+  limit?: number
+}
+
+export type PatchOperation =
+  { op: 'add' | 'replace'; path: string; value: unknown } | { op: 'remove'; path: string }
+
+/** Size and digests of the bytes we sent. */
+export interface LocalDigest {
+  size: number
+  sha256: string
+  sha512: string
+}
+
+export interface UploadOptions {
+  onProgress?: (progress: UploadProgress) => void
+  progressIntervalMs?: number
+  idleTimeoutMs?: number
+  /**
+   * A rate the upload will surely beat (MiB/s), to estimate how long the token must live.
+   * Default 10 MiB/s: a slow link, so a token that could run out mid-upload is replaced first.
+   */
+  assumedMiBPerSecond?: number
+  /** Digests computed earlier (say by the build): a file that no longer matches them is an error. */
+  expected?: Partial<LocalDigest>
+}
+
+export interface WaitOptions {
+  timeoutMs?: number
+  intervalMs?: number
+}
+
+export class ImageVerificationError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ImageVerificationError'
+  }
+}
+
+const MiB = 1024 * 1024
+const TOKEN_MARGIN_MS = 5 * 60_000
+const CONTAINER_DEFAULT = 'bare'
+const JSON_PATCH = 'application/openstack-images-v2.1-json-patch'
+
+/** What `publishImage` needs from Glance (the seam a fake can implement). */
+export interface GlanceApi {
+  createImage(request: ImageCreate): Promise<Image>
+  getImage(id: string): Promise<Image>
+  findImage(id: string): Promise<Image | undefined>
+  listImages(filters?: ListFilters): Promise<Image[]>
+  updateImage(id: string, operations: PatchOperation[]): Promise<Image>
+  deleteImage(id: string): Promise<boolean>
+  addMember(imageId: string, projectId: string): Promise<void>
+  listMembers(imageId: string): Promise<{ member_id: string; status: string }[]>
+  importMethods(): Promise<string[]>
+  uploadFile(id: string, file: string, options?: UploadOptions): Promise<LocalDigest>
+  stageFile(id: string, file: string, options?: UploadOptions): Promise<LocalDigest>
+  importImage(id: string, method?: string): Promise<void>
+  waitForStatus(id: string, wanted: string, options?: WaitOptions): Promise<Image>
+  projectId(): Promise<string | undefined>
+}
+
+/** The request body of POST /v2/images. */
+export function createBody(request: ImageCreate): Record<string, unknown> {
+  const body: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(request.properties ?? {})) {
+    if (typeof value !== 'string') throw new Error(`image property ${key} must be a string`)
+    body[key] = value
+  }
+  Object.assign(body, {
+    name: request.name,
+    disk_format: request.diskFormat,
+    container_format: request.containerFormat ?? CONTAINER_DEFAULT
+  })
+  if (request.visibility) body.visibility = request.visibility
+  if (request.minDisk !== undefined) body.min_disk = request.minDisk
+  if (request.minRam !== undefined) body.min_ram = request.minRam
+  if (request.protected !== undefined) body.protected = request.protected
+  if (request.tags && request.tags.length > 0) body.tags = request.tags
+  return body
+}
+
+/** The query string of GET /v2/images. */
+export function listQuery(filters: ListFilters): string {
+  const query = new URLSearchParams()
+  for (const [key, value] of Object.entries(filters.properties ?? {})) query.append(key, value)
+  if (filters.name !== undefined) query.append('name', filters.name)
+  if (filters.status) query.append('status', filters.status)
+  if (filters.visibility) query.append('visibility', filters.visibility)
+  if (filters.owner) query.append('owner', filters.owner)
+  for (const tag of filters.tags ?? []) query.append('tag', tag)
+  if (filters.sort) query.append('sort', filters.sort)
+  if (filters.limit) query.append('limit', String(filters.limit))
+  const text = query.toString()
+  return text ? `?${text}` : ''
+}
+
+/** Compare what Glance holds with what we sent; throws on any difference. */
+export function verifyImage(image: Image, local: LocalDigest, log?: Logger): void {
+  if (image.size !== null && image.size !== undefined && image.size !== local.size) {
+    throw new ImageVerificationError(
+      `image ${image.id}: Glance stored ${image.size} bytes, we sent ${local.size}`
+    )
+  }
+  const algo = image.os_hash_algo?.toLowerCase()
+  const value = image.os_hash_value?.toLowerCase()
+  if (!algo || !value) {
+    log?.warning(`image ${image.id}: Glance reports no os_hash_value; only the size was verified`)
+    return
+  }
+  const ours = algo === 'sha512' ? local.sha512 : algo === 'sha256' ? local.sha256 : undefined
+  if (ours === undefined) {
+    log?.warning(
+      `image ${image.id}: Glance hashes with ${algo}, which we do not compute; only the size was verified`
+    )
+    return
+  }
+  if (ours !== value) {
+    throw new ImageVerificationError(
+      `image ${image.id}: Glance's ${algo} ${value} differs from the ${algo} of the bytes we sent (${ours})`
+    )
+  }
+}
+
+export class Glance implements GlanceApi {
+  /** @param endpoint Glance's v2 root (`.../v2`), see normaliseImageEndpoint. */
+  constructor(
+    private readonly auth: TokenSource,
+    readonly endpoint: string,
+    private readonly http: HttpClient,
+    private readonly log: Logger = { info: () => {}, warning: () => {} }
+  ) {}
+
+  static async connect(session: KeystoneSession, http: HttpClient, log?: Logger): Promise<Glance> {
+    const endpoint = await session.imageEndpoint()
+    log?.info(`Glance: ${endpoint}`)
+    return new Glance(session, endpoint, http, log)
+  }
+
+  projectId(): Promise<string | undefined> {
+    return this.auth.projectId()
+  }
+
+  private url(pathAndQuery: string): string {
+    return `${this.endpoint.replace(/\/+$/, '')}${pathAndQuery}`
+  }
+
+  /** A request with the token; one re-authentication and retry after a 401. */
+  private async call(
+    method: string,
+    pathAndQuery: string,
+    options: { json?: unknown; headers?: Record<string, string>; accept?: number[]; context?: string } = {}
+  ): Promise<HttpResponse> {
+    const url = this.url(pathAndQuery)
+    let token = await this.auth.token()
+    for (let attempt = 1; ; attempt++) {
+      const response = await this.http.send({
+        method,
+        url,
+        headers: { 'X-Auth-Token': token, ...options.headers },
+        ...(options.json !== undefined ? { json: options.json } : {})
+      })
+      if (response.status === 401 && attempt === 1) {
+        token = await this.auth.reauthenticate(
+          `Glance refused the token (401 on ${method} ${pathAndQuery.split('?')[0]})`
+        )
+        continue
+      }
+      if ((response.status >= 200 && response.status < 300) || options.accept?.includes(response.status)) {
+        return response
+      }
+      throw OpenStackError.fromResponse(method, url, response, options.context)
+    }
+  }
+
+  private async json<T>(
+    method: string,
+    pathAndQuery: string,
+    options: Parameters<Glance['call']>[2] = {}
+  ): Promise<T> {
+    const response = await this.call(method, pathAndQuery, options)
+    try {
+      return JSON.parse(response.text) as T
+    } catch {
+      throw new Error(`Glance answered ${method} ${pathAndQuery} with a body that is not JSON`)
+    }
+  }
+
+  async createImage(request: ImageCreate): Promise<Image> {
+    return this.json<Image>('POST', '/images', {
+      json: createBody(request),
+      context: `creating image ${request.name}`
+    })
+  }
+
+  async getImage(id: string): Promise<Image> {
+    return this.json<Image>('GET', `/images/${encodeURIComponent(id)}`)
+  }
+
+  async findImage(id: string): Promise<Image | undefined> {
+    const response = await this.call('GET', `/images/${encodeURIComponent(id)}`, { accept: [404] })
+    return response.status === 404 ? undefined : (JSON.parse(response.text) as Image)
+  }
+
+  /** Every image matching the filters, following `next` links. */
+  async listImages(filters: ListFilters = {}): Promise<Image[]> {
+    const images: Image[] = []
+    let next: string | undefined = `/images${listQuery(filters)}`
+    for (let page = 0; next && page < 1000; page++) {
+      const body: { images: Image[]; next?: string } = await this.json('GET', next)
+      images.push(...body.images)
+      // Glance's next is a root path (/v2/images?marker=...); ours are relative to .../v2
+      next = body.next ? body.next.replace(/^\/v2(?=\/)/, '') : undefined
+    }
+    return images
+  }
+
+  async updateImage(id: string, operations: PatchOperation[]): Promise<Image> {
+    return this.json<Image>('PATCH', `/images/${encodeURIComponent(id)}`, {
+      json: operations,
+      headers: { 'Content-Type': JSON_PATCH },
+      context: `updating image ${id}`
+    })
+  }
+
+  /** Delete an image; false when it was not there. */
+  async deleteImage(id: string): Promise<boolean> {
+    const response = await this.call('DELETE', `/images/${encodeURIComponent(id)}`, {
+      accept: [404],
+      context: `deleting image ${id}`
+    })
+    return response.status !== 404
+  }
+
+  /** Share with a project (visibility must be shared); a project already a member is fine. */
+  async addMember(imageId: string, projectId: string): Promise<void> {
+    await this.call('POST', `/images/${encodeURIComponent(imageId)}/members`, {
+      json: { member: projectId },
+      accept: [409],
+      context: `sharing image ${imageId} with project ${projectId}`
+    })
+  }
+
+  async listMembers(imageId: string): Promise<{ member_id: string; status: string }[]> {
+    const body = await this.json<{ members: { member_id: string; status: string }[] }>(
+      'GET',
+      `/images/${encodeURIComponent(imageId)}/members`
+    )
+    return body.members
+  }
+
+  /** The import methods this Glance offers (GET /v2/info/import). */
+  async importMethods(): Promise<string[]> {
+    const body = await this.json<{ 'import-methods'?: { value?: string[] } }>('GET', '/info/import')
+    return body['import-methods']?.value ?? []
+  }
+
+  /** PUT the file as the image's data (image must be queued); returns what we sent. */
+  uploadFile(id: string, file: string, options: UploadOptions = {}): Promise<LocalDigest> {
+    return this.stream(`/images/${encodeURIComponent(id)}/file`, id, file, options, 'uploading')
+  }
+
+  /** PUT the file into the staging area (import flow, step 1). */
+  stageFile(id: string, file: string, options: UploadOptions = {}): Promise<LocalDigest> {
+    return this.stream(`/images/${encodeURIComponent(id)}/stage`, id, file, options, 'staging')
+  }
+
+  /** POST /import (step 2): Glance moves the staged data into the store in the background. */
+  async importImage(id: string, method = 'glance-direct'): Promise<void> {
+    await this.call('POST', `/images/${encodeURIComponent(id)}/import`, {
+      json: { method: { name: method } },
+      context: `importing image ${id} (${method})`
+    })
+  }
+
+  private async stream(
+    pathName: string,
+    id: string,
+    file: string,
+    options: UploadOptions,
+    verb: string
+  ): Promise<LocalDigest> {
+    const size = (await stat(file)).size
+    const rate = options.assumedMiBPerSecond ?? 10
+    const estimateMs = (size / MiB / rate) * 1000
+    let token = await this.auth.token(estimateMs + TOKEN_MARGIN_MS)
+    const expiry = this.auth.tokenExpiry?.()
+    if (expiry && expiry.getTime() - Date.now() < estimateMs) {
+      this.log.warning(
+        `Glance: at ${rate} MiB/s the upload of ${(size / MiB).toFixed(0)} MiB could outlast the token ` +
+          `(valid until ${expiry.toISOString()}); a token that expires mid-upload makes Glance drop the data`
+      )
+    }
+    this.log.info(`Glance: ${verb} ${file} (${(size / MiB).toFixed(1)} MiB) into image ${id}`)
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.http.upload({
+        method: 'PUT',
+        url: this.url(pathName),
+        headers: { 'X-Auth-Token': token, 'Content-Type': 'application/octet-stream' },
+        file,
+        size,
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        ...(options.progressIntervalMs ? { progressIntervalMs: options.progressIntervalMs } : {}),
+        ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {})
+      })
+      const { response } = result
+      if (response.status === 401 && attempt === 1) {
+        // refused before the data was taken: the image is still queued, so send it again
+        token = await this.auth.reauthenticate(`Glance refused the token for the upload of ${id}`)
+        continue
+      }
+      if (response.status < 200 || response.status >= 300) {
+        throw OpenStackError.fromResponse('PUT', this.url(pathName), response, `${verb} image ${id}`)
+      }
+      const seconds = result.elapsedMs / 1000
+      this.log.info(
+        `Glance: sent ${(result.bytes / MiB).toFixed(1)} MiB in ${seconds.toFixed(1)} s` +
+          ` (${(seconds > 0 ? result.bytes / MiB / seconds : 0).toFixed(1)} MiB/s)`
+      )
+      const local = { size: result.bytes, sha256: result.sha256, sha512: result.sha512 }
+      for (const key of ['sha256', 'sha512', 'size'] as const) {
+        const expected = options.expected?.[key]
+        if (expected !== undefined && expected !== local[key]) {
+          throw new ImageVerificationError(
+            `${file} changed since it was hashed: ${key} ${String(local[key])}, expected ${String(expected)}`
+          )
+        }
+      }
+      return local
+    }
+  }
+
+  /**
+   * Poll until the image reaches `wanted`. Fails fast when it is killed or deleted, or when an import
+   * reports failure (os_glance_failed_import).
+   */
+  async waitForStatus(id: string, wanted: string, options: WaitOptions = {}): Promise<Image> {
+    const timeoutMs = options.timeoutMs ?? 30 * 60_000
+    const intervalMs = options.intervalMs ?? 1000
+    const deadline = Date.now() + timeoutMs
+    let last: Image | undefined
+    for (;;) {
+      last = await this.getImage(id)
+      if (last.status === wanted) return last
+      if (last.status === 'killed' || last.status === 'deleted' || last.status === 'pending_delete') {
+        throw new Error(`image ${id} became ${last.status} while waiting for ${wanted}`)
+      }
+      const failed = last.os_glance_failed_import
+      if (typeof failed === 'string' && failed.trim()) {
+        throw new Error(
+          `the import of image ${id} failed (os_glance_failed_import: ${failed}); status ${last.status}`
+        )
+      }
+      if (Date.now() >= deadline) {
+        throw new Error(
+          `image ${id} is still ${last.status} after ${Math.round(timeoutMs / 1000)} s (wanted ${wanted})`
+        )
+      }
+      await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())))
+    }
+  }
+}

@@ -1,0 +1,34 @@
+// release: the image, SHA256SUMS and the manifest as assets of a GitHub release.
+import { createOctokitReleaser } from '../github/octokit-releaser.js'
+import { publishRelease } from '../github/publish-release.js'
+import type { Stage } from '../pipeline/runner.js'
+
+export const releaseStage: Stage = {
+  name: 'release',
+  enabled: ctx => ctx.config.release !== undefined,
+  async run(ctx) {
+    const release = ctx.config.release
+    const image = ctx.image
+    if (!release || !image) throw new Error('BUG: release without an image')
+    const repository = process.env.GITHUB_REPOSITORY
+    if (!repository)
+      throw new Error('GITHUB_REPOSITORY is not set: a release needs the owner/name of the repository')
+    const published = await publishRelease({
+      releaser: createOctokitReleaser({ token: release.token, repository }),
+      tag: release.tag,
+      name: release.name || undefined,
+      draft: release.draft,
+      prerelease: release.prerelease,
+      makeLatest: release.makeLatest,
+      target: process.env.GITHUB_SHA || undefined,
+      files: [
+        { path: image.path },
+        { path: image.sha256sumsPath, contentType: 'text/plain' },
+        { path: image.manifestPath, contentType: 'text/plain' }
+      ],
+      log: ctx.log
+    })
+    ctx.release = { url: published.url, assets: published.assets }
+    ctx.log.info(`release ${release.tag}: ${published.url}`)
+  }
+}

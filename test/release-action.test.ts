@@ -1,0 +1,101 @@
+// The built action attaches the image, SHA256SUMS and the manifest to a GitHub release, run the way
+// the runner runs it (GITHUB_API_URL, GITHUB_REPOSITORY, INPUT_GITHUB-TOKEN), against the fake GitHub
+// that checks every request against GitHub's OpenAPI description, driven by the real octokit.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { FakeGitHub } from './fakes/github.js'
+import { fixtureMirror, fixtureRepo, leaksUnder, runAction, scratchDir } from './helpers.js'
+
+function sha256(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex')
+}
+
+function unmasked(output: string): string {
+  return output
+    .split('\n')
+    .filter(line => !line.startsWith('::add-mask::'))
+    .join('\n')
+}
+
+describe('release assets from the built action', () => {
+  let fake: FakeGitHub
+  let repo: string
+  const dirs: string[] = []
+
+  beforeAll(async () => {
+    repo = fixtureRepo()
+    fake = await FakeGitHub.start()
+  }, 300_000)
+
+  afterAll(async () => {
+    await fake.close()
+    for (const dir of dirs) execFileSync('rm', ['-rf', dir])
+  })
+
+  function build(token: string, tag: string) {
+    const dir = scratchDir()
+    dirs.push(dir)
+    return runAction({
+      dir,
+      env: { GITHUB_API_URL: fake.apiUrl, GITHUB_REPOSITORY: fake.repository, GITHUB_SHA: 'a'.repeat(40) },
+      inputs: {
+        'image-name': 'released',
+        mirror: fixtureMirror(repo),
+        'signature-level': 'Never',
+        configure: 'false',
+        'base-packages': 'base',
+        'disk-size': '1G',
+        'package-cache-dir': path.join(dir, 'pkg-cache'),
+        'release-tag': tag,
+        'release-name': `Arch image ${tag}`,
+        'release-make-latest': 'true',
+        'github-token': token
+      }
+    })
+  }
+
+  it('creates a draft, uploads the three files, publishes it and reports it', async () => {
+    const run = await build('write-token', 'nightly-20261125')
+    expect(run.output).not.toContain('::error::')
+    expect(run.code).toBe(0)
+    expect(fake.violations).toEqual([])
+    const release = fake.releases.find(r => r.tagName === 'nightly-20261125')
+    expect(release).toMatchObject({
+      draft: false,
+      name: 'Arch image nightly-20261125',
+      targetCommitish: 'a'.repeat(40)
+    })
+    const byName = Object.fromEntries((release?.assets ?? []).map(asset => [asset.name, asset]))
+    expect(Object.keys(byName).sort()).toEqual(['SHA256SUMS', 'released.manifest', 'released.qcow2'])
+    expect(byName['released.qcow2']?.sha256).toBe(sha256(run.outputs['image-path'] as string))
+    expect(byName['SHA256SUMS']?.sha256).toBe(sha256(run.outputs['sha256sums-path'] as string))
+    expect(byName['released.manifest']?.contentType).toBe('text/plain')
+    expect(fake.uploads.every(upload => !upload.chunked && upload.contentLength === upload.bytes)).toBe(true)
+    expect(run.outputs['release-url']).toMatch(/nightly-20261125/)
+    const assets = JSON.parse(run.outputs['release-assets'] as string) as { name: string; size: number }[]
+    expect(assets.map(asset => asset.name).sort()).toEqual([
+      'SHA256SUMS',
+      'released.manifest',
+      'released.qcow2'
+    ])
+    expect(run.summary).toMatch(/<td>release<\/td><td>[0-9.]+ s<\/td><td>ok<\/td>/)
+    // The runner consumes ::add-mask:: and hides the value in every later line; nothing else may show it.
+    expect(run.output.split('\n')[0]).toBe('::add-mask::write-token')
+    expect(unmasked(run.output)).not.toContain('write-token')
+  }, 120_000)
+
+  it('fails clearly with a read-only token and leaves no release behind', async () => {
+    const before = fake.releases.length
+    const run = await build('read-token', 'nightly-readonly')
+    expect(run.code).toBe(1)
+    const error = /::error::(.*)/.exec(run.output)?.[1]?.replaceAll('%0A', '\n') ?? ''
+    expect(error).toMatch(/^stage "release" failed: /)
+    expect(error).toMatch(/contents: write/)
+    expect(fake.releases.length).toBe(before)
+    expect(unmasked(run.output)).not.toContain('read-token')
+    expect(leaksUnder(path.dirname(run.files.output))).toEqual({ loops: [], mounts: [] })
+  }, 120_000)
+})
