@@ -8,8 +8,11 @@ import { Exec } from './pipeline/exec.js'
 import { ActionsLog } from './pipeline/log.js'
 import { buildOutputs, factRows, stageRows } from './pipeline/report.js'
 import { releaseResource, type Resource } from './pipeline/teardown.js'
+import { savePackageCacheFromState, type CacheState } from './stages/cache.js'
+import { invokingOwner } from './stages/handover.js'
 
 const TEARDOWN_STATE = 'teardown'
+const CACHE_STATE = 'package-cache'
 
 async function writeSummary(ctx: Context, error?: unknown): Promise<void> {
   if (!process.env.GITHUB_STEP_SUMMARY) return
@@ -51,7 +54,8 @@ export async function runMain(): Promise<void> {
     config,
     log,
     tempRoot: process.env.RUNNER_TEMP || undefined,
-    persist: resources => core.saveState(TEARDOWN_STATE, JSON.stringify(resources))
+    persist: resources => core.saveState(TEARDOWN_STATE, JSON.stringify(resources)),
+    persistCache: state => core.saveState(CACHE_STATE, JSON.stringify(state))
   })
   const onSignal = (signal: NodeJS.Signals): void => {
     void run.cancel(`received ${signal}`).finally(() => {
@@ -72,23 +76,21 @@ export async function runMain(): Promise<void> {
   }
 }
 
-export async function runPost(): Promise<void> {
-  const log = new ActionsLog()
+async function releaseLeftovers(log: ActionsLog, exec: Exec): Promise<string[]> {
   const saved = core.getState(TEARDOWN_STATE)
-  if (!saved) return
+  if (!saved) return []
   let resources: Resource[]
   try {
     resources = JSON.parse(saved) as Resource[]
   } catch {
-    core.warning(`post: the saved teardown state is not JSON; nothing released`)
-    return
+    core.warning('post: the saved teardown state is not JSON; nothing released')
+    return []
   }
   if (resources.length === 0) {
     log.info('post: nothing left to release')
-    return
+    return []
   }
   log.info(`post: releasing ${resources.length} resource(s) the main step left`)
-  const exec = new Exec(log)
   const failures: string[] = []
   for (const resource of [...resources].reverse()) {
     try {
@@ -98,5 +100,32 @@ export async function runPost(): Promise<void> {
       log.warning((error as Error).message)
     }
   }
+  return failures
+}
+
+async function savePackageCacheInPost(log: ActionsLog, exec: Exec): Promise<void> {
+  const saved = core.getState(CACHE_STATE)
+  if (!saved) return
+  try {
+    const state = JSON.parse(saved) as CacheState
+    // pacstrap wrote the cache as root; a build that failed before handover did not hand it back.
+    const owner = invokingOwner()
+    if (owner && state.installed?.length) {
+      await exec.run(['chown', '-R', `${owner.uid}:${owner.gid}`, state.dir], {
+        privileged: true,
+        quiet: true
+      })
+    }
+    await savePackageCacheFromState(state, log)
+  } catch (error) {
+    log.warning(`package cache not saved: ${(error as Error).message}`)
+  }
+}
+
+export async function runPost(): Promise<void> {
+  const log = new ActionsLog()
+  const exec = new Exec(log)
+  const failures = await releaseLeftovers(log, exec)
+  await savePackageCacheInPost(log, exec)
   if (failures.length > 0) core.setFailed(`post: could not release everything:\n${failures.join('\n')}`)
 }

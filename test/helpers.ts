@@ -3,7 +3,18 @@
 // back, and checking that nothing was left attached or mounted.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  writeFileSync
+} from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -213,4 +224,32 @@ export function shimDir(dir: string, shims: Record<string, string>): string {
     writeFileSync(path.join(shimPath, name), `#!/bin/sh\nREAL=${real}\n${body}\n`, { mode: 0o755 })
   }
   return shimPath
+}
+
+export interface FileServer {
+  url: string
+  requests: string[]
+  close(): Promise<void>
+}
+
+/** Serve a directory read-only over HTTP on 127.0.0.1 (a mirror), recording each request path. */
+export async function serveDirectory(root: string): Promise<FileServer> {
+  const requests: string[] = []
+  const server = http.createServer((req, res) => {
+    const urlPath = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)
+    requests.push(urlPath)
+    const file = path.join(root, urlPath)
+    if (!file.startsWith(root) || !existsSync(file) || statSync(file).isDirectory()) {
+      res.writeHead(404).end()
+      return
+    }
+    res.writeHead(200, { 'content-length': statSync(file).size })
+    createReadStream(file).pipe(res)
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    close: () => new Promise(resolve => server.close(() => resolve()))
+  }
 }

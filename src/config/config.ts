@@ -56,6 +56,8 @@ export interface Config {
   filesDir?: string
   scripts: HookScript[]
   release?: ReleaseConfig
+  /** Restore and save the package cache with @actions/cache. */
+  cache: boolean
   warnings: string[]
 }
 
@@ -466,6 +468,8 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
     }
   }
 
+  const cache = parseBool(problems, 'cache', get('cache'))
+
   if (problems.length > 0) throw new ConfigError(problems)
   return {
     mode: 'build',
@@ -501,6 +505,7 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
     filesDir,
     scripts,
     release,
+    cache,
     warnings
   }
 }

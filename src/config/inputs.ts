@@ -165,6 +165,12 @@ export const INPUTS: InputSpec[] = [
     default: '${{ github.token }}'
   },
   {
+    name: 'cache',
+    description:
+      'Keep downloaded packages between runs with the Actions cache (restored before pacstrap, saved by the post step).',
+    default: 'true'
+  },
+  {
     name: 'package-cache-dir',
     description:
       'Host directory pacman keeps downloaded packages in. Default: `$RUNNER_TEMP/arch-image-pkg` in Actions, `/var/cache/arch-image/pkg` elsewhere.',
@@ -190,6 +196,8 @@ export const OUTPUTS: OutputSpec[] = [
   { name: 'sha256sums-path', description: 'Path of the `SHA256SUMS` file.' },
   { name: 'manifest-path', description: 'Path of the package manifest (`name version` per line).' },
   { name: 'package-count', description: 'Number of packages installed in the image.' },
+  { name: 'cache-hit', description: '`true` when the package cache was restored from an exact key match.' },
+  { name: 'cache-key', description: 'The package cache key of this build.' },
   { name: 'release-url', description: 'URL of the release the assets were attached to.' },
   { name: 'release-assets', description: 'The release assets as JSON: [{name, url, size}].' },
   { name: 'snapshot', description: 'The Arch Linux Archive date used (`YYYY/MM/DD`), empty for a mirror.' }

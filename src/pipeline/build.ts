@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { Config } from '../config/config.js'
+import { cacheRestoreStage, type CacheState } from '../stages/cache.js'
 import { bootloaderStage } from '../stages/bootloader.js'
 import { bootstrapStage } from '../stages/bootstrap.js'
 import { cloudInitStage } from '../stages/cloudinit.js'
@@ -31,6 +32,7 @@ import { processStartTime, Teardown, type Resource } from './teardown.js'
 export const BUILD_STAGES: Stage[] = [
   hostStage,
   resolveStage,
+  cacheRestoreStage,
   diskStage,
   bootstrapStage,
   hookStage('after-bootstrap'),
@@ -57,6 +59,8 @@ export interface BuildOptions {
   log: Log
   /** Where the teardown stack is mirrored (GITHUB_STATE in Actions). */
   persist?: (resources: Resource[]) => void
+  /** Where the package cache state goes for the post step. */
+  persistCache?: (state: CacheState) => void
   tempRoot?: string
   stages?: Stage[]
 }
@@ -92,7 +96,8 @@ export function createContext(options: BuildOptions): Context {
     records: [],
     servers: [],
     held: {},
-    outputs: []
+    outputs: [],
+    saveCacheState: state => options.persistCache?.(state)
   }
 }
 

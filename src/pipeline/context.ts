@@ -1,4 +1,5 @@
 import type { Config } from '../config/config.js'
+import type { CacheState } from '../stages/cache.js'
 import type { Exec } from './exec.js'
 import type { Log } from './log.js'
 import type { StageRecord } from './runner.js'
@@ -60,5 +61,8 @@ export interface Context {
   outputs: number[]
   installed?: InstalledPackage[]
   image?: ImageFacts
+  cache?: { key: string; hit: string; state: CacheState }
+  /** Mirror the package cache state for the post step (GITHUB_STATE in Actions). */
+  saveCacheState(state: CacheState): void
   release?: { url: string; assets: { name: string; url: string; size: number }[] }
 }

@@ -15,6 +15,8 @@ export function buildOutputs(ctx: Context): Record<string, string> {
     'manifest-path': image.manifestPath,
     'package-count': String(ctx.installed?.length ?? 0),
     snapshot: ctx.snapshotDate ?? '',
+    'cache-hit': ctx.cache ? String(ctx.cache.hit === 'exact') : 'false',
+    'cache-key': ctx.cache?.key ?? '',
     'release-url': ctx.release?.url ?? '',
     'release-assets': ctx.release ? JSON.stringify(ctx.release.assets) : ''
   }

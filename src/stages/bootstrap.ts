@@ -56,5 +56,9 @@ export const bootstrapStage: Stage = {
 
     ctx.installed = readInstalledPackages(rootDir)
     ctx.log.info(`${ctx.installed.length} packages installed`)
+    if (ctx.cache) {
+      ctx.cache.state.installed = ctx.installed
+      ctx.saveCacheState(ctx.cache.state)
+    }
   }
 }

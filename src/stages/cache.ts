@@ -1,0 +1,60 @@
+// The pacman package cache between runs: restored into CacheDir before bootstrap, pruned to exactly
+// what the image installed and saved by the post step once the build got past bootstrap. A cache
+// failure only warns; it never fails a build.
+import { cacheKey, prunePackageCache, restorePackageCache, savePackageCache } from '../cache/package-cache.js'
+import type { InstalledPackage } from '../pipeline/context.js'
+import type { Log } from '../pipeline/log.js'
+import type { Stage } from '../pipeline/runner.js'
+import { packageList } from './bootstrap.js'
+
+/** What the post step needs to save the cache (mirrored into GITHUB_STATE). */
+export interface CacheState {
+  dir: string
+  key: string
+  matchedKey?: string
+  /** Set once bootstrap has installed the packages: only then is there anything worth saving. */
+  installed?: InstalledPackage[]
+}
+
+export const cacheRestoreStage: Stage = {
+  name: 'cache restore',
+  enabled: ctx => ctx.config.cache,
+  async run(ctx) {
+    const { config } = ctx
+    const { key, restoreKeys } = cacheKey({
+      architecture: config.architecture,
+      servers: ctx.servers,
+      snapshot: ctx.snapshotDate,
+      packages: packageList(config)
+    })
+    await ctx.exec.run(['mkdir', '-p', config.packageCacheDir], { privileged: true })
+    if (ctx.owner) {
+      await ctx.exec.run(['chown', `${ctx.owner.uid}:${ctx.owner.gid}`, config.packageCacheDir], {
+        privileged: true
+      })
+    }
+    const restored = await restorePackageCache(config.packageCacheDir, key, restoreKeys, ctx.log)
+    ctx.cache = {
+      key,
+      hit: restored.hit,
+      state: { dir: config.packageCacheDir, key, matchedKey: restored.matchedKey }
+    }
+    ctx.saveCacheState(ctx.cache.state)
+    ctx.log.info(
+      `package cache ${restored.hit}${restored.matchedKey ? ` (${restored.matchedKey})` : ''}: key ${key}`
+    )
+  }
+}
+
+/** The post step's half: prune to the installed packages, then save under the key (skipped on an exact hit). */
+export async function savePackageCacheFromState(state: CacheState, log: Log): Promise<void> {
+  if (!state.installed || state.installed.length === 0) {
+    log.info('package cache: the build did not get past bootstrap; nothing to save')
+    return
+  }
+  const pruned = await prunePackageCache(state.dir, state.installed)
+  log.info(`package cache: kept ${pruned.kept} package files, removed ${pruned.removed}`)
+  for (const failure of pruned.failed) log.warning(`package cache: could not remove ${failure}`)
+  const saved = await savePackageCache(state.dir, state.key, log, { matchedKey: state.matchedKey })
+  log.info(`package cache save: ${saved.outcome}`)
+}
