@@ -19,7 +19,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
-export const REPO_ROOT = path.resolve(import.meta.dirname, '..')
+// Bundled benchmarks (bench/run.sh) run from a temp dir and say where the checkout is.
+export const REPO_ROOT = process.env.ARCH_IMAGE_REPO_ROOT ?? path.resolve(import.meta.dirname, '..')
 export const MAIN = path.join(REPO_ROOT, 'dist/main/index.js')
 export const POST = path.join(REPO_ROOT, 'dist/post/index.js')
 
