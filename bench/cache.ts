@@ -36,6 +36,7 @@ async function build(label: string): Promise<{ seconds: number; bytes: number; p
     inputs: {
       mirror: `${mirror.url}/$repo/os/$arch`,
       'signature-level': 'Never',
+      'pacman-from': 'host',
       configure: 'false',
       'base-packages': base,
       'disk-size': '4G',

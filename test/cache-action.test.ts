@@ -50,6 +50,7 @@ describe('package cache across runs', () => {
       inputs: {
         mirror: `${mirror.url}/$repo/os/$arch`,
         'signature-level': 'Never',
+        'pacman-from': 'host',
         configure: 'false',
         'base-packages': 'base',
         packages,

@@ -121,6 +121,7 @@ describe.each(FAULTS)('a failure in $stage', fault => {
       inputs: {
         mirror: fixtureMirror(repo),
         'signature-level': 'Never',
+        'pacman-from': 'host',
         configure: 'false',
         'base-packages': 'base',
         'disk-size': '1G',

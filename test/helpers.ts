@@ -254,3 +254,14 @@ export async function serveDirectory(root: string): Promise<FileServer> {
     close: () => new Promise(resolve => server.close(() => resolve()))
   }
 }
+
+/** The stand-in repository (Debian's packages repacked under Arch names, test/standin), built once and shared. */
+export function standinRepo(): string {
+  const script = path.join(REPO_ROOT, 'test/standin/build-standin.sh')
+  const hash = createHash('sha256')
+  for (const file of ['build-standin.sh', 'repack.py'])
+    hash.update(readFileSync(path.join(REPO_ROOT, 'test/standin', file)))
+  const dir = path.join(os.tmpdir(), `arch-image-standin-${hash.digest('hex').slice(0, 12)}`)
+  execFileSync(script, [dir], { stdio: ['ignore', 'ignore', 'inherit'] })
+  return dir
+}

@@ -39,6 +39,7 @@ function inputs(dir: string, extra: Record<string, string>): Record<string, stri
   return {
     mirror: fixtureMirror(repo),
     'signature-level': 'Never',
+    'pacman-from': 'host',
     configure: 'false',
     'base-packages': 'base',
     'disk-size': '1G',

@@ -33,6 +33,7 @@ async function killDuringPacstrap(dir: string, signal: NodeJS.Signals) {
     inputs: {
       mirror: fixtureMirror(repo),
       'signature-level': 'Never',
+      'pacman-from': 'host',
       configure: 'false',
       'base-packages': 'base',
       'disk-size': '1G',

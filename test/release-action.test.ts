@@ -45,6 +45,7 @@ describe('release assets from the built action', () => {
         'image-name': 'released',
         mirror: fixtureMirror(repo),
         'signature-level': 'Never',
+        'pacman-from': 'host',
         configure: 'false',
         'base-packages': 'base',
         'disk-size': '1G',

@@ -38,6 +38,7 @@ describe('as an unprivileged user with passwordless sudo', () => {
       inputs: {
         mirror: fixtureMirror(repo),
         'signature-level': 'Never',
+        'pacman-from': 'host',
         configure: 'false',
         'base-packages': 'base',
         packages: 'fixture-hello2',

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs'
 import path from 'node:path'
 import YAML from 'yaml'
+import { PACMAN_FROM, type PacmanFrom } from '../bootstrap-env/run.js'
 import { INPUTS } from './inputs.js'
 
 export type Filesystem = 'ext4' | 'btrfs'
@@ -56,6 +57,7 @@ export interface Config {
   filesDir?: string
   scripts: HookScript[]
   release?: ReleaseConfig
+  pacmanFrom: PacmanFrom
   /** Restore and save the package cache with @actions/cache. */
   cache: boolean
   warnings: string[]
@@ -469,6 +471,7 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
   }
 
   const cache = parseBool(problems, 'cache', get('cache'))
+  const pacmanFrom = oneOf<PacmanFrom>(problems, 'pacman-from', get('pacman-from'), PACMAN_FROM)
 
   if (problems.length > 0) throw new ConfigError(problems)
   return {
@@ -505,6 +508,7 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
     filesDir,
     scripts,
     release,
+    pacmanFrom,
     cache,
     warnings
   }

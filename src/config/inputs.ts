@@ -134,6 +134,12 @@ export const INPUTS: InputSpec[] = [
     default: 'https://archive.archlinux.org'
   },
   {
+    name: 'pacman-from',
+    description:
+      "Whose pacman runs pacstrap: `bootstrap` (Arch's bootstrap tarball for the snapshot's date, or the newest; checksum-verified and kept in the tool cache), `host` (the host's pacman and keyring), or `auto` (host on an Arch host, bootstrap elsewhere).",
+    default: 'auto'
+  },
+  {
     name: 'signature-level',
     description:
       "pacman's SigLevel for the repositories. `Never` is accepted for unsigned local repositories (with a warning).",

@@ -2,6 +2,8 @@
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Config } from '../config/config.js'
+import { pacstrapWithBootstrapTarball, usesBootstrapTarball } from '../bootstrap-env/run.js'
+import type { Context } from '../pipeline/context.js'
 import type { Stage } from '../pipeline/runner.js'
 import { readInstalledPackages } from './rootfs.js'
 
@@ -33,26 +35,37 @@ export function packageList(config: Config): string[] {
   return [...new Set([...base, config.kernel, ...config.packages])]
 }
 
+async function pacstrapFromHost(ctx: Context, packages: string[]): Promise<void> {
+  const rootDir = ctx.rootDir as string
+  const confPath = path.join(ctx.workDir, 'pacman.conf')
+  writeFileSync(confPath, pacmanConf(ctx.config, ctx.servers))
+  // pacstrap -K starts a gpg-agent inside the target; it must be stopped before the unmount.
+  ctx.held.gpgAgent = ctx.teardown.push({
+    kind: 'gpg-agent',
+    homedir: path.join(rootDir, 'etc/pacman.d/gnupg')
+  })
+  await ctx.exec.run(['pacstrap', '-C', confPath, '-c', '-K', '-M', rootDir, ...packages], {
+    privileged: true
+  })
+  await ctx.teardown.release(ctx.held.gpgAgent)
+  ctx.held.gpgAgent = undefined
+}
+
 export const bootstrapStage: Stage = {
   name: 'bootstrap',
   async run(ctx) {
-    const { config, exec, teardown } = ctx
+    const { config, exec } = ctx
     const rootDir = ctx.rootDir
     if (!rootDir) throw new Error('BUG: root not mounted')
 
     await exec.run(['mkdir', '-p', config.packageCacheDir], { privileged: true })
-    const confPath = path.join(ctx.workDir, 'pacman.conf')
-    writeFileSync(confPath, pacmanConf(config, ctx.servers))
-
     const packages = packageList(config)
-    // pacstrap -K starts a gpg-agent inside the target; it must be stopped before the unmount.
-    ctx.held.gpgAgent = teardown.push({
-      kind: 'gpg-agent',
-      homedir: path.join(rootDir, 'etc/pacman.d/gnupg')
-    })
-    await exec.run(['pacstrap', '-C', confPath, '-c', '-K', '-M', rootDir, ...packages], { privileged: true })
-    await teardown.release(ctx.held.gpgAgent)
-    ctx.held.gpgAgent = undefined
+    if (usesBootstrapTarball(config.pacmanFrom)) {
+      ctx.log.info(`pacstrap runs inside Arch's bootstrap tarball (pacman-from: ${config.pacmanFrom})`)
+      await pacstrapWithBootstrapTarball(ctx, packages, pacmanConf(config, ctx.servers))
+    } else {
+      await pacstrapFromHost(ctx, packages)
+    }
 
     ctx.installed = readInstalledPackages(rootDir)
     ctx.log.info(`${ctx.installed.length} packages installed`)

@@ -1,0 +1,93 @@
+// `pacman-from`: whose pacman installs the image. `host` runs the host's pacstrap; `bootstrap` runs
+// pacstrap inside Arch's own bootstrap tarball (today's pacman and keyring on any Linux host);
+// `auto` is the host's on an Arch host and the bootstrap tarball elsewhere.
+import { readFileSync } from 'node:fs'
+import type { Context } from '../pipeline/context.js'
+import { pacstrapInside, prepareBootstrapEnvironment, releaseBootstrapEnvironment } from './environment.js'
+import {
+  bootstrapUrls,
+  mirrorBase,
+  obtainBootstrapTarball,
+  type BootstrapSource,
+  type VerifiedTarball
+} from './tarball.js'
+
+export const PACMAN_FROM = ['auto', 'host', 'bootstrap'] as const
+export type PacmanFrom = (typeof PACMAN_FROM)[number]
+
+/** The host's os-release text ('' when there is none). */
+export function readHostOsRelease(): string {
+  for (const file of ['/etc/os-release', '/usr/lib/os-release']) {
+    try {
+      return readFileSync(file, 'utf8')
+    } catch {
+      // try the next
+    }
+  }
+  return ''
+}
+
+/** Arch Linux or a distribution that says it is like Arch (ID / ID_LIKE of os-release). */
+export function isArchOsRelease(text: string): boolean {
+  const field = (name: string) =>
+    new RegExp(`^${name}=["']?([^"'\\n]*)["']?$`, 'm').exec(text)?.[1]?.trim().split(/\s+/) ?? []
+  return field('ID').includes('arch') || field('ID_LIKE').includes('arch')
+}
+
+/** Whether pacstrap runs inside the bootstrap tarball (true) or from the host (false). */
+export function usesBootstrapTarball(
+  pacmanFrom: PacmanFrom,
+  osRelease: string = readHostOsRelease()
+): boolean {
+  if (pacmanFrom === 'bootstrap') return true
+  if (pacmanFrom === 'host') return false
+  return !isArchOsRelease(osRelease)
+}
+
+function archiveDate(date: Date): string {
+  return date.toISOString().slice(0, 10).replaceAll('-', '/')
+}
+
+/**
+ * Where this run's bootstrap tarball comes from: with an Archive snapshot, the Archive's release of
+ * the snapshot's month (then the month before); from mirrors, each mirror's `iso/latest/`, then the
+ * Archive's release of the current month (a mirror of another shape, or a file:// one, has no iso/).
+ */
+export function bootstrapSources(ctx: Context, today: Date = new Date()): BootstrapSource[] {
+  const { config } = ctx
+  if (ctx.snapshotDate) return bootstrapUrls(config.archiveUrl, ctx.snapshotDate)
+  const servers = ctx.servers.length > 0 ? ctx.servers : config.mirrors
+  const bases = [...new Set(servers.map(mirrorBase).filter((base): base is string => base !== undefined))]
+  return [
+    ...bases.flatMap(base => bootstrapUrls(base)),
+    ...bootstrapUrls(config.archiveUrl, archiveDate(today))
+  ]
+}
+
+export interface BootstrapTarballOptions {
+  /** gpgv keyrings for the tarball's signature (default: the host's Arch keyring, when present). */
+  keyrings?: string[]
+  /** Where to install (default ctx.rootDir). */
+  target?: string
+}
+
+/**
+ * The whole `pacman-from: bootstrap` path: the verified tarball (tool cache or download), the
+ * environment, pacstrap inside it, and the environment released again (unmounted and removed).
+ */
+export async function pacstrapWithBootstrapTarball(
+  ctx: Context,
+  packages: string[],
+  confText: string,
+  options: BootstrapTarballOptions = {}
+): Promise<VerifiedTarball> {
+  const tarball = await obtainBootstrapTarball(bootstrapSources(ctx), {
+    log: ctx.log,
+    exec: ctx.exec,
+    keyrings: options.keyrings
+  })
+  const env = await prepareBootstrapEnvironment(ctx, tarball.path, ctx.servers, confText)
+  await pacstrapInside(ctx, env, packages, { target: options.target })
+  await releaseBootstrapEnvironment(ctx, env)
+  return tarball
+}
