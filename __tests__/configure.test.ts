@@ -131,9 +131,9 @@ describe('mkinitcpio preset', () => {
 })
 
 describe('services', () => {
-  it('writes a first-boot pacman-init unit ordered after time sync and before sshd and cloud-final', () => {
+  it('writes a pacman-init unit for a missing keyring, ordered after time sync and before sshd and cloud-final', () => {
     const text = pacmanInitUnit()
-    expect(text).toContain('ConditionFirstBoot=yes\n')
+    expect(text).toContain('ConditionPathExists=!/etc/pacman.d/gnupg/trustdb.gpg\n')
     expect(text).toContain('After=time-sync.target\n')
     expect(text).toContain('Before=sshd.service cloud-final.service\n')
     expect(text).toMatch(

@@ -8,7 +8,7 @@ build_packages=(
   arch-install-scripts pacman-package-manager makepkg gpg gpg-agent gpgconf
   fdisk mount util-linux dosfstools mtools e2fsprogs btrfs-progs qemu-utils zstd libarchive-tools
 )
-test_packages=(busybox-static psmisc procps passwd sudo git)
+test_packages=(busybox-static psmisc procps passwd sudo git python3 qemu-system-x86 ovmf)
 
 packages=("${build_packages[@]}")
 if [[ ${1:-} == --test ]]; then packages+=("${test_packages[@]}"); fi
