@@ -93,7 +93,12 @@ describe('ext4 build from a file:// mirror', () => {
       'sha256sums-path': path.join(dir, 'workspace/arch-image-out/SHA256SUMS'),
       'manifest-path': path.join(dir, 'workspace/arch-image-out/fixture-ext4.manifest'),
       'package-count': '6',
-      snapshot: ''
+      snapshot: '',
+      // No cache service outside Actions: the restore is skipped and reported as a miss.
+      'cache-hit': 'false',
+      'cache-key': expect.stringMatching(/^arch-image-pkg-v1-x86_64-/),
+      'release-url': '',
+      'release-assets': ''
     })
   })
 

@@ -96,7 +96,7 @@ const FAULTS: Fault[] = [
     // Root through sudo: the files are handed to the calling user, and chown fails.
     stage: 'handover',
     cause: /chown exited with code 42:\ninjected failure: chown/,
-    shims: { chown: failWhen('') },
+    shims: { chown: failWhen('arch-image-out') },
     env: () => ({ SUDO_UID: '65534', SUDO_GID: '65534' })
   },
   {
