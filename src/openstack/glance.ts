@@ -4,7 +4,8 @@
 import { stat } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { HttpClient, OpenStackError, type HttpResponse, type UploadProgress } from './http.js'
-import type { KeystoneSession, Logger, TokenSource } from './keystone.js'
+import type { OpenStackSettings } from './config.js'
+import { KeystoneSession, type Logger, type TokenSource } from './keystone.js'
 
 export type DiskFormat =
   'qcow2' | 'raw' | 'vmdk' | 'vdi' | 'vhd' | 'vhdx' | 'iso' | 'ami' | 'ari' | 'aki' | 'ploop'
@@ -416,5 +417,26 @@ export class Glance implements GlanceApi {
       }
       await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())))
     }
+  }
+}
+
+export interface GlanceConnection {
+  glance: Glance
+  session: KeystoneSession
+  http: HttpClient
+  /** Close idle keep-alive sockets (the process can then exit). */
+  close(): void
+}
+
+/** Authenticate, find Glance in the catalog (or the override) and return a client for it. */
+export async function connectGlance(settings: OpenStackSettings, log: Logger): Promise<GlanceConnection> {
+  const http = new HttpClient(settings)
+  try {
+    const session = new KeystoneSession(settings, http, log)
+    const glance = await Glance.connect(session, http, log)
+    return { glance, session, http, close: () => http.close() }
+  } catch (error) {
+    http.close()
+    throw error
   }
 }

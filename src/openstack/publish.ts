@@ -1,9 +1,10 @@
 // Publishing one image file to Glance: reuse an identical image from an earlier run, or create,
 // upload, verify and share a new one (deleting it again on any failure), then rotate the family.
+import type { OpenStackSettings } from './config.js'
 import type { UploadProgress } from './http.js'
 import { hashFile } from './http.js'
 import type { DiskFormat, GlanceApi, Image, LocalDigest, Visibility } from './glance.js'
-import { verifyImage } from './glance.js'
+import { connectGlance, verifyImage } from './glance.js'
 import type { Logger } from './keystone.js'
 
 /** Set on every image we create; rotation only ever looks at images carrying it. */
@@ -355,5 +356,30 @@ export function archImageProperties(options: ImagePropertiesOptions = {}): Recor
     hw_machine_type: 'q35',
     ...(options.firmware === 'uefi' ? { hw_firmware_type: 'uefi' } : {}),
     ...(options.firmware === 'bios' ? { hw_firmware_type: 'bios' } : {})
+  }
+}
+
+/**
+ * For the post step: delete an image a killed run created but never settled (see onCreated/onSettled).
+ * Never throws; true when the image is gone.
+ */
+export async function deleteUnsettledImage(
+  settings: OpenStackSettings,
+  imageId: string,
+  log: Logger
+): Promise<boolean> {
+  let connection
+  try {
+    connection = await connectGlance(settings, log)
+    const existed = await connection.glance.deleteImage(imageId)
+    log.info(
+      existed ? `Glance: deleted unfinished image ${imageId}` : `Glance: image ${imageId} is already gone`
+    )
+    return true
+  } catch (error) {
+    log.warning(`Glance: could not delete unfinished image ${imageId}: ${(error as Error).message}`)
+    return false
+  } finally {
+    connection?.close()
   }
 }
