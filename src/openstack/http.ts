@@ -364,6 +364,8 @@ export class HttpClient {
           return
         }
         const result = response as HttpResponse
+        // an early refusal: stop sending the rest of the file
+        if (bytes < request.size) req.destroy()
         request.onProgress?.(progress())
         resolve({
           response: result,
@@ -400,6 +402,8 @@ export class HttpClient {
 
       const hasher = new Transform({
         transform(chunk: Buffer, _encoding, callback) {
+          // after an early answer the digests are final; the rest of the file is not sent anyway
+          if (settled) return callback(null, chunk)
           sha256.update(chunk)
           sha512.update(chunk)
           bytes += chunk.length
