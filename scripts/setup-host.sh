@@ -9,14 +9,23 @@ build_packages=(
   fdisk mount util-linux dosfstools mtools e2fsprogs btrfs-progs qemu-utils zstd libarchive-tools
 )
 test_packages=(busybox-static psmisc procps passwd sudo git python3 qemu-system-x86 ovmf)
+# a real Keystone and Glance for the publish tests (test/openstack/harness.sh runs them on 127.0.0.1)
+openstack_packages=(keystone glance-api python3-openstackclient python3-glanceclient curl)
 
 packages=("${build_packages[@]}")
-if [[ ${1:-} == --test ]]; then packages+=("${test_packages[@]}"); fi
+if [[ ${1:-} == --test ]]; then packages+=("${test_packages[@]}" "${openstack_packages[@]}"); fi
 
 if [[ $EUID -ne 0 ]]; then
   echo "setup-host.sh: run as root (sudo $0 $*)" >&2
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Debian starts a package's services when it installs them (Keystone and Glance on 0.0.0.0); the tests
+# start their own, so keep the packages from starting anything while they install.
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update
 apt-get install -y --no-install-recommends "${packages[@]}"
