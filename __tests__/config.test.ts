@@ -103,8 +103,8 @@ describe('accepted values', () => {
 // Each bad input is rejected with a message that names the input, quotes the bad value and says what is accepted.
 const BAD_INPUTS: [Record<string, string>, string, RegExp][] = [
   [{ mode: 'publish' }, 'mode', /"publish" is not available in this version yet; use build/],
-  [{ mode: 'cleanup' }, 'mode', /"cleanup" is not available/],
-  [{ mode: 'deploy' }, 'mode', /"deploy" is not accepted; use one of build/],
+  [{ mode: 'cleanup' }, 'pr-number', /pr-number: is empty and the event is not a pull request/],
+  [{ mode: 'deploy' }, 'mode', /"deploy" is not accepted; use one of build, cleanup/],
   [{ 'disk-size': 'big' }, 'disk-size', /"big" is not a size; use a number with K, M, G or T/],
   [{ 'disk-size': '100M' }, 'disk-size', /"100M" is out of range; use between 512M and 2T/],
   [{ 'disk-size': '3T' }, 'disk-size', /out of range/],

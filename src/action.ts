@@ -2,11 +2,13 @@
 import * as core from '@actions/core'
 import { buildConfig, ConfigError } from './config/config.js'
 import { SECRET_INPUTS } from './config/inputs.js'
+import { pullRequestFromEvent } from './github/event.js'
 import { startBuild } from './pipeline/build.js'
 import type { Context } from './pipeline/context.js'
 import { Exec } from './pipeline/exec.js'
 import { ActionsLog } from './pipeline/log.js'
-import { buildOutputs, factRows, stageRows } from './pipeline/report.js'
+import { diffMarkdown } from './manifest/diff.js'
+import { buildOutputs, deletedMarkdown, factRows, stageRows } from './pipeline/report.js'
 import { releaseResource, type Resource } from './pipeline/teardown.js'
 import { savePackageCacheFromState, type CacheState } from './stages/cache.js'
 import { invokingOwner } from './stages/handover.js'
@@ -17,10 +19,20 @@ const CACHE_STATE = 'package-cache'
 async function writeSummary(ctx: Context, error?: unknown): Promise<void> {
   if (!process.env.GITHUB_STEP_SUMMARY) return
   const header = ['stage', 'duration', 'result'].map(data => ({ data, header: true }))
-  core.summary.addHeading(`arch-image: ${ctx.imageName || ctx.config.imageFamily}`, 2)
+  const title =
+    ctx.config.mode === 'cleanup'
+      ? `cleanup of pull request #${ctx.config.cleanup?.pr}`
+      : ctx.imageName || ctx.config.imageFamily
+  core.summary.addHeading(`arch-image: ${title}`, 2)
   if (error)
     core.summary.addRaw(`<p><b>Failed:</b> ${escapeHtml(String((error as Error).message ?? error))}</p>`)
-  core.summary.addTable([header, ...stageRows(ctx)]).addTable(factRows(ctx))
+  core.summary.addTable([header, ...stageRows(ctx)])
+  if (ctx.config.mode === 'cleanup') core.summary.addRaw(deletedMarkdown(ctx), true)
+  else core.summary.addTable(factRows(ctx))
+  if (ctx.packageDiff) {
+    core.summary.addHeading('Package changes', 3)
+    core.summary.addRaw(`\n${diffMarkdown(ctx.packageDiff.diff, ctx.packageDiff.against)}\n`, true)
+  }
   await core.summary.write()
 }
 
@@ -43,7 +55,8 @@ export async function runMain(): Promise<void> {
   try {
     config = buildConfig(readInput, {
       cwd: process.env.GITHUB_WORKSPACE || process.cwd(),
-      runnerTemp: process.env.RUNNER_TEMP
+      runnerTemp: process.env.RUNNER_TEMP,
+      pullRequest: pullRequestFromEvent()
     })
   } catch (error) {
     core.setFailed(error instanceof ConfigError ? error.message : String(error))

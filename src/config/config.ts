@@ -2,6 +2,7 @@ import { statSync } from 'node:fs'
 import path from 'node:path'
 import YAML from 'yaml'
 import { PACMAN_FROM, type PacmanFrom } from '../bootstrap-env/run.js'
+import type { PullRequestEvent } from '../github/event.js'
 import { INPUTS } from './inputs.js'
 
 export type Filesystem = 'ext4' | 'btrfs'
@@ -19,7 +20,7 @@ export interface HookScript {
 }
 
 export interface Config {
-  mode: 'build'
+  mode: 'build' | 'cleanup'
   /** Empty: `<image-family>-<date>`, decided once the snapshot is resolved. */
   imageName: string
   imageFamily: string
@@ -60,7 +61,33 @@ export interface Config {
   pacmanFrom: PacmanFrom
   /** Restore and save the package cache with @actions/cache. */
   cache: boolean
+  /** A build for a pull request (a pull_request/pull_request_target event): a preview, kept private. */
+  preview?: Preview
+  /** `mode: cleanup`: the pull request whose previews are deleted. */
+  cleanup?: { pr: number }
+  /** Post or update one comment on the preview's pull request (only with `preview`). */
+  comment: boolean
+  /** Where the manifest to diff against comes from. */
+  previousManifest?: { kind: 'path'; path: string } | { kind: 'release' }
+  /** Token for GitHub calls other than the release (cleanup, comment, previous manifest). */
+  githubToken: string
   warnings: string[]
+}
+
+export interface Preview {
+  pr: number
+  /** Full sha of the PR head commit. */
+  sha: string
+}
+
+/** Every release tag `<family>-pr<N>` or `<family>-pr<N>-…` belongs to pull request N's previews. */
+export function previewTagPrefix(family: string, pr: number): string {
+  return `${family}-pr${pr}`
+}
+
+export function isPreviewTag(tag: string, family: string, pr: number): boolean {
+  const prefix = previewTagPrefix(family, pr)
+  return tag === prefix || tag.startsWith(`${prefix}-`)
 }
 
 export interface ReleaseConfig {
@@ -85,6 +112,8 @@ export type InputReader = (name: string) => string
 export interface ConfigEnv {
   cwd: string
   runnerTemp?: string
+  /** The pull request of the triggering event, if it is one. */
+  pullRequest?: PullRequestEvent
 }
 
 const MiB = 1024 * 1024
@@ -267,11 +296,12 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
     return value === '' ? (defaults.get(name) ?? '') : value
   }
 
-  const mode = get('mode')
-  if (mode === 'publish' || mode === 'cleanup') {
-    problems.push(`mode: ${quote(mode)} is not available in this version yet; use build`)
+  const modeText = get('mode')
+  let mode: Config['mode'] = 'build'
+  if (modeText === 'publish') {
+    problems.push(`mode: ${quote(modeText)} is not available in this version yet; use build or cleanup`)
   } else {
-    oneOf(problems, 'mode', mode, ['build'])
+    mode = oneOf<Config['mode']>(problems, 'mode', modeText, ['build', 'cleanup'])
   }
 
   const imageFamily = get('image-family')
@@ -351,7 +381,13 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
     )
   }
 
-  const imageName = get('image-name')
+  const preview =
+    mode === 'build' && env.pullRequest
+      ? { pr: env.pullRequest.number, sha: env.pullRequest.headSha }
+      : undefined
+  const imageName =
+    get('image-name') ||
+    (preview ? `${previewTagPrefix(imageFamily, preview.pr)}-${preview.sha.slice(0, 7)}` : '')
   if (imageName && !IMAGE_NAME.test(imageName)) {
     problems.push(
       `image-name: ${quote(imageName)} is not accepted; use letters, digits, '.', '_', '+' or '-' (starting with a letter or digit, at most 128)`
@@ -453,9 +489,11 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
       `release-make-latest: ${quote(makeLatest)} is not accepted; use true, false, legacy or leave it empty`
     )
   }
+  const githubToken = get('github-token')
+  const tokenMissing = !githubToken || githubToken.includes('${{')
   if (releaseTag) {
-    const token = get('github-token')
-    if (!token || token.includes('${{')) {
+    const token = githubToken
+    if (tokenMissing) {
       problems.push(
         'github-token: is empty; a release needs a token with contents: write (the default is ${{ github.token }})'
       )
@@ -473,9 +511,56 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
   const cache = parseBool(problems, 'cache', get('cache'))
   const pacmanFrom = oneOf<PacmanFrom>(problems, 'pacman-from', get('pacman-from'), PACMAN_FROM)
 
+  const comment = parseBool(problems, 'comment', get('comment'))
+  if (comment && mode === 'build' && !preview) {
+    warnings.push('comment: true needs a pull_request or pull_request_target event; no comment is posted')
+  }
+  if (comment && preview && tokenMissing) {
+    problems.push('github-token: is empty; a pull request comment needs a token with pull-requests: write')
+  }
+  const previousText = get('previous-manifest')
+  let previousManifest: Config['previousManifest']
+  if (previousText === 'release') {
+    previousManifest = { kind: 'release' }
+    if (tokenMissing) {
+      problems.push(
+        "github-token: is empty; previous-manifest: release reads the latest release's manifest with it"
+      )
+    }
+  } else if (previousText) {
+    const file = path.resolve(env.cwd, previousText)
+    if (!isFile(file)) {
+      problems.push(
+        `previous-manifest: ${quote(previousText)} is not a file; use the path of an earlier build's manifest, release, or leave it empty`
+      )
+    }
+    previousManifest = { kind: 'path', path: file }
+  }
+
+  let cleanup: Config['cleanup']
+  const prText = get('pr-number')
+  if (prText && !/^[1-9]\d{0,9}$/.test(prText)) {
+    problems.push(`pr-number: ${quote(prText)} is not accepted; use a pull request number such as 42`)
+  }
+  if (mode === 'cleanup') {
+    const pr = prText ? Number(prText) : env.pullRequest?.number
+    if (pr === undefined) {
+      problems.push(
+        'pr-number: is empty and the event is not a pull request; mode: cleanup needs the pull request number (run it on pull_request: closed, or set pr-number)'
+      )
+    } else {
+      cleanup = { pr }
+    }
+    if (tokenMissing) {
+      problems.push(
+        'github-token: is empty; mode: cleanup deletes releases with it (needs contents: write; the default is ${{ github.token }})'
+      )
+    }
+  }
+
   if (problems.length > 0) throw new ConfigError(problems)
   return {
-    mode: 'build',
+    mode,
     imageName,
     imageFamily,
     diskSizeBytes,
@@ -510,6 +595,11 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
     release,
     pacmanFrom,
     cache,
+    preview,
+    cleanup,
+    comment,
+    previousManifest,
+    githubToken,
     warnings
   }
 }

@@ -14,13 +14,14 @@ export const DEFAULT_MIRROR = 'https://geo.mirror.pkgbuild.com/$repo/os/$arch'
 export const INPUTS: InputSpec[] = [
   {
     name: 'mode',
-    description: 'What to do: `build` builds an image. (`publish` and `cleanup` are planned.)',
+    description:
+      'What to do: `build` builds an image; `cleanup` deletes what the previews of a pull request made (its releases and drafts; no image is built). (`publish` is planned.)',
     default: 'build'
   },
   {
     name: 'image-name',
     description:
-      'Name of the image and its files. Default: `<image-family>-<YYYYMMDD>` (snapshot date or today).',
+      'Name of the image and its files. Default: `<image-family>-<YYYYMMDD>` (snapshot date or today); on a pull request `<image-family>-pr<N>-<short head sha>`.',
     default: ''
   },
   {
@@ -171,6 +172,24 @@ export const INPUTS: InputSpec[] = [
     default: '${{ github.token }}'
   },
   {
+    name: 'pr-number',
+    description:
+      'Pull request whose previews `mode: cleanup` deletes. Default: the number in the `pull_request` event.',
+    default: ''
+  },
+  {
+    name: 'comment',
+    description:
+      '`true` posts (or updates) one comment on the pull request with the image, its sizes, sha256 and the package diff (needs `pull-requests: write`).',
+    default: 'false'
+  },
+  {
+    name: 'previous-manifest',
+    description:
+      "Manifest to compare this build's packages with: a file path, or `release` for the manifest asset of the repository's latest release. Empty: no package diff.",
+    default: ''
+  },
+  {
     name: 'cache',
     description:
       'Keep downloaded packages between runs with the Actions cache (restored before pacstrap, saved by the post step).',
@@ -206,5 +225,16 @@ export const OUTPUTS: OutputSpec[] = [
   { name: 'cache-key', description: 'The package cache key of this build.' },
   { name: 'release-url', description: 'URL of the release the assets were attached to.' },
   { name: 'release-assets', description: 'The release assets as JSON: [{name, url, size}].' },
-  { name: 'snapshot', description: 'The Arch Linux Archive date used (`YYYY/MM/DD`), empty for a mirror.' }
+  { name: 'snapshot', description: 'The Arch Linux Archive date used (`YYYY/MM/DD`), empty for a mirror.' },
+  { name: 'image-name', description: 'The name the image was given.' },
+  {
+    name: 'package-diff',
+    description:
+      'Packages changed since `previous-manifest`, as JSON: {added, removed, upgraded, downgraded}.'
+  },
+  { name: 'comment-url', description: 'URL of the pull request comment, with `comment: true`.' },
+  {
+    name: 'deleted',
+    description: 'What `mode: cleanup` deleted, as JSON: [{kind, name, id}].'
+  }
 ]

@@ -26,7 +26,7 @@ export interface OctokitReleaserOptions {
 
 type Octokit = ReturnType<typeof getOctokit>
 
-interface RawAsset {
+export interface RawAsset {
   id: number
   name: string
   state: string
@@ -36,7 +36,7 @@ interface RawAsset {
   digest?: string | null
 }
 
-interface RawRelease {
+export interface RawRelease {
   id: number
   tag_name: string
   name: string | null
@@ -48,7 +48,7 @@ interface RawRelease {
   assets: RawAsset[]
 }
 
-function toAsset(raw: RawAsset): ReleaseAsset {
+export function toAsset(raw: RawAsset): ReleaseAsset {
   return {
     id: raw.id,
     name: raw.name,
@@ -60,7 +60,7 @@ function toAsset(raw: RawAsset): ReleaseAsset {
   }
 }
 
-function toRelease(raw: RawRelease): Release {
+export function toRelease(raw: RawRelease): Release {
   return {
     id: raw.id,
     tagName: raw.tag_name,
@@ -75,7 +75,7 @@ function toRelease(raw: RawRelease): Release {
 }
 
 /** octokit's RequestError (HttpError) as a ReleaseApiError; anything else unchanged. */
-function apiError(operation: string, error: unknown): unknown {
+export function apiError(operation: string, error: unknown): unknown {
   if (!(error instanceof Error) || typeof (error as { status?: unknown }).status !== 'number') return error
   const { status, response } = error as Error & { status: number; response?: { data?: unknown } }
   if (!response) return new ReleaseApiError(operation, 0, error.message)
@@ -103,7 +103,7 @@ function apiError(operation: string, error: unknown): unknown {
   return new ReleaseApiError(operation, status, text.slice(0, 200))
 }
 
-async function call<T>(operation: string, request: () => Promise<T>): Promise<T> {
+export async function call<T>(operation: string, request: () => Promise<T>): Promise<T> {
   try {
     return await request()
   } catch (error) {

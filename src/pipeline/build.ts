@@ -8,6 +8,7 @@ import { cacheRestoreStage, type CacheState } from '../stages/cache.js'
 import { bootloaderStage } from '../stages/bootloader.js'
 import { bootstrapStage } from '../stages/bootstrap.js'
 import { cloudInitStage } from '../stages/cloudinit.js'
+import { commentStage } from '../stages/comment.js'
 import { convertStage, detachStage } from '../stages/convert.js'
 import { diskStage } from '../stages/disk.js'
 import { fstabStage } from '../stages/fstab.js'
@@ -17,6 +18,7 @@ import { hostStage } from '../stages/host.js'
 import { initramfsStage } from '../stages/initramfs.js'
 import { networkStage } from '../stages/network.js'
 import { overlayStage } from '../stages/overlay.js'
+import { packageDiffStage } from '../stages/package-diff.js'
 import { resolveStage } from '../stages/resolve.js'
 import { releaseStage } from '../stages/release.js'
 import { sealStage } from '../stages/seal.js'
@@ -24,6 +26,7 @@ import { servicesStage } from '../stages/services.js'
 import { sshStage } from '../stages/ssh.js'
 import { systemStage } from '../stages/system.js'
 import type { Context } from './context.js'
+import { CLEANUP_STAGES } from './cleanup.js'
 import { Exec } from './exec.js'
 import type { Log } from './log.js'
 import { runStages, type Stage } from './runner.js'
@@ -51,7 +54,9 @@ export const BUILD_STAGES: Stage[] = [
   detachStage,
   convertStage,
   handoverStage,
-  releaseStage
+  packageDiffStage,
+  releaseStage,
+  commentStage
 ]
 
 export interface BuildOptions {
@@ -107,7 +112,10 @@ export function startBuild(options: BuildOptions): BuildRun {
   const done = (async () => {
     let failure: unknown
     try {
-      await runStages(options.stages ?? BUILD_STAGES, ctx)
+      await runStages(
+        options.stages ?? (options.config.mode === 'cleanup' ? CLEANUP_STAGES : BUILD_STAGES),
+        ctx
+      )
     } catch (error) {
       failure = error
     }

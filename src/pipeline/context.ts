@@ -1,4 +1,5 @@
 import type { Config } from '../config/config.js'
+import type { PackageDiff } from '../manifest/diff.js'
 import type { CacheState } from '../stages/cache.js'
 import type { Exec } from './exec.js'
 import type { Log } from './log.js'
@@ -65,4 +66,16 @@ export interface Context {
   /** Mirror the package cache state for the post step (GITHUB_STATE in Actions). */
   saveCacheState(state: CacheState): void
   release?: { url: string; assets: { name: string; url: string; size: number }[] }
+  /** Packages changed since the previous manifest (`against` names it). */
+  packageDiff?: { against: string; diff: PackageDiff }
+  /** The pull request comment posted or updated (`comment: true`). */
+  comment?: { url: string; updated: boolean }
+  /** What `mode: cleanup` deleted, in order. */
+  deleted?: DeletedItem[]
+}
+
+export interface DeletedItem {
+  kind: 'release' | 'draft' | 'image'
+  name: string
+  id: string
 }

@@ -2,9 +2,11 @@
 import type { Context } from './context.js'
 
 export function buildOutputs(ctx: Context): Record<string, string> {
+  if (ctx.config.mode === 'cleanup') return { deleted: JSON.stringify(ctx.deleted ?? []) }
   const image = ctx.image
   if (!image) return {}
   return {
+    'image-name': ctx.imageName,
     'image-path': image.path,
     'image-format': image.format,
     'image-size': String(image.size),
@@ -18,8 +20,26 @@ export function buildOutputs(ctx: Context): Record<string, string> {
     'cache-hit': ctx.cache ? String(ctx.cache.hit === 'exact') : 'false',
     'cache-key': ctx.cache?.key ?? '',
     'release-url': ctx.release?.url ?? '',
-    'release-assets': ctx.release ? JSON.stringify(ctx.release.assets) : ''
+    'release-assets': ctx.release ? JSON.stringify(ctx.release.assets) : '',
+    'package-diff': ctx.packageDiff ? JSON.stringify(ctx.packageDiff.diff) : '',
+    'comment-url': ctx.comment?.url ?? ''
   }
+}
+
+/** What mode: cleanup deleted, as Markdown for the job summary. */
+export function deletedMarkdown(ctx: Context): string {
+  const deleted = ctx.deleted ?? []
+  const pr = ctx.config.cleanup?.pr
+  if (deleted.length === 0) return `\nNothing of pull request #${pr} was left to delete.\n`
+  return [
+    '',
+    `Deleted for pull request #${pr}:`,
+    '',
+    '| kind | name | id |',
+    '| --- | --- | --- |',
+    ...deleted.map(item => `| ${item.kind} | ${item.name} | ${item.id} |`),
+    ''
+  ].join('\n')
 }
 
 export function formatBytes(bytes: number): string {

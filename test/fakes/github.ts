@@ -1,5 +1,6 @@
-// A fake of the GitHub REST endpoints the release code uses, on 127.0.0.1: the API on one port and
-// uploads.github.com on another (a release's upload_url points at it). Every request is checked against
+// A fake of the GitHub REST endpoints the action uses (releases and their assets, the latest release,
+// pull request comments), on 127.0.0.1: the API on one port and uploads.github.com on another (a
+// release's upload_url points at it; asset downloads redirect to it too, as to GitHub's storage host). Every request is checked against
 // GitHub's OpenAPI description (github-openapi.ts); one that doesn't match gets a 400 and lands in
 // `violations`, which the tests assert empty, so the fake can't drift from the real API. Responses are
 // shaped like GitHub's and checked against the description too.
@@ -34,6 +35,16 @@ export interface FakeAsset {
   contentType: string
   size: number
   sha256: string
+  /** The bytes, kept for small assets (served by the asset download). */
+  content?: Buffer
+  createdAt: string
+  updatedAt: string
+}
+
+export interface FakeComment {
+  id: number
+  issue: number
+  body: string
   createdAt: string
   updatedAt: string
 }
@@ -155,6 +166,9 @@ export class FakeGitHub {
   readonly violations: string[] = []
   /** Tags of deleted immutable releases: GitHub never lets them be used again. */
   readonly burnedTags = new Set<string>()
+  /** Issue comments, oldest first; comments go only to the pull requests in `pullRequests`. */
+  readonly comments: FakeComment[] = []
+  readonly pullRequests = new Set<number>()
   private readonly uploadFaults: { fault: UploadFault; name?: string }[] = []
   private readonly faults: Fault[] = []
   private gate: Promise<void> | undefined
@@ -242,9 +256,20 @@ export class FakeGitHub {
     release.immutable = options.immutable ?? (this.immutableReleases && !release.draft)
     for (const [name, content] of Object.entries(options.assets ?? {})) {
       const bytes = Buffer.from(content)
-      release.assets.push(this.newAsset(name, 'application/octet-stream', bytes.length, sha256(bytes)))
+      release.assets.push({
+        ...this.newAsset(name, 'application/octet-stream', bytes.length, sha256(bytes)),
+        content: bytes
+      })
     }
     return release
+  }
+
+  /** A comment as if posted earlier (by anyone) on pull request `issue`. */
+  seedComment(issue: number, body: string): FakeComment {
+    const at = now()
+    const comment = { id: this.nextId++, issue, body, createdAt: at, updatedAt: at }
+    this.comments.push(comment)
+    return comment
   }
 
   releaseByTag(tag: string): FakeRelease[] {
@@ -353,6 +378,23 @@ export class FakeGitHub {
     }
   }
 
+  private commentJson(comment: FakeComment): Record<string, unknown> {
+    const api = `${this.apiUrl}/repos/${this.owner}/${this.repo}`
+    return {
+      id: comment.id,
+      node_id: Buffer.from(`IssueComment${comment.id}`).toString('base64'),
+      url: `${api}/issues/comments/${comment.id}`,
+      html_url: `https://github.com/${this.owner}/${this.repo}/pull/${comment.issue}#issuecomment-${comment.id}`,
+      body: comment.body,
+      user: BOT,
+      created_at: comment.createdAt,
+      updated_at: comment.updatedAt,
+      issue_url: `${api}/issues/${comment.issue}`,
+      author_association: 'NONE',
+      performed_via_github_app: null
+    }
+  }
+
   /** Newest first, as GitHub lists them; drafts only for a token that can push. */
   private visibleReleases(permission: Permission): FakeRelease[] {
     return [...this.releases].reverse().filter(r => permission === 'write' || !r.draft)
@@ -385,6 +427,17 @@ export class FakeGitHub {
   private async handle(host: Host, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake')
     const method = req.method ?? 'GET'
+    // Asset downloads are redirected to a storage host (objects.githubusercontent.com): not the API.
+    const download = /^\/_storage\/(\d+)$/.exec(url.pathname)
+    if (host === 'uploads' && method === 'GET' && download) {
+      const asset = this.findAsset(download[1] as string)?.[1]
+      if (!asset?.content) return void res.writeHead(404).end()
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': asset.content.length
+      })
+      return void res.end(asset.content)
+    }
     const route = this.openapi.route(method, url.pathname, host)
     const record: RecordedRequest = {
       host,
@@ -504,6 +557,46 @@ export class FakeGitHub {
   }
 
   private readonly handlers: Record<string, Handler> = {
+    'repos/get-latest-release': ({ route }) => {
+      // GitHub's latest: the newest published release that isn't a prerelease or made "not latest".
+      const release = this.visibleReleases('read').find(r => !r.prerelease && r.makeLatest !== 'false')
+      return release ? { status: 200, body: this.releaseJson(release) } : notFound(route)
+    },
+
+    'repos/get-release-asset': ({ route, raw, permission }) => {
+      const found = this.findAsset(route.params.asset_id as string)
+      if (!found || (found[0].draft && permission !== 'write')) return notFound(route)
+      const [release, asset] = found
+      if (String(raw.headers.accept ?? '').includes('application/octet-stream')) {
+        return { status: 302, headers: { location: `${this.uploadsUrl}/_storage/${asset.id}` } }
+      }
+      return { status: 200, body: this.assetJson(release, asset) }
+    },
+
+    'issues/list-comments': ({ route, url }) => {
+      const issue = Number(route.params.issue_number)
+      if (!this.pullRequests.has(issue)) return notFound(route)
+      return this.paginate(
+        url,
+        this.comments.filter(c => c.issue === issue).map(c => this.commentJson(c))
+      )
+    },
+
+    'issues/create-comment': ({ route, json }) => {
+      const issue = Number(route.params.issue_number)
+      if (!this.pullRequests.has(issue)) return notFound(route)
+      const comment = this.seedComment(issue, (json as { body: string }).body)
+      return { status: 201, body: this.commentJson(comment) }
+    },
+
+    'issues/update-comment': ({ route, json }) => {
+      const comment = this.comments.find(c => String(c.id) === route.params.comment_id)
+      if (!comment) return notFound(route)
+      comment.body = (json as { body: string }).body
+      comment.updatedAt = now()
+      return { status: 200, body: this.commentJson(comment) }
+    },
+
     'repos/get-release-by-tag': ({ route }) => {
       const release = this.visibleReleases('read').find(r => r.tagName === route.params.tag)
       return release ? { status: 200, body: this.releaseJson(release) } : notFound(route)
@@ -636,7 +729,10 @@ export class FakeGitHub {
         if (length !== received.bytes) {
           this.violations.push(`upload ${name}: Content-Length ${length} but ${received.bytes} bytes arrived`)
         }
-        const asset = this.newAsset(name, contentType, received.bytes, received.sha256)
+        const asset = {
+          ...this.newAsset(name, contentType, received.bytes, received.sha256),
+          content: received.content
+        }
         release.assets.push(asset)
         return { status: 201, body: this.assetJson(release, asset) }
       }
@@ -708,12 +804,21 @@ async function drain(req: IncomingMessage): Promise<void> {
 }
 
 /** Hash and count an upload as it streams in, without keeping it. */
-async function receive(req: IncomingMessage): Promise<{ bytes: number; sha256: string }> {
+async function receive(req: IncomingMessage): Promise<{ bytes: number; sha256: string; content?: Buffer }> {
   const hash = createHash('sha256')
   let bytes = 0
+  const kept: Buffer[] = []
   for await (const chunk of req) {
     hash.update(chunk as Buffer)
     bytes += (chunk as Buffer).length
+    if (bytes <= KEEP_CONTENT_BYTES) kept.push(chunk as Buffer)
   }
-  return { bytes, sha256: hash.digest('hex') }
+  return {
+    bytes,
+    sha256: hash.digest('hex'),
+    content: bytes <= KEEP_CONTENT_BYTES ? Buffer.concat(kept) : undefined
+  }
 }
+
+/** Uploads up to this size keep their bytes for downloads (manifests, SHA256SUMS); images don't. */
+const KEEP_CONTENT_BYTES = 1024 * 1024

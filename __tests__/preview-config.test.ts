@@ -1,0 +1,142 @@
+// Pull request previews, mode: cleanup, comment and previous-manifest in the config, and the event
+// payload they come from.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterAll, describe, expect, it } from '@jest/globals'
+import { buildConfig, ConfigError, isPreviewTag } from '../src/config/config.js'
+import { pullRequestFromEvent, type PullRequestEvent } from '../src/github/event.js'
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'arch-image-preview-config-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const SHA = '3f786850e387550fdab836ed7e6dc881de23001b'
+const PR: PullRequestEvent = { number: 42, headSha: SHA, action: 'synchronize' }
+
+function config(inputs: Record<string, string>, pullRequest?: PullRequestEvent) {
+  return buildConfig(name => inputs[name] ?? '', { cwd: dir, pullRequest })
+}
+
+function problemsOf(inputs: Record<string, string>, pullRequest?: PullRequestEvent): string[] {
+  try {
+    config(inputs, pullRequest)
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems
+    throw error
+  }
+  throw new Error(`accepted ${JSON.stringify(inputs)}`)
+}
+
+function eventFile(name: string, payload: unknown): NodeJS.ProcessEnv {
+  const file = path.join(dir, `${name}-${Math.random().toString(16).slice(2)}.json`)
+  writeFileSync(file, JSON.stringify(payload))
+  return { GITHUB_EVENT_NAME: name, GITHUB_EVENT_PATH: file }
+}
+
+describe('the pull request of the event', () => {
+  const payload = { action: 'opened', number: 42, pull_request: { number: 42, head: { sha: SHA } } }
+
+  it('is read from pull_request and pull_request_target payloads', () => {
+    expect(pullRequestFromEvent(eventFile('pull_request', payload))).toEqual({
+      number: 42,
+      headSha: SHA,
+      action: 'opened'
+    })
+    expect(pullRequestFromEvent(eventFile('pull_request_target', payload))?.number).toBe(42)
+  })
+
+  it('is undefined for other events', () => {
+    expect(pullRequestFromEvent(eventFile('push', { after: SHA }))).toBeUndefined()
+    expect(pullRequestFromEvent({})).toBeUndefined()
+  })
+
+  it('is an error when the payload is not a pull request', () => {
+    expect(() => pullRequestFromEvent(eventFile('pull_request', { action: 'opened' }))).toThrow(
+      /no pull request number/
+    )
+    expect(() =>
+      pullRequestFromEvent({
+        GITHUB_EVENT_NAME: 'pull_request',
+        GITHUB_EVENT_PATH: path.join(dir, 'missing')
+      })
+    ).toThrow(/can't read the pull_request event payload/)
+  })
+})
+
+describe('previews', () => {
+  it('name the image <family>-pr<N>-<short head sha> and carry the PR facts', () => {
+    const c = config({ 'image-family': 'arch-min' }, PR)
+    expect(c.imageName).toBe('arch-min-pr42-3f78685')
+    expect(c.preview).toEqual({ pr: 42, sha: SHA })
+  })
+
+  it('keep an explicit image-name, still as a preview of the PR', () => {
+    const c = config({ 'image-name': 'mine' }, PR)
+    expect(c.imageName).toBe('mine')
+    expect(c.preview).toEqual({ pr: 42, sha: SHA })
+  })
+
+  it('are not made outside pull requests', () => {
+    const c = config({})
+    expect(c.imageName).toBe('')
+    expect(c.preview).toBeUndefined()
+  })
+
+  it('own exactly the tags <family>-pr<N> and <family>-pr<N>-…', () => {
+    expect(isPreviewTag('arch-cloud-pr7', 'arch-cloud', 7)).toBe(true)
+    expect(isPreviewTag('arch-cloud-pr7-1a2b3c4', 'arch-cloud', 7)).toBe(true)
+    expect(isPreviewTag('arch-cloud-pr70-1a2b3c4', 'arch-cloud', 7)).toBe(false)
+    expect(isPreviewTag('arch-cloud-pr8', 'arch-cloud', 7)).toBe(false)
+    expect(isPreviewTag('xarch-cloud-pr7', 'arch-cloud', 7)).toBe(false)
+    expect(isPreviewTag('arch-cloud-20261125', 'arch-cloud', 7)).toBe(false)
+  })
+})
+
+describe('mode: cleanup', () => {
+  it('takes the PR number from the event, or from pr-number', () => {
+    const token = { 'github-token': 't' }
+    expect(config({ mode: 'cleanup', ...token }, PR).cleanup).toEqual({ pr: 42 })
+    expect(config({ mode: 'cleanup', 'pr-number': '7', ...token }).cleanup).toEqual({ pr: 7 })
+    expect(config({ mode: 'cleanup', 'pr-number': '7', ...token }, PR).cleanup).toEqual({ pr: 7 })
+    // A cleanup run is no preview build.
+    expect(config({ mode: 'cleanup', ...token }, PR).preview).toBeUndefined()
+  })
+
+  it('names what is missing', () => {
+    expect(problemsOf({ mode: 'cleanup' })).toEqual([
+      expect.stringMatching(/^pr-number: is empty and the event is not a pull request/),
+      expect.stringMatching(/^github-token: is empty; mode: cleanup deletes releases/)
+    ])
+    expect(problemsOf({ mode: 'cleanup', 'pr-number': '#7', 'github-token': 't' })).toEqual([
+      'pr-number: "#7" is not accepted; use a pull request number such as 42'
+    ])
+  })
+})
+
+describe('comment and previous-manifest', () => {
+  it('comment on a pull request; outside one it only warns', () => {
+    expect(config({ comment: 'true', 'github-token': 't' }, PR).comment).toBe(true)
+    const c = config({ comment: 'true', 'github-token': 't' })
+    expect(c.warnings).toContain(
+      'comment: true needs a pull_request or pull_request_target event; no comment is posted'
+    )
+    expect(problemsOf({ comment: 'yes' }, PR)).toEqual(['comment: "yes" is not accepted; use true or false'])
+  })
+
+  it('previous-manifest is a file or release', () => {
+    const manifest = path.join(dir, 'old.manifest')
+    writeFileSync(manifest, 'base 3-2\n')
+    expect(config({ 'previous-manifest': 'old.manifest' }).previousManifest).toEqual({
+      kind: 'path',
+      path: manifest
+    })
+    expect(config({ 'previous-manifest': 'release', 'github-token': 't' }).previousManifest).toEqual({
+      kind: 'release'
+    })
+    expect(problemsOf({ 'previous-manifest': 'nope.manifest' })).toEqual([
+      expect.stringMatching(
+        /^previous-manifest: "nope.manifest" is not a file; use the path of an earlier build's manifest, release/
+      )
+    ])
+  })
+})

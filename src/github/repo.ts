@@ -1,0 +1,113 @@
+// The other GitHub calls the action makes, next to the Releaser: every release of the repository (for
+// the PR cleanup), the latest release's manifest (for the package diff) and one PR comment.
+import { getOctokit } from '@actions/github'
+import { apiError, call, toRelease, type RawRelease } from './octokit-releaser.js'
+import type { Release, ReleaseAsset } from './releaser.js'
+
+export interface IssueComment {
+  id: number
+  body: string
+  htmlUrl: string
+}
+
+export interface GitHubRepo {
+  /** Every release, drafts included (they are listed to a token that can push). */
+  listReleases(): Promise<Release[]>
+  deleteRelease(releaseId: number): Promise<void>
+  /** The repository's latest release (published, not a prerelease), or undefined. */
+  latestRelease(): Promise<Release | undefined>
+  downloadAsset(asset: ReleaseAsset): Promise<Buffer>
+  listComments(issue: number): Promise<IssueComment[]>
+  createComment(issue: number, body: string): Promise<IssueComment>
+  updateComment(commentId: number, body: string): Promise<IssueComment>
+}
+
+export interface GitHubRepoOptions {
+  token: string
+  /** `owner/name`, as in GITHUB_REPOSITORY. */
+  repository: string
+  baseUrl?: string
+}
+
+interface RawComment {
+  id: number
+  body?: string
+  html_url: string
+}
+
+const toComment = (raw: RawComment): IssueComment => ({
+  id: raw.id,
+  body: raw.body ?? '',
+  htmlUrl: raw.html_url
+})
+
+export function createGitHubRepo(options: GitHubRepoOptions): GitHubRepo {
+  const [owner, repo, ...rest] = options.repository.split('/')
+  if (!owner || !repo || rest.length > 0) {
+    throw new Error(`repository must be owner/name, got ${JSON.stringify(options.repository)}`)
+  }
+  const baseUrl = (options.baseUrl ?? process.env.GITHUB_API_URL ?? 'https://api.github.com').replace(
+    /\/+$/,
+    ''
+  )
+  const octokit = getOctokit(options.token, { baseUrl })
+  const where = { owner, repo }
+
+  return {
+    async listReleases() {
+      const releases = await call('list releases', () =>
+        octokit.paginate(octokit.rest.repos.listReleases, { ...where, per_page: 100 })
+      )
+      return (releases as RawRelease[]).map(toRelease)
+    },
+
+    async deleteRelease(releaseId) {
+      await call('delete release', () =>
+        octokit.rest.repos.deleteRelease({ ...where, release_id: releaseId })
+      )
+    },
+
+    async latestRelease() {
+      try {
+        const { data } = await octokit.rest.repos.getLatestRelease(where)
+        return toRelease(data as RawRelease)
+      } catch (error) {
+        if ((error as { status?: unknown }).status === 404) return undefined
+        throw apiError('get the latest release', error)
+      }
+    },
+
+    async downloadAsset(asset) {
+      // The API answers application/octet-stream with a redirect to the file, which fetch follows.
+      const { data } = await call(`download ${asset.name}`, () =>
+        octokit.rest.repos.getReleaseAsset({
+          ...where,
+          asset_id: asset.id,
+          headers: { accept: 'application/octet-stream' }
+        })
+      )
+      return Buffer.from(data as unknown as ArrayBuffer)
+    },
+
+    async listComments(issue) {
+      const comments = await call('list pull request comments', () =>
+        octokit.paginate(octokit.rest.issues.listComments, { ...where, issue_number: issue, per_page: 100 })
+      )
+      return (comments as RawComment[]).map(toComment)
+    },
+
+    async createComment(issue, body) {
+      const { data } = await call('create the pull request comment', () =>
+        octokit.rest.issues.createComment({ ...where, issue_number: issue, body })
+      )
+      return toComment(data as RawComment)
+    },
+
+    async updateComment(commentId, body) {
+      const { data } = await call('update the pull request comment', () =>
+        octokit.rest.issues.updateComment({ ...where, comment_id: commentId, body })
+      )
+      return toComment(data as RawComment)
+    }
+  }
+}

@@ -1,0 +1,6 @@
+// mode: cleanup: what a closed pull request's previews left behind is deleted, one step per place.
+// No disk, loop device or package is touched.
+import { cleanupReleasesStage } from '../stages/cleanup-releases.js'
+import type { Stage } from './runner.js'
+
+export const CLEANUP_STAGES: Stage[] = [cleanupReleasesStage]

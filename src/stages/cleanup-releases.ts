@@ -1,0 +1,32 @@
+// cleanup-releases (mode: cleanup): delete every release and draft of one pull request's previews, i.e.
+// whose tag is `<image-family>-pr<N>` or starts with `<image-family>-pr<N>-`, and nothing else.
+import { isPreviewTag, previewTagPrefix } from '../config/config.js'
+import { explainReleaseError } from '../github/publish-release.js'
+import { createGitHubRepo } from '../github/repo.js'
+import type { Stage } from '../pipeline/runner.js'
+
+export const cleanupReleasesStage: Stage = {
+  name: 'cleanup-releases',
+  async run(ctx) {
+    const { config } = ctx
+    const pr = config.cleanup?.pr
+    const repository = process.env.GITHUB_REPOSITORY
+    if (pr === undefined) throw new Error('BUG: cleanup without a pull request number')
+    if (!repository) throw new Error('GITHUB_REPOSITORY is not set: the cleanup needs owner/name')
+    const github = createGitHubRepo({ token: config.githubToken, repository })
+    const deleted = (ctx.deleted ??= [])
+    const pattern = `${previewTagPrefix(config.imageFamily, pr)}[-*]`
+    try {
+      const ours = (await github.listReleases()).filter(r => isPreviewTag(r.tagName, config.imageFamily, pr))
+      if (ours.length === 0) ctx.log.info(`no release or draft of pull request #${pr} (tags ${pattern})`)
+      for (const release of ours) {
+        await github.deleteRelease(release.id)
+        const kind = release.draft ? 'draft' : 'release'
+        deleted.push({ kind, name: release.tagName, id: String(release.id) })
+        ctx.log.info(`deleted the ${kind} ${release.tagName} (${release.htmlUrl})`)
+      }
+    } catch (error) {
+      throw explainReleaseError(error, pattern)
+    }
+  }
+}

@@ -1,0 +1,64 @@
+// comment: one comment on the preview's pull request with the image facts and the package diff. Found
+// again by a hidden marker (one per image family) and updated in place on every push.
+import { createGitHubRepo } from '../github/repo.js'
+import { diffMarkdown } from '../manifest/diff.js'
+import type { Context } from '../pipeline/context.js'
+import { factRows } from '../pipeline/report.js'
+import type { Stage } from '../pipeline/runner.js'
+
+export function commentMarker(family: string): string {
+  return `<!-- arch-image preview: ${family} -->`
+}
+
+export function commentBody(ctx: Context): string {
+  const { config } = ctx
+  const sha = config.preview?.sha ?? ''
+  const rows = factRows(ctx).filter(([name]) => name !== 'file')
+  if (ctx.release) rows.push(['release', ctx.release.url])
+  const lines = [
+    commentMarker(config.imageFamily),
+    `### arch-image preview: \`${ctx.imageName}\``,
+    '',
+    `Built from ${sha.slice(0, 7)} (${sha}).`,
+    '',
+    '| | |',
+    '| --- | --- |',
+    ...rows.map(([name, value]) => `| ${name} | ${name === 'sha256' ? `\`${value}\`` : value} |`),
+    ''
+  ]
+  if (ctx.packageDiff) lines.push(diffMarkdown(ctx.packageDiff.diff, ctx.packageDiff.against))
+  return lines.join('\n')
+}
+
+export const commentStage: Stage = {
+  name: 'comment',
+  enabled: ctx => ctx.config.comment && ctx.config.preview !== undefined,
+  async run(ctx) {
+    const preview = ctx.config.preview
+    const repository = process.env.GITHUB_REPOSITORY
+    if (!preview) throw new Error('BUG: comment without a pull request')
+    if (!repository) throw new Error('GITHUB_REPOSITORY is not set: a comment needs owner/name')
+    const github = createGitHubRepo({ token: ctx.config.githubToken, repository })
+    const body = commentBody(ctx)
+    const marker = commentMarker(ctx.config.imageFamily)
+    try {
+      const ours = (await github.listComments(preview.pr)).find(c => c.body.startsWith(marker))
+      const comment = ours
+        ? await github.updateComment(ours.id, body)
+        : await github.createComment(preview.pr, body)
+      ctx.comment = { url: comment.htmlUrl, updated: ours !== undefined }
+      ctx.log.info(
+        `${ours ? 'updated' : 'posted'} the comment on pull request #${preview.pr}: ${comment.htmlUrl}`
+      )
+    } catch (error) {
+      const status = (error as { status?: number }).status
+      if (status === 403 || status === 404) {
+        throw new Error(
+          `can't comment on pull request #${preview.pr}: give the job \`permissions: pull-requests: write\` ` +
+            `(a pull request from a fork only gets a read-only token). (${(error as Error).message})`
+        )
+      }
+      throw error
+    }
+  }
+}
