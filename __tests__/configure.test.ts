@@ -67,6 +67,8 @@ describe('cloud-init drop-in', () => {
     expect(parsed.resize_rootfs).toBe(true)
     expect(parsed.ssh_pwauth).toBe(false)
     expect(parsed.disable_root).toBe(true)
+    // A string cloud-init's schema accepts and its locale module reads as "skip": the build set the locale.
+    expect(text).toContain('\nlocale: "false"\n')
   })
 
   it('takes the user, groups and datasources from the inputs', () => {
@@ -165,7 +167,7 @@ describe('services', () => {
 })
 
 describe('package set', () => {
-  it('swaps linux for the chosen kernel when configuring, and leaves a bare set alone', () => {
+  it('swaps linux for the chosen kernel and adds the root filesystem tools when configuring, and leaves a bare set alone', () => {
     expect(packageList(config({ kernel: 'linux-lts', packages: 'htop' }))).toEqual([
       'base',
       'linux-lts',
@@ -179,8 +181,10 @@ describe('package set', () => {
       'cloud-init',
       'cloud-guest-utils',
       'gptfdisk',
+      'e2fsprogs',
       'htop'
     ])
+    expect(packageList(config({ filesystem: 'btrfs' }))).not.toContain('e2fsprogs')
     expect(packageList(config({ configure: 'false', 'base-packages': 'base', packages: 'vim' }))).toEqual([
       'base',
       'vim'

@@ -28,11 +28,17 @@ export function pacmanConf(config: Config, servers: string[]): string {
   return lines.join('\n')
 }
 
-/** What pacstrap installs: the base set (its `linux` swapped for the chosen kernel when configuring) and the extras. */
+// Arch's base has no e2fsprogs: without it an ext4 root gets no fsck at boot and cloud-init cannot grow it.
+const FILESYSTEM_TOOLS = { ext4: 'e2fsprogs', btrfs: 'btrfs-progs' }
+
+/**
+ * What pacstrap installs: the base set (its `linux` swapped for the chosen kernel when configuring), the
+ * root filesystem's tools when configuring, and the extras.
+ */
 export function packageList(config: Config): string[] {
   if (!config.configure) return [...new Set([...config.basePackages, ...config.packages])]
   const base = config.basePackages.map(name => (name === 'linux' ? config.kernel : name))
-  return [...new Set([...base, config.kernel, ...config.packages])]
+  return [...new Set([...base, config.kernel, FILESYSTEM_TOOLS[config.filesystem], ...config.packages])]
 }
 
 async function pacstrapFromHost(ctx: Context, packages: string[]): Promise<void> {

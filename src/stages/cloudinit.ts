@@ -22,7 +22,10 @@ export function cloudInitConfig(config: Config): string {
     disable_root: true,
     ssh_pwauth: false,
     growpart: { mode: 'auto', devices: ['/'] },
-    resize_rootfs: true
+    resize_rootfs: true,
+    // The locale was set when building; cloud-init's locale module would replace it with en_US.UTF-8 (and
+    // run locale-gen at first boot). A string: the schema wants one, and the module skips on "false".
+    locale: 'false'
   }
   return `#cloud-config\n# Written by arch-image.\n${YAML.stringify(settings)}`
 }
