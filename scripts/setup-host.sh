@@ -7,8 +7,9 @@ set -euo pipefail
 build_packages=(
   arch-install-scripts pacman-package-manager makepkg gpg gpg-agent gpgconf
   fdisk mount util-linux dosfstools mtools e2fsprogs btrfs-progs qemu-utils zstd libarchive-tools
+  qemu-system-x86 ovmf openssh-client # the boot test (on by default)
 )
-test_packages=(busybox-static psmisc procps passwd sudo git python3 qemu-system-x86 ovmf)
+test_packages=(busybox-static psmisc procps passwd sudo git python3)
 # a real Keystone and Glance for the publish tests (test/openstack/harness.sh runs them on 127.0.0.1)
 openstack_packages=(keystone glance-api python3-openstackclient python3-glanceclient curl)
 
