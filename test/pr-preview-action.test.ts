@@ -45,7 +45,7 @@ describe('pull request previews from the built action', () => {
     for (const dir of dirs) execFileSync('rm', ['-rf', dir])
   })
 
-  function preview(sha: string) {
+  function preview(sha: string, token = 'write-token') {
     const dir = scratchDir()
     dirs.push(dir)
     const event = path.join(dir, 'event.json')
@@ -78,7 +78,7 @@ describe('pull request previews from the built action', () => {
         'package-cache-dir': path.join(dir, 'pkg-cache'),
         'previous-manifest': 'release',
         comment: 'true',
-        'github-token': 'write-token'
+        'github-token': token
       }
     })
   }
@@ -154,5 +154,21 @@ describe('pull request previews from the built action', () => {
     ])
     // Nothing was published by these runs: no release was created or changed.
     expect(fake.operations()).not.toContain('repos/create-release')
+  }, 300_000)
+
+  it('a token that may not comment fails the step saying which permission is missing', async () => {
+    const before = fake.comments.map(c => `${c.id}:${c.updatedAt}:${c.body}`)
+    const run = await preview('5'.repeat(40), 'read-token')
+    expect(run.code).toBe(1)
+    const error = /::error::(.*)/.exec(run.output)?.[1] ?? ''
+    expect(error).toMatch(/^stage "comment" failed: can't comment on pull request #7: .*pull-requests: write/)
+    expect(fake.comments.map(c => `${c.id}:${c.updatedAt}:${c.body}`)).toEqual(before)
+    // The runner hides a masked value everywhere after ::add-mask::; nothing else may show it.
+    expect(
+      run.output
+        .split('\n')
+        .filter(line => !line.startsWith('::add-mask::'))
+        .join('\n')
+    ).not.toMatch(/read-token/)
   }, 300_000)
 })
