@@ -9,7 +9,7 @@ build_packages=(
   fdisk mount util-linux dosfstools mtools e2fsprogs btrfs-progs qemu-utils zstd libarchive-tools
   qemu-system-x86 ovmf openssh-client # the boot test (on by default)
 )
-test_packages=(busybox-static psmisc procps passwd sudo git python3)
+test_packages=(busybox-static psmisc procps passwd sudo git python3 kmod)
 # a real Keystone and Glance for the publish tests (test/openstack/harness.sh runs them on 127.0.0.1)
 openstack_packages=(keystone glance-api python3-openstackclient python3-glanceclient curl)
 
