@@ -1,6 +1,8 @@
 // The built action attaches the image, SHA256SUMS and the manifest to a GitHub release, run the way
 // the runner runs it (GITHUB_API_URL, GITHUB_REPOSITORY, INPUT_GITHUB-TOKEN), against the fake GitHub
-// that checks every request against GitHub's OpenAPI description, driven by the real octokit.
+// that checks every request against GitHub's OpenAPI description, driven by the real octokit: a new
+// release, an existing one with same-named assets (through a 422 race and a 502 that leaves a
+// `starter` asset), the 2 GiB refusal and a read-only token.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -35,7 +37,7 @@ describe('release assets from the built action', () => {
     for (const dir of dirs) execFileSync('rm', ['-rf', dir])
   })
 
-  function build(token: string, tag: string) {
+  function build(token: string, tag: string, extra: Record<string, string> = {}) {
     const dir = scratchDir()
     dirs.push(dir)
     return runAction({
@@ -53,7 +55,8 @@ describe('release assets from the built action', () => {
         'release-tag': tag,
         'release-name': `Arch image ${tag}`,
         'release-make-latest': 'true',
-        'github-token': token
+        'github-token': token,
+        ...extra
       }
     })
   }
@@ -99,4 +102,47 @@ describe('release assets from the built action', () => {
     expect(unmasked(run.output)).not.toContain('read-token')
     expect(leaksUnder(path.dirname(run.files.output))).toEqual({ loops: [], mounts: [] })
   }, 120_000)
+
+  it('replaces same-named assets of an existing release, through a 422 race and a 502 starter', async () => {
+    fake.seedRelease({
+      tag: 'weekly-48',
+      name: 'Arch image weekly-48',
+      assets: { 'released.qcow2': 'old image', SHA256SUMS: 'old sums', 'notes.txt': 'keep me' }
+    })
+    const before = fake.requests.length
+    fake.failNextUpload('starter-502', 'released.qcow2')
+    fake.failNextUpload('already-exists', 'SHA256SUMS')
+    const run = await build('write-token', 'weekly-48')
+    expect(run.output).not.toContain('::error::')
+    expect(run.code).toBe(0)
+    expect(fake.violations).toEqual([])
+    const [release] = fake.releaseByTag('weekly-48')
+    const assets = Object.fromEntries((release?.assets ?? []).map(a => [a.name, `${a.state}:${a.sha256}`]))
+    expect(assets).toEqual({
+      'notes.txt': `uploaded:${createHash('sha256').update('keep me').digest('hex')}`,
+      'released.qcow2': `uploaded:${sha256(run.outputs['image-path'] as string)}`,
+      SHA256SUMS: `uploaded:${sha256(run.outputs['sha256sums-path'] as string)}`,
+      'released.manifest': `uploaded:${sha256(run.outputs['manifest-path'] as string)}`
+    })
+    expect(run.output).toMatch(/::warning::Uploading released.qcow2 failed \(.*HTTP 502.*\); retrying/)
+    expect(run.output).toContain(
+      '::warning::SHA256SUMS appeared on the release during the upload; replacing it'
+    )
+    expect(fake.operations().slice(before)).not.toContain('repos/create-release')
+  }, 120_000)
+
+  it('refuses an image of 2 GiB or more before any request, saying what to change', async () => {
+    const requests = fake.requests.length
+    const run = await build('write-token', 'raw-2g', {
+      format: 'raw',
+      compression: 'none',
+      'disk-size': '2G'
+    })
+    expect(run.code).toBe(1)
+    const error = /::error::(.*)/.exec(run.output)?.[1]?.replaceAll('%0A', '\n') ?? ''
+    expect(error).toMatch(/^stage "release" failed: release: released.raw is 2.00 GiB/)
+    expect(error).toMatch(/use `format: qcow2` with `compression: zstd` or `zlib`/)
+    expect(fake.requests.length).toBe(requests)
+    expect(fake.releaseByTag('raw-2g')).toEqual([])
+  }, 300_000)
 })
