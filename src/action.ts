@@ -8,7 +8,14 @@ import type { Context } from './pipeline/context.js'
 import { Exec } from './pipeline/exec.js'
 import { ActionsLog } from './pipeline/log.js'
 import { diffMarkdown } from './manifest/diff.js'
-import { buildOutputs, deletedMarkdown, factRows, stageRows } from './pipeline/report.js'
+import {
+  bootTestHtml,
+  bootTestOutputs,
+  buildOutputs,
+  deletedMarkdown,
+  factRows,
+  stageRows
+} from './pipeline/report.js'
 import { releaseResource, type Resource } from './pipeline/teardown.js'
 import { savePackageCacheFromState, type CacheState } from './stages/cache.js'
 import { invokingOwner } from './stages/handover.js'
@@ -33,6 +40,7 @@ async function writeSummary(ctx: Context, error?: unknown): Promise<void> {
     core.summary.addHeading('Package changes', 3)
     core.summary.addRaw(`\n${diffMarkdown(ctx.packageDiff.diff, ctx.packageDiff.against)}\n`, true)
   }
+  if (ctx.bootTest) core.summary.addRaw(bootTestHtml(ctx), true)
   await core.summary.write()
 }
 
@@ -84,6 +92,8 @@ export async function runMain(): Promise<void> {
     for (const [name, value] of Object.entries(buildOutputs(run.ctx))) core.setOutput(name, value)
     await writeSummary(run.ctx)
   } catch (error) {
+    if (run.ctx.bootTest)
+      for (const [name, value] of Object.entries(bootTestOutputs(run.ctx))) core.setOutput(name, value)
     await writeSummary(run.ctx, error).catch(() => {})
     core.setFailed((error as Error).message ?? String(error))
   }

@@ -61,6 +61,8 @@ export interface Config {
   pacmanFrom: PacmanFrom
   /** Restore and save the package cache with @actions/cache. */
   cache: boolean
+  /** Boot the finished image in QEMU and check it before publishing (the boot-test stage). */
+  bootTest: BootTestConfig
   /** A build for a pull request (a pull_request/pull_request_target event): a preview, kept private. */
   preview?: Preview
   /** `mode: cleanup`: the pull request whose previews are deleted. */
@@ -88,6 +90,18 @@ export function previewTagPrefix(family: string, pr: number): string {
 export function isPreviewTag(tag: string, family: string, pr: number): boolean {
   const prefix = previewTagPrefix(family, pr)
   return tag === prefix || tag.startsWith(`${prefix}-`)
+}
+
+export type Firmware = 'bios' | 'uefi'
+
+export interface BootTestConfig {
+  enabled: boolean
+  /** In boot order. */
+  firmware: Firmware[]
+  /** Per boot, from power-on to the last check. */
+  timeoutSeconds: number
+  /** Shell commands run in the guest (`sh -e`); empty for none. */
+  script: string
 }
 
 export interface ReleaseConfig {
@@ -277,6 +291,40 @@ function isDirectory(dir: string): boolean {
   } catch {
     return false
   }
+}
+
+function parseBootTest(
+  problems: string[],
+  get: (name: string) => string,
+  read: InputReader,
+  bootMode: BootMode
+): BootTestConfig {
+  const enabled = parseBool(problems, 'boot-test', get('boot-test'))
+  const bootable: Firmware[] = bootMode === 'hybrid' ? ['bios', 'uefi'] : [bootMode]
+  const asked = splitList(get('boot-test-firmware'))
+  const firmware: Firmware[] = []
+  for (const word of asked) {
+    const value = oneOf<Firmware>(problems, 'boot-test-firmware', word, ['bios', 'uefi'])
+    if (firmware.includes(value)) continue
+    // The default asks for both; an explicit request the image cannot boot is a mistake.
+    if (!bootable.includes(value)) {
+      if (read('boot-test-firmware').trim())
+        problems.push(
+          `boot-test-firmware: ${quote(value)} does not match boot-mode ${quote(bootMode)}; use ${bootable.join(' or ')}`
+        )
+      continue
+    }
+    firmware.push(value)
+  }
+  if (asked.length === 0) problems.push('boot-test-firmware: is empty; use bios, uefi or both')
+  const timeoutText = get('boot-test-timeout')
+  const timeoutSeconds = Number(timeoutText)
+  if (!/^\d+$/.test(timeoutText) || timeoutSeconds < 60 || timeoutSeconds > 7200) {
+    problems.push(
+      `boot-test-timeout: ${quote(timeoutText)} is not accepted; use whole seconds from 60 to 7200`
+    )
+  }
+  return { enabled, firmware, timeoutSeconds, script: read('boot-test-script').trim() }
 }
 
 /** `<image-family>-<YYYYMMDD>` of the snapshot date, or of today when packages come from a mirror. */
@@ -558,8 +606,11 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
     }
   }
 
+  const bootTest = parseBootTest(problems, get, read, bootMode)
+
   if (problems.length > 0) throw new ConfigError(problems)
   return {
+    bootTest,
     mode,
     imageName,
     imageFamily,

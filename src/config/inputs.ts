@@ -152,6 +152,29 @@ export const INPUTS: InputSpec[] = [
     default: 'arch-image-out'
   },
   {
+    name: 'boot-test',
+    description:
+      'Boot the finished image in QEMU (KVM when usable, TCG otherwise) with a NoCloud seed and check it over SSH before anything is published; a failed check fails the run. Skipped when `configure` is false.',
+    default: 'true'
+  },
+  {
+    name: 'boot-test-firmware',
+    description:
+      'Firmware to boot the image with in the boot test: `bios`, `uefi` or both (within `boot-mode`).',
+    default: 'bios uefi'
+  },
+  {
+    name: 'boot-test-timeout',
+    description: 'Seconds one boot test may take, from power-on to the last check.',
+    default: '900'
+  },
+  {
+    name: 'boot-test-script',
+    description:
+      'Extra shell commands run in the booted guest as the default user (`sh -e`, sudo without a password); a non-zero exit fails the boot test.',
+    default: ''
+  },
+  {
     name: 'release-tag',
     description:
       'Attach the image, SHA256SUMS and the manifest to the GitHub release of this tag (created as a draft and published once the assets are up). Empty: no release.',
@@ -223,6 +246,12 @@ export const OUTPUTS: OutputSpec[] = [
   { name: 'package-count', description: 'Number of packages installed in the image.' },
   { name: 'cache-hit', description: '`true` when the package cache was restored from an exact key match.' },
   { name: 'cache-key', description: 'The package cache key of this build.' },
+  { name: 'boot-test', description: 'Result of the boot test: `passed`, `failed` or `skipped`.' },
+  {
+    name: 'boot-seconds',
+    description:
+      'Seconds from power-on to the first SSH login, per firmware booted, as JSON: {"bios": 41.2, "uefi": 44.0}.'
+  },
   { name: 'release-url', description: 'URL of the release the assets were attached to.' },
   { name: 'release-assets', description: 'The release assets as JSON: [{name, url, size}].' },
   { name: 'snapshot', description: 'The Arch Linux Archive date used (`YYYY/MM/DD`), empty for a mirror.' },

@@ -7,6 +7,7 @@ import type { Config } from '../config/config.js'
 import { cacheRestoreStage, type CacheState } from '../stages/cache.js'
 import { bootloaderStage } from '../stages/bootloader.js'
 import { bootstrapStage } from '../stages/bootstrap.js'
+import { bootTestStage } from '../stages/boot-test.js'
 import { cloudInitStage } from '../stages/cloudinit.js'
 import { commentStage } from '../stages/comment.js'
 import { convertStage, detachStage } from '../stages/convert.js'
@@ -54,6 +55,7 @@ export const BUILD_STAGES: Stage[] = [
   detachStage,
   convertStage,
   handoverStage,
+  bootTestStage,
   packageDiffStage,
   releaseStage,
   commentStage

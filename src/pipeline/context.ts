@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.js'
 import type { PackageDiff } from '../manifest/diff.js'
+import type { BootTestReport } from '../stages/boot-test.js'
 import type { CacheState } from '../stages/cache.js'
 import type { Exec } from './exec.js'
 import type { Log } from './log.js'
@@ -66,6 +67,8 @@ export interface Context {
   /** Mirror the package cache state for the post step (GITHUB_STATE in Actions). */
   saveCacheState(state: CacheState): void
   release?: { url: string; assets: { name: string; url: string; size: number }[] }
+  /** What the boot-test stage saw (absent when it did not run). */
+  bootTest?: BootTestReport
   /** Packages changed since the previous manifest (`against` names it). */
   packageDiff?: { against: string; diff: PackageDiff }
   /** The pull request comment posted or updated (`comment: true`). */

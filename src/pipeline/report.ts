@@ -6,6 +6,7 @@ export function buildOutputs(ctx: Context): Record<string, string> {
   const image = ctx.image
   if (!image) return {}
   return {
+    ...bootTestOutputs(ctx),
     'image-name': ctx.imageName,
     'image-path': image.path,
     'image-format': image.format,
@@ -40,6 +41,51 @@ export function deletedMarkdown(ctx: Context): string {
     ...deleted.map(item => `| ${item.kind} | ${item.name} | ${item.id} |`),
     ''
   ].join('\n')
+}
+
+/** `boot-test` and `boot-seconds`; set on failure too, so a workflow can tell a failed gate. */
+export function bootTestOutputs(ctx: Context): Record<string, string> {
+  const report = ctx.bootTest
+  const seconds: Record<string, number> = {}
+  for (const boot of report?.boots ?? []) {
+    if (boot.seconds !== undefined) seconds[boot.firmware] = Math.round(boot.seconds * 10) / 10
+  }
+  return { 'boot-test': report?.result ?? 'skipped', 'boot-seconds': JSON.stringify(seconds) }
+}
+
+function html(text: string): string {
+  return text.replace(
+    /[&<>"]/g,
+    c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string
+  )
+}
+
+/** The boot test for the job summary: every check of every boot, and the console tail of a failed one. */
+export function bootTestHtml(ctx: Context): string {
+  const report = ctx.bootTest
+  if (!report) return ''
+  const rows = [
+    ...report.boots.flatMap(boot => boot.checks.map(check => ({ firmware: boot.firmware, ...check }))),
+    ...report.across.map(check => ({ firmware: 'both', ...check }))
+  ]
+  const parts = [
+    `<h3>Boot test: ${report.result}</h3>`,
+    '<table><tr><th>firmware</th><th>check</th><th>result</th><th>detail</th></tr>',
+    ...rows.map(
+      row =>
+        `<tr><td>${row.firmware}</td><td>${html(row.name)}</td><td>${row.ok ? 'ok' : '<b>failed</b>'}</td><td>${html(row.detail)}</td></tr>`
+    ),
+    '</table>'
+  ]
+  for (const boot of report.boots) {
+    if (boot.checks.every(check => check.ok)) continue
+    const where = boot.consoleLog ? ` (the whole log: ${html(boot.consoleLog)})` : ''
+    parts.push(
+      `<details open><summary>Serial console of the ${boot.firmware} boot, last lines${where}</summary>`,
+      `<pre>${html(boot.consoleTail)}</pre></details>`
+    )
+  }
+  return parts.join('\n')
 }
 
 export function formatBytes(bytes: number): string {

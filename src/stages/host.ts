@@ -1,6 +1,7 @@
 // host: make sure the machine has every program the pipeline runs, installing what is missing.
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
+import { findOvmf } from '../boot/qemu.js'
 import type { Config } from '../config/config.js'
 import type { Context } from '../pipeline/context.js'
 import type { Stage } from '../pipeline/runner.js'
@@ -9,6 +10,8 @@ interface Tool {
   command: string
   debian: string
   arch: string
+  /** For what is not a command on PATH (a firmware file). */
+  present?: () => boolean
 }
 
 const COMMON_TOOLS: Tool[] = [
@@ -63,12 +66,37 @@ const ESP_TOOLS: Tool[] = [
   { command: 'mcopy', debian: 'mtools', arch: 'mtools' }
 ]
 
-export function requiredTools(config: Pick<Config, 'filesystem' | 'configure' | 'bootMode'>): Tool[] {
+// The boot test: QEMU, the ssh client and mtools for the seed; OVMF for a UEFI boot.
+const BOOT_TEST_TOOLS: Tool[] = [
+  { command: 'qemu-system-x86_64', debian: 'qemu-system-x86', arch: 'qemu-system-x86' },
+  { command: 'ssh', debian: 'openssh-client', arch: 'openssh' },
+  { command: 'ssh-keygen', debian: 'openssh-client', arch: 'openssh' },
+  ...ESP_TOOLS
+]
+const OVMF_TOOL: Tool = {
+  command: 'OVMF (UEFI firmware for QEMU)',
+  debian: 'ovmf',
+  arch: 'edk2-ovmf',
+  present: () => findOvmf() !== undefined
+}
+
+function isPresent(tool: Tool): boolean {
+  return tool.present ? tool.present() : findCommand(tool.command) !== undefined
+}
+
+export function requiredTools(
+  config: Pick<Config, 'filesystem' | 'configure' | 'bootMode' | 'bootTest'>
+): Tool[] {
   const tools = [...COMMON_TOOLS]
   const fsTool = FILESYSTEM_TOOLS[config.filesystem]
   if (fsTool) tools.push(fsTool)
   if (config.configure && config.bootMode !== 'bios') tools.push(...ESP_TOOLS)
-  return tools
+  // Optional chaining: callers that predate the boot test pass configs without it.
+  if (config.configure && config.bootTest?.enabled) {
+    tools.push(...BOOT_TEST_TOOLS)
+    if (config.bootTest.firmware.includes('uefi')) tools.push(OVMF_TOOL)
+  }
+  return [...new Map(tools.map(tool => [tool.command, tool])).values()]
 }
 
 async function install(ctx: Context, family: HostFamily, packages: string[]): Promise<void> {
@@ -97,7 +125,7 @@ export const hostStage: Stage = {
     }
     const osRelease = existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : ''
     const family = hostFamily(osRelease)
-    const missing = requiredTools(ctx.config).filter(tool => !findCommand(tool.command))
+    const missing = requiredTools(ctx.config).filter(tool => !isPresent(tool))
     if (missing.length === 0) {
       ctx.log.info(`all host tools present (${family} host)`)
       return
@@ -111,7 +139,7 @@ export const hostStage: Stage = {
     const packages = [...new Set(missing.map(tool => (family === 'arch' ? tool.arch : tool.debian)))]
     ctx.log.info(`installing missing host tools (${commands}): ${packages.join(' ')}`)
     await install(ctx, family, packages)
-    const still = missing.filter(tool => !findCommand(tool.command))
+    const still = missing.filter(tool => !isPresent(tool))
     if (still.length > 0) {
       throw new Error(
         `still missing after installing ${packages.join(' ')}: ${still.map(t => t.command).join(', ')}`
