@@ -35,7 +35,9 @@ describe('cloud image from the stand-in repository', () => {
         mirror: fixtureMirror(repo),
         'signature-level': 'Never',
         'pacman-from': 'host',
-        'package-cache-dir': path.join(dir, 'pkg-cache')
+        'package-cache-dir': path.join(dir, 'pkg-cache'),
+        // This file boots the image itself (below); test/boot-gate.test.ts covers the gate.
+        'boot-test': 'false'
       }
     })
   }, 1_200_000)
