@@ -1,7 +1,8 @@
 // A pull request preview through the built dist/ as the runner runs it on `pull_request` events, with
 // the fake GitHub (test/fakes/github.ts, every request checked against GitHub's OpenAPI description):
 // the image is named after the PR and its head, the package diff against the latest release's manifest
-// lands in the job summary and in ONE comment on the PR, which the next push updates in place.
+// lands in the job summary and in ONE comment on the PR, which the next push updates in place; the
+// preview's release is tagged on the PR head and never becomes the repository's latest.
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -45,7 +46,7 @@ describe('pull request previews from the built action', () => {
     for (const dir of dirs) execFileSync('rm', ['-rf', dir])
   })
 
-  function preview(sha: string, token = 'write-token') {
+  function preview(sha: string, extra: Record<string, string> = {}) {
     const dir = scratchDir()
     dirs.push(dir)
     const event = path.join(dir, 'event.json')
@@ -78,7 +79,9 @@ describe('pull request previews from the built action', () => {
         'package-cache-dir': path.join(dir, 'pkg-cache'),
         'previous-manifest': 'release',
         comment: 'true',
-        'github-token': token
+        'release-tag': 'arch-cloud-pr7',
+        'github-token': 'write-token',
+        ...extra
       }
     })
   }
@@ -133,6 +136,11 @@ describe('pull request previews from the built action', () => {
       `https://github.com/octo-org/arch-images/pull/7#issuecomment-${comment?.id}`
     )
     expect(run.summary).toMatch(/<td>comment<\/td><td>[0-9.]+ s<\/td><td>ok<\/td>/)
+
+    // The preview's release is tagged on the PR head and never made the repository's latest.
+    const [release] = fake.releaseByTag('arch-cloud-pr7')
+    expect(release).toMatchObject({ draft: false, targetCommitish: sha, makeLatest: 'false' })
+    expect(body).toContain(`| release | ${run.outputs['release-url']} |`)
     expect(leaksUnder(path.dirname(run.files.output))).toEqual({ loops: [], mounts: [] })
   }, 300_000)
 
@@ -152,13 +160,15 @@ describe('pull request previews from the built action', () => {
       'issues/list-comments',
       'issues/update-comment'
     ])
-    // Nothing was published by these runs: no release was created or changed.
-    expect(fake.operations()).not.toContain('repos/create-release')
+    // The release of the first push was reused, and it did not become the latest: the diff is still
+    // against the nightly.
+    expect(fake.operations().filter(op => op === 'repos/create-release')).toHaveLength(1)
+    expect(run.summary).toContain('Packages since nightly-20261124 (arch-cloud-20261124.manifest)')
   }, 300_000)
 
   it('a token that may not comment fails the step saying which permission is missing', async () => {
     const before = fake.comments.map(c => `${c.id}:${c.updatedAt}:${c.body}`)
-    const run = await preview('5'.repeat(40), 'read-token')
+    const run = await preview('5'.repeat(40), { 'github-token': 'read-token', 'release-tag': '' })
     expect(run.code).toBe(1)
     const error = /::error::(.*)/.exec(run.output)?.[1] ?? ''
     expect(error).toMatch(/^stage "comment" failed: can't comment on pull request #7: .*pull-requests: write/)

@@ -186,7 +186,7 @@ export const INPUTS: InputSpec[] = [
   {
     name: 'release-make-latest',
     description:
-      "Whether the release becomes the repository's latest: `true`, `false`, `legacy`, or empty for GitHub's default.",
+      "Whether the release becomes the repository's latest: `true`, `false`, `legacy`, or empty for GitHub's default (`false` for a pull request preview).",
     default: ''
   },
   {

@@ -19,8 +19,10 @@ export const releaseStage: Stage = {
       name: release.name || undefined,
       draft: release.draft,
       prerelease: release.prerelease,
-      makeLatest: release.makeLatest,
-      target: process.env.GITHUB_SHA || undefined,
+      // A preview must not become the repository's latest release (nightlies diff against that one),
+      // and its tag belongs on the PR head: GITHUB_SHA is a merge commit only refs/pull/N/merge holds.
+      makeLatest: release.makeLatest ?? (ctx.config.preview ? 'false' : undefined),
+      target: ctx.config.preview?.sha ?? (process.env.GITHUB_SHA || undefined),
       files: [
         { path: image.path },
         { path: image.sha256sumsPath, contentType: 'text/plain' },
