@@ -102,9 +102,11 @@ describe('accepted values', () => {
 
 // Each bad input is rejected with a message that names the input, quotes the bad value and says what is accepted.
 const BAD_INPUTS: [Record<string, string>, string, RegExp][] = [
-  [{ mode: 'publish' }, 'mode', /"publish" is not available in this version yet; use build/],
-  [{ mode: 'cleanup' }, 'pr-number', /pr-number: is empty and the event is not a pull request/],
-  [{ mode: 'deploy' }, 'mode', /"deploy" is not accepted; use one of build, cleanup/],
+  [{ mode: 'publish' }, 'image-path', /image-path: is empty; mode: publish needs the image file/],
+  [{ 'image-path': 'x.qcow2' }, 'image-path', /only read by mode: publish/],
+  [{ glance: 'yes' }, 'glance', /"yes" is not accepted; use auto, true or false/],
+  [{ glance: 'true' }, 'cloud', /no OpenStack credentials; set cloud/],
+  [{ mode: 'deploy' }, 'mode', /"deploy" is not accepted; use one of build, publish, cleanup/],
   [{ 'disk-size': 'big' }, 'disk-size', /"big" is not a size; use a number with K, M, G or T/],
   [{ 'disk-size': '100M' }, 'disk-size', /"100M" is out of range; use between 512M and 2T/],
   [{ 'disk-size': '3T' }, 'disk-size', /out of range/],

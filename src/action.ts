@@ -1,6 +1,6 @@
 // The GitHub Action: main builds the image; post releases whatever a killed or cancelled main left.
 import * as core from '@actions/core'
-import { buildConfig, ConfigError } from './config/config.js'
+import { buildConfig, ConfigError, type ConfigEnv } from './config/config.js'
 import { SECRET_INPUTS } from './config/inputs.js'
 import { pullRequestFromEvent } from './github/event.js'
 import { startBuild } from './pipeline/build.js'
@@ -16,7 +16,8 @@ import {
   factRows,
   stageRows
 } from './pipeline/report.js'
-import { releaseResource, type Resource } from './pipeline/teardown.js'
+import { releaseResource, type ImageDeleter, type Resource } from './pipeline/teardown.js'
+import { deleteUnsettledImage } from './openstack/publish.js'
 import { savePackageCacheFromState, type CacheState } from './stages/cache.js'
 import { invokingOwner } from './stages/handover.js'
 
@@ -51,6 +52,16 @@ function escapeHtml(text: string): string {
   )
 }
 
+function configEnv(): ConfigEnv {
+  return {
+    cwd: process.env.GITHUB_WORKSPACE || process.cwd(),
+    runnerTemp: process.env.RUNNER_TEMP,
+    pullRequest: pullRequestFromEvent(),
+    environment: process.env,
+    mask: secret => core.setSecret(secret)
+  }
+}
+
 function readInput(name: string): string {
   const value = core.getInput(name)
   if (SECRET_INPUTS.has(name) && value) core.setSecret(value)
@@ -61,11 +72,7 @@ export async function runMain(): Promise<void> {
   const log = new ActionsLog()
   let config
   try {
-    config = buildConfig(readInput, {
-      cwd: process.env.GITHUB_WORKSPACE || process.cwd(),
-      runnerTemp: process.env.RUNNER_TEMP,
-      pullRequest: pullRequestFromEvent()
-    })
+    config = buildConfig(readInput, configEnv())
   } catch (error) {
     core.setFailed(error instanceof ConfigError ? error.message : String(error))
     return
@@ -99,6 +106,17 @@ export async function runMain(): Promise<void> {
   }
 }
 
+/** The post step deletes a Glance image a killed main left with the same credentials main used. */
+function postImageDeleter(log: ActionsLog): ImageDeleter {
+  return async imageId => {
+    const settings = buildConfig(readInput, configEnv()).glance?.settings
+    if (!settings) throw new Error(`no OpenStack credentials in the post step to delete image ${imageId}`)
+    if (!(await deleteUnsettledImage(settings, imageId, log))) {
+      throw new Error(`could not delete the unfinished Glance image ${imageId}`)
+    }
+  }
+}
+
 async function releaseLeftovers(log: ActionsLog, exec: Exec): Promise<string[]> {
   const saved = core.getState(TEARDOWN_STATE)
   if (!saved) return []
@@ -117,7 +135,12 @@ async function releaseLeftovers(log: ActionsLog, exec: Exec): Promise<string[]> 
   const failures: string[] = []
   for (const resource of [...resources].reverse()) {
     try {
-      await releaseResource(resource, exec, log)
+      await releaseResource(
+        resource,
+        exec,
+        log,
+        resource.kind === 'glance-image' ? postImageDeleter(log) : undefined
+      )
     } catch (error) {
       failures.push((error as Error).message)
       log.warning((error as Error).message)

@@ -63,11 +63,16 @@ export async function main(argv: string[]): Promise<number> {
   }
   const values = parsed.values as Record<string, string | boolean | undefined>
   let config
+  const secrets: string[] = []
   try {
     // Outside Actions the token comes from GITHUB_TOKEN unless given as a flag.
     const read = (name: string): string =>
       String(values[name] ?? (name === 'github-token' ? (process.env.GITHUB_TOKEN ?? '') : ''))
-    config = buildConfig(read, { cwd: process.cwd() })
+    config = buildConfig(read, {
+      cwd: process.cwd(),
+      environment: process.env,
+      mask: secret => secrets.push(secret)
+    })
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`arch-image: ${error.message}\n`)
@@ -77,6 +82,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const log = new ConsoleLog()
+  for (const secret of secrets) log.setSecret(secret)
+  if (config.githubToken && !config.githubToken.includes('${{')) log.setSecret(config.githubToken)
   if (config.release) log.setSecret(config.release.token)
   const run = startBuild({ config, log })
   const onSignal = (signal: NodeJS.Signals): void => {

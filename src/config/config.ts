@@ -3,6 +3,7 @@ import path from 'node:path'
 import YAML from 'yaml'
 import { PACMAN_FROM, type PacmanFrom } from '../bootstrap-env/run.js'
 import type { PullRequestEvent } from '../github/event.js'
+import { buildGlanceConfig, type GlanceConfig } from './glance-config.js'
 import { INPUTS } from './inputs.js'
 
 export type Filesystem = 'ext4' | 'btrfs'
@@ -20,7 +21,11 @@ export interface HookScript {
 }
 
 export interface Config {
-  mode: 'build' | 'cleanup'
+  mode: 'build' | 'cleanup' | 'publish'
+  /** `mode: publish`: the existing image file to publish. */
+  imagePath?: string
+  /** Publish to Glance (the `glance` input, and credentials). */
+  glance?: GlanceConfig
   /** Empty: `<image-family>-<date>`, decided once the snapshot is resolved. */
   imageName: string
   imageFamily: string
@@ -128,6 +133,10 @@ export interface ConfigEnv {
   runnerTemp?: string
   /** The pull request of the triggering event, if it is one. */
   pullRequest?: PullRequestEvent
+  /** The process environment (OS_* variables for Glance). */
+  environment?: Record<string, string | undefined>
+  /** Masks a secret in every log from now on (core.setSecret). */
+  mask?: (secret: string) => void
 }
 
 const MiB = 1024 * 1024
@@ -345,12 +354,7 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
   }
 
   const modeText = get('mode')
-  let mode: Config['mode'] = 'build'
-  if (modeText === 'publish') {
-    problems.push(`mode: ${quote(modeText)} is not available in this version yet; use build or cleanup`)
-  } else {
-    mode = oneOf<Config['mode']>(problems, 'mode', modeText, ['build', 'cleanup'])
-  }
+  const mode = oneOf<Config['mode']>(problems, 'mode', modeText, ['build', 'publish', 'cleanup'])
 
   const imageFamily = get('image-family')
   if (!FAMILY_NAME.test(imageFamily)) {
@@ -430,7 +434,7 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
   }
 
   const preview =
-    mode === 'build' && env.pullRequest
+    mode !== 'cleanup' && env.pullRequest
       ? { pr: env.pullRequest.number, sha: env.pullRequest.headSha }
       : undefined
   const imageName =
@@ -606,12 +610,28 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
     }
   }
 
+  const glance = buildGlanceConfig(get, problems, warnings, env, { mode, preview: preview !== undefined })
+  let imagePath: string | undefined
+  const imagePathText = get('image-path')
+  if (mode === 'publish') {
+    imagePath = path.resolve(env.cwd, imagePathText)
+    if (!imagePathText) problems.push('image-path: is empty; mode: publish needs the image file to publish')
+    else if (!isFile(imagePath)) problems.push(`image-path: ${quote(imagePathText)} is not a file`)
+    if (releaseTag) {
+      problems.push('release-tag: mode: publish only publishes to Glance; attach release assets in the build')
+    }
+  } else if (imagePathText) {
+    problems.push(`image-path: is only read by mode: publish (mode is ${mode}); leave it empty`)
+  }
+
   const bootTest = parseBootTest(problems, get, read, bootMode)
 
   if (problems.length > 0) throw new ConfigError(problems)
   return {
     bootTest,
     mode,
+    imagePath,
+    glance,
     imageName,
     imageFamily,
     diskSizeBytes,

@@ -15,7 +15,7 @@ export const INPUTS: InputSpec[] = [
   {
     name: 'mode',
     description:
-      'What to do: `build` builds an image; `cleanup` deletes what the previews of a pull request made (its releases and drafts; no image is built). (`publish` is planned.)',
+      'What to do: `build` builds an image; `cleanup` deletes what the previews of a pull request made (its releases and drafts; no image is built). `publish` publishes an existing image file (`image-path`) to Glance without building.',
     default: 'build'
   },
   {
@@ -152,6 +152,98 @@ export const INPUTS: InputSpec[] = [
     default: 'arch-image-out'
   },
   {
+    name: 'image-path',
+    description:
+      '`mode: publish`: the image file to publish (qcow2 or raw, detected). Its name in Glance is `image-name`, or the file name without its extension.',
+    default: ''
+  },
+  {
+    name: 'glance',
+    description:
+      'Publish to OpenStack Glance: `auto` publishes when OpenStack credentials are given (`cloud`, `clouds-yaml`, or `OS_CLOUD` / `OS_AUTH_URL` in the environment), `true` requires them, `false` never publishes.',
+    default: 'auto'
+  },
+  {
+    name: 'cloud',
+    description: 'Name of the cloud in `clouds.yaml` (default: `OS_CLOUD`).',
+    default: ''
+  },
+  {
+    name: 'clouds-yaml',
+    description:
+      'A `clouds.yaml`: its content or a path. Empty: looked for where openstackclient looks (`./clouds.yaml`, `~/.config/openstack`, `/etc/openstack`).',
+    default: ''
+  },
+  {
+    name: 'secure-yaml',
+    description: 'A `secure.yaml` (content or path) merged into `clouds.yaml`, e.g. from a secret.',
+    default: ''
+  },
+  {
+    name: 'region',
+    description: "OpenStack region (default: `OS_REGION_NAME`, or the cloud's).",
+    default: ''
+  },
+  {
+    name: 'interface',
+    description:
+      'Endpoint interface of the catalog: `public`, `internal` or `admin` (default: `OS_INTERFACE`, or public).',
+    default: ''
+  },
+  {
+    name: 'cacert',
+    description: 'PEM file of the CAs that sign Keystone and Glance (default: `OS_CACERT`).',
+    default: ''
+  },
+  {
+    name: 'insecure',
+    description: '`true` skips TLS certificate checks of Keystone and Glance (with a warning).',
+    default: ''
+  },
+  {
+    name: 'image-endpoint',
+    description: "Glance URL to use instead of the catalog's.",
+    default: ''
+  },
+  {
+    name: 'visibility',
+    description:
+      'Glance visibility: `private`, `shared` (with `share-with`), `community` or `public`. Pull request previews stay private.',
+    default: 'private'
+  },
+  {
+    name: 'share-with',
+    description:
+      'Project ids the image is shared with (needs `visibility: shared`); they accept it to list it.',
+    default: ''
+  },
+  {
+    name: 'min-disk',
+    description: 'Glance `min_disk` in GiB. Default: the virtual size, rounded up.',
+    default: ''
+  },
+  { name: 'min-ram', description: 'Glance `min_ram` in MiB.', default: '0' },
+  { name: 'protected', description: '`true` protects the image from deletion.', default: 'false' },
+  { name: 'tags', description: 'Glance tags, one per line or comma separated.', default: '' },
+  {
+    name: 'properties',
+    description:
+      'More image properties as `key: value` lines (YAML). arch-image sets `os_distro`, `os_type`, `architecture`, `hw_*` and provenance (`arch_image_*`) itself; these override the first ones.',
+    default: ''
+  },
+  {
+    name: 'upload-method',
+    description: '`direct` (PUT the file to Glance) or `import` (stage, then the glance-direct import).',
+    default: 'direct'
+  },
+  {
+    name: 'keep',
+    description:
+      "Keep the N newest active images of `image-family` that arch-image published in this project, deleting older ones once the new image is active. 0 keeps all. Protected images and images without arch-image's family property are never touched.",
+    default: '0'
+  },
+  { name: 'rotate-dry-run', description: '`true` only logs what `keep` would delete.', default: 'false' },
+  {
     name: 'boot-test',
     description:
       'Boot the finished image in QEMU (KVM when usable, TCG otherwise) with a NoCloud seed and check it over SSH before anything is published; a failed check fails the run. Skipped when `configure` is false.',
@@ -256,6 +348,16 @@ export const OUTPUTS: OutputSpec[] = [
   { name: 'release-assets', description: 'The release assets as JSON: [{name, url, size}].' },
   { name: 'snapshot', description: 'The Arch Linux Archive date used (`YYYY/MM/DD`), empty for a mirror.' },
   { name: 'image-name', description: 'The name the image was given.' },
+  { name: 'image-id', description: 'Id of the Glance image (published or reused).' },
+  { name: 'image-url', description: 'URL of the Glance image (`<glance>/v2/images/<id>`).' },
+  {
+    name: 'os-hash-value',
+    description: "Glance's `os_hash_value` of the image (sha512 by default; `os_hash_algo` names it)."
+  },
+  {
+    name: 'glance-reused',
+    description: '`true` when an identical active image was found and nothing was uploaded.'
+  },
   {
     name: 'package-diff',
     description:

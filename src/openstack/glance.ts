@@ -360,7 +360,8 @@ export class Glance implements GlanceApi {
         size,
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         ...(options.progressIntervalMs ? { progressIntervalMs: options.progressIntervalMs } : {}),
-        ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {})
+        ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+        sha512Only: Boolean(options.expected?.sha256 && options.expected.sha512)
       })
       const { response } = result
       if (response.status === 401 && attempt === 1) {
@@ -376,7 +377,12 @@ export class Glance implements GlanceApi {
         `Glance: sent ${(result.bytes / MiB).toFixed(1)} MiB in ${seconds.toFixed(1)} s` +
           ` (${(seconds > 0 ? result.bytes / MiB / seconds : 0).toFixed(1)} MiB/s)`
       )
-      const local = { size: result.bytes, sha256: result.sha256, sha512: result.sha512 }
+      // with sha512Only, a matching sha512 proves these are the bytes whose sha256 we were given
+      const local = {
+        size: result.bytes,
+        sha256: result.sha256 || (options.expected?.sha256 ?? ''),
+        sha512: result.sha512
+      }
       for (const key of ['sha256', 'sha512', 'size'] as const) {
         const expected = options.expected?.[key]
         if (expected !== undefined && expected !== local[key]) {

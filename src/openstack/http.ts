@@ -54,11 +54,14 @@ export interface UploadRequest {
   progressIntervalMs?: number
   /** Abort when no byte moves for this long. */
   idleTimeoutMs?: number
+  /** Only sha512 (the file's sha256 is known and sha512 proves the same bytes): one hash less per byte. */
+  sha512Only?: boolean
 }
 
 export interface UploadResult {
   response: HttpResponse
   bytes: number
+  /** Empty with `sha512Only`. */
   sha256: string
   sha512: string
   elapsedMs: number
@@ -324,7 +327,7 @@ export class HttpClient {
   upload(request: UploadRequest): Promise<UploadResult> {
     const url = new URL(request.url)
     const started = Date.now()
-    const sha256: Hash = createHash('sha256')
+    const sha256: Hash | undefined = request.sha512Only ? undefined : createHash('sha256')
     const sha512: Hash = createHash('sha512')
     let bytes = 0
     const progress = (): UploadProgress => {
@@ -370,7 +373,7 @@ export class HttpClient {
         resolve({
           response: result,
           bytes,
-          sha256: sha256.digest('hex'),
+          sha256: sha256?.digest('hex') ?? '',
           sha512: sha512.digest('hex'),
           elapsedMs: Date.now() - started
         })
@@ -404,7 +407,7 @@ export class HttpClient {
         transform(chunk: Buffer, _encoding, callback) {
           // after an early answer the digests are final; the rest of the file is not sent anyway
           if (settled) return callback(null, chunk)
-          sha256.update(chunk)
+          sha256?.update(chunk)
           sha512.update(chunk)
           bytes += chunk.length
           callback(null, chunk)

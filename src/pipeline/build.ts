@@ -15,6 +15,7 @@ import { diskStage } from '../stages/disk.js'
 import { fstabStage } from '../stages/fstab.js'
 import { handoverStage, invokingOwner } from '../stages/handover.js'
 import { hookStage } from '../stages/hooks.js'
+import { inspectStage, openstackStage, publishStage } from '../stages/glance.js'
 import { hostStage } from '../stages/host.js'
 import { initramfsStage } from '../stages/initramfs.js'
 import { networkStage } from '../stages/network.js'
@@ -35,6 +36,7 @@ import { processStartTime, Teardown, type Resource } from './teardown.js'
 
 export const BUILD_STAGES: Stage[] = [
   hostStage,
+  openstackStage,
   resolveStage,
   cacheRestoreStage,
   diskStage,
@@ -57,9 +59,19 @@ export const BUILD_STAGES: Stage[] = [
   handoverStage,
   bootTestStage,
   packageDiffStage,
+  publishStage,
   releaseStage,
   commentStage
 ]
+
+/** `mode: publish`: an existing image file into Glance. */
+export const PUBLISH_STAGES: Stage[] = [openstackStage, inspectStage, publishStage, commentStage]
+
+function stagesFor(config: Config): Stage[] {
+  if (config.mode === 'cleanup') return CLEANUP_STAGES
+  if (config.mode === 'publish') return PUBLISH_STAGES
+  return BUILD_STAGES
+}
 
 export interface BuildOptions {
   config: Config
@@ -114,14 +126,12 @@ export function startBuild(options: BuildOptions): BuildRun {
   const done = (async () => {
     let failure: unknown
     try {
-      await runStages(
-        options.stages ?? (options.config.mode === 'cleanup' ? CLEANUP_STAGES : BUILD_STAGES),
-        ctx
-      )
+      await runStages(options.stages ?? stagesFor(options.config), ctx)
     } catch (error) {
       failure = error
     }
     const leftovers = await ctx.teardown.releaseAll()
+    ctx.openstack?.close()
     if (failure) throw failure
     if (leftovers.length > 0) throw new Error(`teardown failed:\n${leftovers.join('\n')}`)
   })()

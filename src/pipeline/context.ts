@@ -1,4 +1,5 @@
 import type { Config } from '../config/config.js'
+import type { GlanceConnection } from '../openstack/glance.js'
 import type { PackageDiff } from '../manifest/diff.js'
 import type { BootTestReport } from '../stages/boot-test.js'
 import type { CacheState } from '../stages/cache.js'
@@ -31,6 +32,18 @@ export interface ImageFacts {
   sha512: string
   sha256sumsPath: string
   manifestPath: string
+}
+
+export interface GlanceImageFacts {
+  id: string
+  name: string
+  url: string
+  osHashAlgo: string
+  osHashValue: string
+  /** An identical active image existed: nothing was uploaded. */
+  reused: boolean
+  /** Names of the images rotation deleted (or would delete, in a dry run). */
+  rotated?: string[]
 }
 
 /** Who should own what the run leaves behind (the invoking user when we run through sudo). */
@@ -69,6 +82,9 @@ export interface Context {
   release?: { url: string; assets: { name: string; url: string; size: number }[] }
   /** What the boot-test stage saw (absent when it did not run). */
   bootTest?: BootTestReport
+  /** Keystone session and Glance client (the openstack stage), closed when the run ends. */
+  openstack?: GlanceConnection
+  glanceImage?: GlanceImageFacts
   /** Packages changed since the previous manifest (`against` names it). */
   packageDiff?: { against: string; diff: PackageDiff }
   /** The pull request comment posted or updated (`comment: true`). */

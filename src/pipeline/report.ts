@@ -23,7 +23,11 @@ export function buildOutputs(ctx: Context): Record<string, string> {
     'release-url': ctx.release?.url ?? '',
     'release-assets': ctx.release ? JSON.stringify(ctx.release.assets) : '',
     'package-diff': ctx.packageDiff ? JSON.stringify(ctx.packageDiff.diff) : '',
-    'comment-url': ctx.comment?.url ?? ''
+    'comment-url': ctx.comment?.url ?? '',
+    'image-id': ctx.glanceImage?.id ?? '',
+    'image-url': ctx.glanceImage?.url ?? '',
+    'os-hash-value': ctx.glanceImage?.osHashValue ?? '',
+    'glance-reused': ctx.glanceImage ? String(ctx.glanceImage.reused) : ''
   }
 }
 
@@ -102,7 +106,7 @@ export function formatBytes(bytes: number): string {
 export function stageRows(ctx: Context): string[][] {
   return ctx.records.map(record => [
     record.name,
-    record.result === 'not run' || record.result === 'skipped' ? '' : `${record.seconds.toFixed(1)} s`,
+    record.result === 'not run' || record.result === 'skipped' ? '-' : `${record.seconds.toFixed(1)} s`,
     record.result
   ])
 }
@@ -121,5 +125,17 @@ export function factRows(ctx: Context): string[][] {
   }
   rows.push(['snapshot', ctx.snapshotDate ?? 'none (mirror)'])
   if (ctx.installed) rows.push(['packages', String(ctx.installed.length)])
+  const glance = ctx.glanceImage
+  if (glance) {
+    rows.push([
+      'Glance image',
+      `${glance.id} (${glance.reused ? 'reused: identical image already active' : 'uploaded'})`
+    ])
+    rows.push(['Glance URL', glance.url])
+    if (glance.rotated?.length) {
+      const label = ctx.config.glance?.rotateDryRun ? 'rotation would delete' : 'rotation deleted'
+      rows.push([label, glance.rotated.join(', ')])
+    }
+  }
   return rows
 }

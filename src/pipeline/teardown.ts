@@ -13,6 +13,10 @@ export type Resource =
   | { kind: 'mount'; target: string }
   | { kind: 'gpg-agent'; homedir: string }
   | { kind: 'process'; pid: number; startTime: string }
+  | { kind: 'glance-image'; imageId: string; name: string }
+
+/** Deletes a Glance image; given by whoever holds the OpenStack credentials (never persisted). */
+export type ImageDeleter = (imageId: string) => Promise<void>
 
 interface Entry {
   id: number
@@ -31,6 +35,8 @@ export function describe(resource: Resource): string {
       return `stop gpg-agent of ${resource.homedir}`
     case 'process':
       return `stop process group ${resource.pid}`
+    case 'glance-image':
+      return `delete the unfinished Glance image ${resource.imageId} (${resource.name})`
   }
 }
 
@@ -38,6 +44,8 @@ export class Teardown {
   private entries: Entry[] = []
   private nextId = 1
   private releasing?: Promise<void>
+  /** Set by the stage that connects to Glance. */
+  imageDeleter?: ImageDeleter
 
   constructor(
     private readonly exec: Exec,
@@ -72,7 +80,7 @@ export class Teardown {
   async release(id: number): Promise<void> {
     const entry = this.entries.find(candidate => candidate.id === id)
     if (!entry) return
-    await releaseResource(entry.resource, this.exec, this.log)
+    await releaseResource(entry.resource, this.exec, this.log, this.imageDeleter)
     this.forget(id)
   }
 
@@ -83,7 +91,7 @@ export class Teardown {
       while (this.entries.length > 0) {
         const entry = this.entries[this.entries.length - 1] as Entry
         try {
-          await releaseResource(entry.resource, this.exec, this.log)
+          await releaseResource(entry.resource, this.exec, this.log, this.imageDeleter)
         } catch (error) {
           const message = `could not ${describe(entry.resource)}: ${(error as Error).message}`
           this.log.warning(message)
@@ -102,9 +110,17 @@ export class Teardown {
   }
 }
 
-export async function releaseResource(resource: Resource, exec: Exec, log: Log): Promise<void> {
+export async function releaseResource(
+  resource: Resource,
+  exec: Exec,
+  log: Log,
+  deleteImage?: ImageDeleter
+): Promise<void> {
   log.info(describe(resource))
   switch (resource.kind) {
+    case 'glance-image':
+      if (!deleteImage) throw new Error(`no OpenStack connection to delete Glance image ${resource.imageId}`)
+      return deleteImage(resource.imageId)
     case 'process':
       return stopProcessGroup(resource.pid, resource.startTime, exec)
     case 'gpg-agent':

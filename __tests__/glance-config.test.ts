@@ -1,0 +1,170 @@
+import { describe, expect, it } from '@jest/globals'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { buildConfig, ConfigError, type Config } from '../src/config/config.js'
+
+const OS_ENV = {
+  OS_AUTH_URL: 'https://keystone.example:5000/v3',
+  OS_USERNAME: 'ci',
+  OS_PASSWORD: 's3cret-password',
+  OS_PROJECT_NAME: 'images',
+  OS_USER_DOMAIN_NAME: 'Default',
+  OS_PROJECT_DOMAIN_NAME: 'Default'
+}
+
+function config(
+  inputs: Record<string, string>,
+  environment: Record<string, string> = {},
+  extra: { pullRequest?: { number: number; headSha: string } } = {}
+): { config: Config; masked: string[] } {
+  const masked: string[] = []
+  const result = buildConfig(name => inputs[name] ?? '', {
+    cwd: '/work/repo',
+    environment,
+    mask: secret => masked.push(secret),
+    ...(extra.pullRequest ? { pullRequest: extra.pullRequest as never } : {})
+  })
+  return { config: result, masked }
+}
+
+function problems(inputs: Record<string, string>, environment: Record<string, string> = {}): string[] {
+  try {
+    config(inputs, environment)
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems
+    throw error
+  }
+  throw new Error('accepted')
+}
+
+describe('glance input', () => {
+  it('auto publishes nothing without credentials, and publishes when OS_* are set', () => {
+    expect(config({}).config.glance).toBeUndefined()
+    const { config: withEnv, masked } = config({}, OS_ENV)
+    expect(withEnv.glance?.settings.auth).toMatchObject({ type: 'password', username: 'ci' })
+    expect(withEnv.glance).toMatchObject({
+      visibility: 'private',
+      minRam: 0,
+      protected: false,
+      tags: [],
+      uploadMethod: 'direct',
+      keep: 0,
+      rotateDryRun: false
+    })
+    expect(withEnv.glance?.minDisk).toBeUndefined()
+    expect(masked).toContain('s3cret-password')
+  })
+
+  it('false publishes nothing even with credentials', () => {
+    expect(config({ glance: 'false' }, OS_ENV).config.glance).toBeUndefined()
+  })
+
+  it('reads clouds.yaml content and a cloud name from inputs', () => {
+    const clouds = [
+      'clouds:',
+      '  lab:',
+      '    auth:',
+      '      auth_url: http://127.0.0.1:5000/v3',
+      '      application_credential_id: abc',
+      '      application_credential_secret: app-secret-123',
+      '    auth_type: v3applicationcredential',
+      '    region_name: RegionTwo'
+    ].join('\n')
+    const { config: c, masked } = config({ cloud: 'lab', 'clouds-yaml': clouds })
+    expect(c.glance?.settings.auth.type).toBe('v3applicationcredential')
+    expect(c.glance?.settings.regionName).toBe('RegionTwo')
+    expect(masked).toContain('app-secret-123')
+  })
+
+  it('parses tags, properties, keep and sharing', () => {
+    const { config: c } = config(
+      {
+        tags: 'nightly, arch\nlatest',
+        properties: 'hw_vif_model: virtio\nhw_rng_model: virtio\nos_version: 2026',
+        keep: '3',
+        'rotate-dry-run': 'true',
+        visibility: 'shared',
+        'share-with': 'p1 p2',
+        'min-disk': '4',
+        'min-ram': '512',
+        'upload-method': 'import'
+      },
+      OS_ENV
+    )
+    expect(c.glance).toMatchObject({
+      tags: ['nightly', 'arch', 'latest'],
+      properties: { hw_vif_model: 'virtio', hw_rng_model: 'virtio', os_version: '2026' },
+      keep: 3,
+      rotateDryRun: true,
+      visibility: 'shared',
+      shareWith: ['p1', 'p2'],
+      minDisk: 4,
+      minRam: 512,
+      uploadMethod: 'import'
+    })
+  })
+
+  it('keeps a pull request preview private', () => {
+    const { config: c } = config({ visibility: 'public' }, OS_ENV, {
+      pullRequest: { number: 7, headSha: 'abcdef0123456789' }
+    })
+    expect(c.glance?.visibility).toBe('private')
+    expect(c.warnings.join('\n')).toMatch(/preview stays private/)
+  })
+
+  it('rejects bad values naming the input and what is accepted', () => {
+    const found = problems(
+      {
+        visibility: 'everyone',
+        keep: '-1',
+        'min-ram': 'lots',
+        protected: 'yes',
+        'upload-method': 'ftp',
+        properties: 'os_hash_value: x\narch_image_family: y\n"bad key": 1',
+        'share-with': 'p1'
+      },
+      OS_ENV
+    )
+    const text = found.join('\n')
+    expect(text).toMatch(
+      /visibility: "everyone" is not accepted; use one of private, shared, community, public/
+    )
+    expect(text).toMatch(/keep: "-1" is not accepted; use a whole number/)
+    expect(text).toMatch(/min-ram: "lots"/)
+    expect(text).toMatch(/protected: "yes" is not accepted; use true or false/)
+    expect(text).toMatch(/upload-method: "ftp" is not accepted; use direct .* or import/)
+    expect(text).toMatch(/properties: os_hash_value is set by Glance or by arch-image/)
+    expect(text).toMatch(/properties: arch_image_family is set by Glance or by arch-image/)
+    expect(text).toMatch(/properties: "bad key" is not a property name/)
+    expect(text).toMatch(/share-with: needs visibility: shared/)
+  })
+
+  it('reports incomplete OpenStack settings before anything runs, with no secret in the message', () => {
+    const found = problems({}, { OS_AUTH_URL: 'http://127.0.0.1:5000/v3', OS_PASSWORD: 'only-a-password' })
+    expect(found.length).toBeGreaterThan(0)
+    expect(found.join('\n')).not.toContain('only-a-password')
+  })
+})
+
+describe('mode publish', () => {
+  it('needs an existing image file and credentials, and no release', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'arch-image-glance-config-'))
+    const file = path.join(dir, 'my.qcow2')
+    writeFileSync(file, 'x')
+    const { config: c } = config({ mode: 'publish', 'image-path': file }, OS_ENV)
+    expect(c.mode).toBe('publish')
+    expect(c.imagePath).toBe(file)
+    expect(c.glance).toBeDefined()
+    expect(problems({ mode: 'publish', 'image-path': file }).join('\n')).toMatch(/no OpenStack credentials/)
+    expect(problems({ mode: 'publish', 'image-path': file, glance: 'false' }, OS_ENV).join('\n')).toMatch(
+      /glance: false contradicts mode: publish/
+    )
+    expect(problems({ mode: 'publish', 'image-path': file, 'release-tag': 'v1' }, OS_ENV).join('\n')).toMatch(
+      /release-tag: mode: publish only publishes to Glance/
+    )
+    expect(problems({ mode: 'publish', 'image-path': path.join(dir, 'nope') }, OS_ENV).join('\n')).toMatch(
+      /image-path: ".*nope" is not a file/
+    )
+  })
+})

@@ -1,0 +1,234 @@
+// The Glance inputs: whether to publish, the OpenStack settings (read as openstackclient reads them)
+// and what the image looks like in Glance. Checked with the other inputs, before any disk is touched.
+import YAML from 'yaml'
+import {
+  OpenStackConfigError,
+  resolveOpenStackSettings,
+  type Env,
+  type OpenStackSettings
+} from '../openstack/config.js'
+import type { Visibility } from '../openstack/glance.js'
+import { FAMILY_PROPERTY, SHA256_PROPERTY, type UploadMethod } from '../openstack/publish.js'
+
+export interface GlanceConfig {
+  settings: OpenStackSettings
+  visibility: Visibility
+  /** GiB; undefined: the image's virtual size, rounded up. */
+  minDisk?: number
+  /** MiB. */
+  minRam: number
+  protected: boolean
+  tags: string[]
+  properties: Record<string, string>
+  shareWith: string[]
+  uploadMethod: UploadMethod
+  /** Keep the N newest images of the family; 0: no rotation. */
+  keep: number
+  rotateDryRun: boolean
+}
+
+export interface GlanceInputEnv {
+  cwd: string
+  /** The process environment: OS_* variables and OS_CLOUD. */
+  environment?: Env
+  /** Called with every secret the moment it is read. */
+  mask?: (secret: string) => void
+}
+
+type Get = (name: string) => string
+
+const VISIBILITIES: Visibility[] = ['private', 'shared', 'community', 'public']
+const UPLOAD_METHODS: UploadMethod[] = ['direct', 'import']
+const PROPERTY_KEY = /^[A-Za-z0-9_:.-]{1,255}$/
+const TAG = /^[^\s,][^,]{0,254}$/
+// Properties Glance manages itself, or that describe the image's data: setting them would fail or lie.
+const RESERVED_PROPERTIES = new Set([
+  'id',
+  'name',
+  'status',
+  'visibility',
+  'protected',
+  'checksum',
+  'os_hash_algo',
+  'os_hash_value',
+  'size',
+  'virtual_size',
+  'owner',
+  'created_at',
+  'updated_at',
+  'disk_format',
+  'container_format',
+  'min_disk',
+  'min_ram',
+  'tags',
+  'locations',
+  'direct_url',
+  'self',
+  'file',
+  'schema',
+  FAMILY_PROPERTY,
+  SHA256_PROPERTY
+])
+
+/** True when OpenStack credentials are given by inputs or the environment (what `glance: auto` looks for). */
+function credentialsGiven(get: Get, environment: Env): boolean {
+  return Boolean(get('cloud') || get('clouds-yaml') || environment.OS_CLOUD || environment.OS_AUTH_URL)
+}
+
+function parseProperties(problems: string[], text: string): Record<string, string> {
+  if (!text.trim()) return {}
+  let parsed: unknown
+  try {
+    parsed = YAML.parse(text)
+  } catch (error) {
+    problems.push(
+      `properties: not readable as "key: value" lines (${(error as Error).message.split('\n')[0]})`
+    )
+    return {}
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    problems.push('properties: use "key: value" lines, e.g. hw_vif_model: virtio')
+    return {}
+  }
+  const properties: Record<string, string> = {}
+  for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!PROPERTY_KEY.test(key)) {
+      problems.push(`properties: ${JSON.stringify(key)} is not a property name; use letters, digits and _:.-`)
+    } else if (RESERVED_PROPERTIES.has(key)) {
+      problems.push(`properties: ${key} is set by Glance or by arch-image; leave it out`)
+    } else if (value === null || typeof value === 'object') {
+      problems.push(`properties: ${key} needs a plain value (a string, number or boolean)`)
+    } else {
+      properties[key] = String(value)
+    }
+  }
+  return properties
+}
+
+function wholeNumber(problems: string[], input: string, text: string, max: number): number {
+  if (/^\d{1,9}$/.test(text) && Number(text) <= max) return Number(text)
+  problems.push(`${input}: ${JSON.stringify(text)} is not accepted; use a whole number from 0 to ${max}`)
+  return 0
+}
+
+/**
+ * The Glance part of the config, or undefined when nothing is published. `required`: mode publish, or
+ * `glance: true`; `auto` publishes when credentials are given.
+ */
+export function buildGlanceConfig(
+  get: Get,
+  problems: string[],
+  warnings: string[],
+  env: GlanceInputEnv,
+  options: { mode: string; preview: boolean }
+): GlanceConfig | undefined {
+  const environment = env.environment ?? {}
+  const glanceText = get('glance')
+  if (!['auto', 'true', 'false'].includes(glanceText)) {
+    problems.push(`glance: ${JSON.stringify(glanceText)} is not accepted; use auto, true or false`)
+    return undefined
+  }
+  const required = options.mode === 'publish' || glanceText === 'true'
+  if (options.mode === 'publish' && glanceText === 'false') {
+    problems.push('glance: false contradicts mode: publish (which publishes to Glance); drop one of them')
+    return undefined
+  }
+  if (glanceText === 'false') return undefined
+  if (!credentialsGiven(get, environment)) {
+    if (required) {
+      problems.push(
+        'cloud: no OpenStack credentials; set cloud (with clouds-yaml, or a clouds.yaml where openstackclient looks) or OS_AUTH_URL and the other OS_* variables'
+      )
+    }
+    return undefined
+  }
+
+  let settings: OpenStackSettings | undefined
+  try {
+    const insecureText = get('insecure')
+    settings = resolveOpenStackSettings(environment, {
+      cwd: env.cwd,
+      ...(get('cloud') ? { cloud: get('cloud') } : {}),
+      ...(get('clouds-yaml') ? { cloudsYaml: get('clouds-yaml') } : {}),
+      ...(get('secure-yaml') ? { secureYaml: get('secure-yaml') } : {}),
+      ...(get('region') ? { region: get('region') } : {}),
+      ...(get('interface') ? { interface: get('interface') } : {}),
+      ...(get('cacert') ? { cacert: get('cacert') } : {}),
+      ...(insecureText ? { insecure: insecureText === 'true' } : {}),
+      ...(get('image-endpoint') ? { imageEndpoint: get('image-endpoint') } : {}),
+      ...(env.mask ? { mask: env.mask } : {})
+    })
+    if (insecureText && !['true', 'false'].includes(insecureText)) {
+      problems.push(`insecure: ${JSON.stringify(insecureText)} is not accepted; use true or false`)
+    }
+    if (settings.insecure) {
+      warnings.push('insecure: TLS certificates of Keystone and Glance are not checked')
+    }
+    warnings.push(...settings.warnings)
+  } catch (error) {
+    if (error instanceof OpenStackConfigError) problems.push(...error.problems)
+    else problems.push(`OpenStack settings: ${(error as Error).message}`)
+  }
+
+  let visibility = get('visibility') as Visibility
+  if (!VISIBILITIES.includes(visibility)) {
+    problems.push(
+      `visibility: ${JSON.stringify(visibility)} is not accepted; use one of ${VISIBILITIES.join(', ')}`
+    )
+  }
+  const shareWith = get('share-with')
+    .split(/[\s,]+/)
+    .filter(Boolean)
+  for (const project of shareWith) {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(project)) {
+      problems.push(`share-with: ${JSON.stringify(project)} is not a project id`)
+    }
+  }
+  if (shareWith.length > 0 && visibility !== 'shared') {
+    problems.push(`share-with: needs visibility: shared (it is ${visibility})`)
+  }
+  if (options.preview && (visibility === 'public' || visibility === 'community')) {
+    warnings.push(`visibility: a pull request preview stays private, not ${visibility}`)
+    visibility = 'private'
+  }
+  const minDiskText = get('min-disk')
+  const minDisk = minDiskText ? wholeNumber(problems, 'min-disk', minDiskText, 65536) : undefined
+  const minRam = wholeNumber(problems, 'min-ram', get('min-ram'), 16 * 1024 * 1024)
+  const protectedText = get('protected')
+  if (!['true', 'false'].includes(protectedText)) {
+    problems.push(`protected: ${JSON.stringify(protectedText)} is not accepted; use true or false`)
+  }
+  const tags = get('tags')
+    .split(/[\n,]+/)
+    .map(tag => tag.trim())
+    .filter(Boolean)
+  for (const tag of tags) {
+    if (!TAG.test(tag))
+      problems.push(`tags: ${JSON.stringify(tag)} is not accepted; use at most 255 characters`)
+  }
+  const uploadMethod = get('upload-method') as UploadMethod
+  if (!UPLOAD_METHODS.includes(uploadMethod)) {
+    problems.push(
+      `upload-method: ${JSON.stringify(uploadMethod)} is not accepted; use direct (PUT the file) or import (glance-direct)`
+    )
+  }
+  const keep = wholeNumber(problems, 'keep', get('keep'), 1000)
+  const rotateDryRunText = get('rotate-dry-run')
+  if (!['true', 'false'].includes(rotateDryRunText)) {
+    problems.push(`rotate-dry-run: ${JSON.stringify(rotateDryRunText)} is not accepted; use true or false`)
+  }
+  if (!settings) return undefined
+  return {
+    settings,
+    visibility,
+    ...(minDisk !== undefined ? { minDisk } : {}),
+    minRam,
+    protected: protectedText === 'true',
+    tags,
+    properties: parseProperties(problems, get('properties')),
+    shareWith,
+    uploadMethod,
+    keep,
+    rotateDryRun: rotateDryRunText === 'true'
+  }
+}

@@ -1,0 +1,141 @@
+// openstack: authenticate and find Glance before any disk is touched (wrong credentials fail in
+// seconds, not after the build). inspect: `mode: publish` reads an existing image file. publish: the
+// image into Glance, verified by hash, registered for deletion until it is settled, then rotation.
+import { statSync } from 'node:fs'
+import path from 'node:path'
+import { describeAuth } from '../openstack/config.js'
+import { connectGlance } from '../openstack/glance.js'
+import { hashFile } from '../openstack/http.js'
+import { archImageProperties, publishImage } from '../openstack/publish.js'
+import { previewTagPrefix, type Config } from '../config/config.js'
+import type { Context } from '../pipeline/context.js'
+import { formatBytes } from '../pipeline/report.js'
+import type { Stage } from '../pipeline/runner.js'
+
+const GiB = 1024 * 1024 * 1024
+
+export const openstackStage: Stage = {
+  name: 'openstack',
+  enabled: ctx => ctx.config.glance !== undefined,
+  async run(ctx) {
+    const glance = ctx.config.glance
+    if (!glance) throw new Error('BUG: openstack stage without Glance settings')
+    ctx.log.info(`Keystone: ${describeAuth(glance.settings)}`)
+    const connection = await connectGlance(glance.settings, ctx.log)
+    ctx.openstack = connection
+    ctx.teardown.imageDeleter = async id => {
+      await connection.glance.deleteImage(id)
+    }
+  }
+}
+
+/** The Glance family an image rotates in: a preview rotates with its own pull request only. */
+export function glanceFamily(config: Config): string {
+  return config.preview ? previewTagPrefix(config.imageFamily, config.preview.pr) : config.imageFamily
+}
+
+/** Where the image came from, as Glance properties (an operator can trace any image to its run). */
+export function provenanceProperties(ctx: Context, env = process.env): Record<string, string> {
+  const properties: Record<string, string> = {}
+  const set = (key: string, value: string | undefined): void => {
+    if (value) properties[`arch_image_${key}`] = value
+  }
+  set('repository', env.GITHUB_REPOSITORY)
+  set('commit', env.GITHUB_SHA)
+  if (env.GITHUB_SERVER_URL && env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID) {
+    set('run_url', `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`)
+  }
+  set('snapshot', ctx.snapshotDate)
+  if (ctx.config.preview) {
+    set('pr', String(ctx.config.preview.pr))
+    set('pr_sha', ctx.config.preview.sha)
+  }
+  return properties
+}
+
+export const inspectStage: Stage = {
+  name: 'inspect',
+  async run(ctx) {
+    const file = ctx.config.imagePath
+    if (!file) throw new Error('BUG: inspect without image-path')
+    const info = await ctx.exec.run(['qemu-img', 'info', '--output=json', '--', file], { quiet: true })
+    const parsed = JSON.parse(info.stdout) as { format: string; 'virtual-size': number }
+    if (parsed.format !== 'qcow2' && parsed.format !== 'raw') {
+      throw new Error(`image-path: ${file} is a ${parsed.format} image; publish qcow2 or raw`)
+    }
+    if (parsed.format === 'qcow2') await ctx.exec.run(['qemu-img', 'check', '-f', 'qcow2', '--', file])
+    ctx.imageName ||= path.basename(file).replace(/\.(qcow2|raw|img)$/, '')
+    const digest = await hashFile(file)
+    ctx.image = {
+      path: file,
+      format: parsed.format,
+      size: statSync(file).size,
+      virtualSize: parsed['virtual-size'],
+      sha256: digest.sha256,
+      sha512: digest.sha512,
+      sha256sumsPath: '',
+      manifestPath: ''
+    }
+    ctx.log.info(
+      `${file}: ${parsed.format}, ${formatBytes(digest.size)} (virtual ${formatBytes(parsed['virtual-size'])}), sha256 ${digest.sha256}`
+    )
+  }
+}
+
+export const publishStage: Stage = {
+  name: 'publish',
+  enabled: ctx => ctx.config.glance !== undefined,
+  async run(ctx) {
+    const { config, openstack, image } = ctx
+    const glance = config.glance
+    if (!glance || !openstack || !image) throw new Error('BUG: publish without Glance or an image')
+    const firmware = config.mode === 'publish' ? undefined : config.bootMode
+    const handles = new Map<string, number>()
+    const result = await publishImage({
+      glance: openstack.glance,
+      log: ctx.log,
+      file: image.path,
+      name: ctx.imageName,
+      family: glanceFamily(config),
+      diskFormat: image.format === 'raw' ? 'raw' : 'qcow2',
+      visibility: glance.visibility,
+      minDisk: glance.minDisk ?? Math.ceil(image.virtualSize / GiB),
+      minRam: glance.minRam,
+      protected: glance.protected,
+      tags: glance.tags,
+      properties: {
+        ...archImageProperties(firmware ? { firmware } : {}),
+        ...provenanceProperties(ctx),
+        ...glance.properties
+      },
+      shareWith: glance.shareWith,
+      uploadMethod: glance.uploadMethod,
+      keep: glance.keep,
+      rotateDryRun: glance.rotateDryRun,
+      digest: { size: image.size, sha256: image.sha256, sha512: image.sha512 },
+      onCreated: id => {
+        handles.set(id, ctx.teardown.push({ kind: 'glance-image', imageId: id, name: ctx.imageName }))
+      },
+      onSettled: id => {
+        const handle = handles.get(id)
+        if (handle !== undefined) ctx.teardown.forget(handle)
+      },
+      onProgress: progress =>
+        ctx.log.info(
+          `Glance upload: ${progress.percent.toFixed(0)} % (${formatBytes(progress.bytes)} of ${formatBytes(progress.total)}), ${progress.mibPerSecond.toFixed(1)} MiB/s`
+        )
+    })
+    ctx.glanceImage = {
+      id: result.image.id,
+      name: ctx.imageName,
+      url: `${openstack.glance.endpoint.replace(/\/+$/, '')}/images/${result.image.id}`,
+      osHashAlgo: result.image.os_hash_algo ?? '',
+      osHashValue: result.image.os_hash_value ?? '',
+      reused: result.reused,
+      ...(result.rotation
+        ? { rotated: result.rotation.deleted.map(deleted => deleted.name ?? deleted.id) }
+        : {})
+    }
+    ctx.log.info(`Glance: ${ctx.glanceImage.url} (${result.reused ? 'reused' : 'uploaded'})`)
+  }
+}

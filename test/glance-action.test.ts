@@ -1,0 +1,400 @@
+// The action publishing to a real Keystone + Glance (Debian's packages on 127.0.0.1), run through
+// dist/ as the runner runs it: mode publish and a build that publishes, read back with the openstack
+// CLI; a rerun that reuses; rotation with an application credential from clouds.yaml and the import
+// flow; wrong credentials failing before any disk is touched; a killed main whose post step deletes
+// the half-uploaded image. No secret may appear in anything the action writes.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import {
+  adminEnv,
+  appCredentialEnv,
+  expectNoSecrets,
+  makeQcow2,
+  memberEnv,
+  openstackCli,
+  sha512Of,
+  startHarness,
+  stopHarness,
+  type HarnessEnv
+} from './openstack/harness.js'
+import { FakeGitHub } from './fakes/github.js'
+import {
+  fixtureMirror,
+  fixtureRepo,
+  leaksUnder,
+  runAction,
+  runPost,
+  scratchDir,
+  type ActionRun
+} from './helpers.js'
+
+let h: HarnessEnv
+let dir: string
+let qcow2: string
+const texts: string[] = []
+const suffix = `${process.pid}-${Date.now().toString(36)}`
+
+interface CliImage {
+  id: string
+  name: string
+  status: string
+  visibility: string
+  size: number
+  min_disk: number
+  tags: string[]
+  properties: Record<string, string>
+  [key: string]: unknown
+}
+
+async function showImage(id: string): Promise<CliImage> {
+  return JSON.parse(await openstackCli(['image', 'show', '-f', 'json', id], memberEnv(h))) as CliImage
+}
+
+async function imagesNamed(name: string): Promise<{ ID: string; Name: string; Status: string }[]> {
+  return JSON.parse(
+    await openstackCli(['image', 'list', '--private', '--name', name, '-f', 'json'], memberEnv(h))
+  ) as { ID: string; Name: string; Status: string }[]
+}
+
+function record(run: ActionRun): ActionRun {
+  texts.push(
+    run.output,
+    run.summary,
+    readFileSync(run.files.state, 'utf8'),
+    readFileSync(run.files.output, 'utf8')
+  )
+  return run
+}
+
+async function publish(inputs: Record<string, string>, env: Record<string, string>): Promise<ActionRun> {
+  const runDir = scratchDir('arch-image-glance-')
+  return record(
+    await runAction({
+      dir: runDir,
+      inputs: { mode: 'publish', 'image-path': qcow2, ...inputs },
+      env: {
+        GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
+        GITHUB_REPOSITORY: 'octo/images',
+        GITHUB_SERVER_URL: 'https://github.com',
+        GITHUB_RUN_ID: '4242',
+        ...env
+      }
+    })
+  )
+}
+
+beforeAll(async () => {
+  h = await startHarness()
+  dir = scratchDir('arch-image-glance-')
+  qcow2 = await makeQcow2(dir, 'arch-nightly')
+}, 300_000)
+
+afterAll(async () => {
+  // every image this file made carries its suffix; delete what a failed test left
+  try {
+    const all = JSON.parse(await openstackCli(['image', 'list', '--long', '-f', 'json'], adminEnv(h))) as {
+      ID: string
+      Name: string
+    }[]
+    for (const image of all.filter(candidate => candidate.Name?.includes(suffix))) {
+      await openstackCli(['image', 'set', '--unprotected', image.ID], adminEnv(h)).catch(() => '')
+      await openstackCli(['image', 'delete', image.ID], adminEnv(h)).catch(() => '')
+    }
+  } finally {
+    await stopHarness()
+    if (dir) execFileSync('rm', ['-rf', dir])
+  }
+  // `::add-mask::` lines are what masks: the runner consumes them and never shows them
+  const shown = texts.map(text =>
+    text
+      .split('\n')
+      .filter(line => !line.startsWith('::add-mask::'))
+      .join('\n')
+  )
+  expectNoSecrets(shown, [h.member.password, h.admin.password, h.appCredential.secret])
+  const masks = texts.join('\n')
+  for (const secret of [h.member.password, h.appCredential.secret]) {
+    expect(masks).toContain(`::add-mask::${secret}`)
+  }
+}, 120_000)
+
+describe('mode publish with OS_* variables (password)', () => {
+  let first: ActionRun
+  const name = `arch-nightly-${suffix}`
+
+  it('publishes, verified, with the properties Nova needs and where it came from', async () => {
+    first = await publish(
+      { 'image-name': name, tags: 'nightly, arch', properties: 'hw_rng_model: virtio', 'min-ram': '512' },
+      memberEnv(h)
+    )
+    expect(first.output).not.toContain('::error::')
+    expect(first.code).toBe(0)
+    const id = first.outputs['image-id'] as string
+    expect(id).toMatch(/^[0-9a-f-]{36}$/)
+    expect(first.outputs['image-name']).toBe(name)
+    expect(first.outputs['image-url']).toBe(`${h.glanceUrl.replace(/\/+$/, '')}/v2/images/${id}`)
+    expect(first.outputs['os-hash-value']).toBe(await sha512Of(qcow2))
+    expect(first.outputs['glance-reused']).toBe('false')
+
+    const image = await showImage(id)
+    expect(image).toMatchObject({ name, status: 'active', visibility: 'private', disk_format: 'qcow2' })
+    expect(image.size).toBe(Number(first.outputs['image-size']))
+    expect(image.min_disk).toBe(1) // 64 MiB virtual, rounded up to whole GiB
+    expect(image.min_ram).toBe(512)
+    expect([...image.tags].sort()).toEqual(['arch', 'nightly'])
+    expect(image.properties).toMatchObject({
+      os_distro: 'arch',
+      os_type: 'linux',
+      architecture: 'x86_64',
+      hw_disk_bus: 'scsi',
+      hw_scsi_model: 'virtio-scsi',
+      hw_qemu_guest_agent: 'yes',
+      hw_rng_model: 'virtio',
+      arch_image_family: 'arch-cloud',
+      arch_image_sha256: first.outputs.sha256,
+      arch_image_commit: '0123456789abcdef0123456789abcdef01234567',
+      arch_image_repository: 'octo/images',
+      arch_image_run_url: 'https://github.com/octo/images/actions/runs/4242'
+    })
+    expect(first.summary).toContain(id)
+  }, 300_000)
+
+  it('a rerun with the same file reuses the image and uploads nothing', async () => {
+    const again = await publish({ 'image-name': name }, memberEnv(h))
+    expect(again.code).toBe(0)
+    expect(again.outputs['image-id']).toBe(first.outputs['image-id'])
+    expect(again.outputs['glance-reused']).toBe('true')
+    expect(again.output).toMatch(/already holds these bytes; not uploading again/)
+    expect(await imagesNamed(name)).toHaveLength(1)
+  }, 300_000)
+})
+
+describe('clouds.yaml with an application credential', () => {
+  it('imports with glance-direct and rotates the family to keep 2', async () => {
+    const clouds = [
+      'clouds:',
+      '  lab:',
+      '    auth_type: v3applicationcredential',
+      `    region_name: ${h.region}`,
+      '    auth:',
+      `      auth_url: ${h.authUrl}`,
+      `      application_credential_id: ${h.appCredential.id}`,
+      `      application_credential_secret: ${h.appCredential.secret}`
+    ].join('\n')
+    const family = `rot-${suffix}`
+    const ids: string[] = []
+    for (const n of [1, 2, 3]) {
+      const run = await publish(
+        {
+          'image-name': `${family}-${n}`,
+          'image-family': family,
+          cloud: 'lab',
+          'clouds-yaml': clouds,
+          'upload-method': 'import',
+          keep: '2'
+        },
+        {}
+      )
+      expect(run.output).not.toContain('::error::')
+      expect(run.code).toBe(0)
+      ids.push(run.outputs['image-id'] as string)
+      if (n === 3) expect(run.summary).toContain(`${family}-1`)
+      // created_at has one-second resolution
+      await sleep(1100)
+    }
+    const listed = JSON.parse(
+      await openstackCli(
+        ['image', 'list', '--property', `arch_image_family=${family}`, '-f', 'json'],
+        appCredentialEnv(h)
+      )
+    ) as { ID: string }[]
+    expect(listed.map(image => image.ID).sort()).toEqual([ids[1], ids[2]].sort())
+    expect((await showImage(ids[2] as string)).status).toBe('active')
+  }, 600_000)
+})
+
+describe('failures', () => {
+  it('a wrong password fails the build before any disk is touched, creating no image', async () => {
+    const runDir = scratchDir('arch-image-glance-')
+    const run = record(
+      await runAction({
+        dir: runDir,
+        inputs: {
+          'image-name': `wrong-${suffix}`,
+          mirror: fixtureMirror(fixtureRepo()),
+          'signature-level': 'Never',
+          'pacman-from': 'host',
+          configure: 'false',
+          'base-packages': 'base'
+        },
+        env: { ...memberEnv(h), OS_PASSWORD: 'not-the-password' }
+      })
+    )
+    expect(run.code).not.toBe(0)
+    expect(run.output).toMatch(
+      /stage "openstack" failed: Keystone refused the credentials \(password auth as member@Default.*check the user, password/
+    )
+    // core.summary writes an empty cell as an unclosed <td>: rows without a duration say "-"
+    expect(run.summary).toMatch(/<td>disk<\/td><td>-<\/td><td>not run<\/td>/)
+    expect(leaksUnder(runDir)).toEqual({ loops: [], mounts: [] })
+    expect(await imagesNamed(`wrong-${suffix}`)).toHaveLength(0)
+    execFileSync('rm', ['-rf', runDir])
+  }, 300_000)
+
+  it('main killed mid-upload: the post step deletes the unfinished image', async () => {
+    const big = path.join(dir, 'big.qcow2')
+    const raw = path.join(dir, 'big.raw')
+    execFileSync('dd', ['if=/dev/urandom', `of=${raw}`, 'bs=1M', 'count=400', 'status=none'])
+    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, big])
+    execFileSync('rm', ['-f', raw])
+    const runDir = scratchDir('arch-image-glance-')
+    const name = `killed-${suffix}`
+    const options = {
+      dir: runDir,
+      inputs: { mode: 'publish', 'image-path': big, 'image-name': name },
+      env: memberEnv(h)
+    }
+    let killed = false
+    const run = record(
+      await runAction({
+        ...options,
+        onStart: child => {
+          const state = path.join(runDir, 'github_state')
+          const poll = setInterval(() => {
+            if (readFileSync(state, 'utf8').includes('glance-image')) {
+              clearInterval(poll)
+              killed = child.kill('SIGKILL')
+            }
+          }, 20)
+          child.on('close', () => clearInterval(poll))
+        }
+      })
+    )
+    expect(killed).toBe(true)
+    expect(run.signal).toBe('SIGKILL')
+    const before = await imagesNamed(name)
+    expect(before).toHaveLength(1)
+    expect(before[0]?.Status).not.toBe('active')
+
+    const post = await runPost(options)
+    texts.push(post.output)
+    expect(post.code).toBe(0)
+    expect(post.output).toMatch(/delete the unfinished Glance image/)
+    expect(await imagesNamed(name)).toHaveLength(0)
+    execFileSync('rm', ['-rf', runDir, big])
+  }, 600_000)
+})
+
+describe('build and publish', () => {
+  it('a build publishes its image with the build facts', async () => {
+    const runDir = scratchDir('arch-image-glance-')
+    const name = `built-${suffix}`
+    const run = record(
+      await runAction({
+        dir: runDir,
+        inputs: {
+          'image-name': name,
+          mirror: fixtureMirror(fixtureRepo()),
+          'signature-level': 'Never',
+          'pacman-from': 'host',
+          configure: 'false',
+          'base-packages': 'base',
+          'disk-size': '1G',
+          'boot-mode': 'uefi',
+          'package-cache-dir': path.join(runDir, 'pkg-cache')
+        },
+        env: memberEnv(h)
+      })
+    )
+    expect(run.output).not.toContain('::error::')
+    expect(run.code).toBe(0)
+    const image = await showImage(run.outputs['image-id'] as string)
+    expect(image).toMatchObject({ name, status: 'active', disk_format: 'qcow2', min_disk: 1 })
+    expect(image.properties).toMatchObject({
+      hw_firmware_type: 'uefi',
+      arch_image_sha256: run.outputs.sha256
+    })
+    expect(run.outputs['os-hash-value']).toBe(await sha512Of(run.outputs['image-path'] as string))
+    expect(leaksUnder(runDir)).toEqual({ loops: [], mounts: [] })
+    execFileSync('rm', ['-rf', runDir])
+  }, 900_000)
+})
+
+describe('pull request previews', () => {
+  /** A pull_request payload as the runner writes it (the fields the action reads). */
+  function event(runDir: string, pr: number, sha: string, action: string): Record<string, string> {
+    const file = path.join(runDir, 'event.json')
+    writeFileSync(
+      file,
+      JSON.stringify({ action, number: pr, pull_request: { number: pr, head: { sha }, state: 'open' } })
+    )
+    return { GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: file }
+  }
+
+  it('are named and tagged per pull request, kept private, and cleanup deletes only those of the closed one', async () => {
+    const family = `pv-${suffix}`
+    const shas = { a: 'a1'.repeat(20), b: 'b2'.repeat(20), c: 'c3'.repeat(20) }
+    const published: Record<string, ActionRun> = {}
+    for (const [key, pr, sha] of [
+      ['7a', 7, shas.a],
+      ['7b', 7, shas.b],
+      ['8', 8, shas.c]
+    ] as const) {
+      const runDir = scratchDir('arch-image-glance-')
+      published[key] = await publish(
+        { 'image-family': family, visibility: 'public' },
+        { ...memberEnv(h), ...event(runDir, pr, sha, 'synchronize') }
+      )
+      expect(published[key]?.code).toBe(0)
+    }
+    const nightly = await publish({ 'image-family': family, 'image-name': `${family}-nightly` }, memberEnv(h))
+    expect(nightly.code).toBe(0)
+
+    expect(published['7a']?.outputs['image-name']).toBe(`${family}-pr7-${shas.a.slice(0, 7)}`)
+    const preview = await showImage(published['8']?.outputs['image-id'] as string)
+    expect(preview).toMatchObject({ name: `${family}-pr8-${shas.c.slice(0, 7)}`, visibility: 'private' })
+    expect(preview.properties).toMatchObject({
+      arch_image_family: `${family}-pr8`,
+      arch_image_pr: '8',
+      arch_image_pr_sha: shas.c
+    })
+    expect(published['8']?.output).toMatch(/a pull request preview stays private, not public/)
+
+    const github = await FakeGitHub.start()
+    try {
+      const runDir = scratchDir('arch-image-glance-')
+      const cleanup = record(
+        await runAction({
+          dir: runDir,
+          inputs: { mode: 'cleanup', 'image-family': family, 'github-token': 'write-token' },
+          env: {
+            ...memberEnv(h),
+            ...event(runDir, 7, shas.b, 'closed'),
+            GITHUB_API_URL: github.apiUrl,
+            GITHUB_REPOSITORY: github.repository
+          }
+        })
+      )
+      expect(cleanup.output).not.toContain('::error::')
+      expect(cleanup.code).toBe(0)
+      const deleted = JSON.parse(cleanup.outputs.deleted as string) as { kind: string; id: string }[]
+      expect(
+        deleted
+          .filter(item => item.kind === 'image')
+          .map(item => item.id)
+          .sort()
+      ).toEqual([published['7a']?.outputs['image-id'], published['7b']?.outputs['image-id']].sort())
+      expect(github.violations).toEqual([])
+    } finally {
+      await github.close()
+    }
+    for (const key of ['7a', '7b']) {
+      expect(await imagesNamed(published[key]?.outputs['image-name'] as string)).toHaveLength(0)
+    }
+    expect((await showImage(published['8']?.outputs['image-id'] as string)).status).toBe('active')
+    expect((await showImage(nightly.outputs['image-id'] as string)).status).toBe('active')
+  }, 600_000)
+})
