@@ -15,7 +15,7 @@ export const INPUTS: InputSpec[] = [
   {
     name: 'mode',
     description:
-      'What to do: `build` builds an image; `cleanup` deletes what the previews of a pull request made (its releases and drafts; no image is built). `publish` publishes an existing image file (`image-path`) to Glance without building.',
+      'What to do: `build` builds an image; `cleanup` deletes what the previews of a pull request made (its Glance images, releases and drafts; nothing is built). `publish` publishes an existing image file (`image-path`) to Glance without building.',
     default: 'build'
   },
   {
