@@ -205,6 +205,26 @@ async function waitForLogin(
   }
 }
 
+/**
+ * Runs a shell in the guest as the default user. ssh exits 255 when it could not run the command at
+ * all: cloud-init's config stage restarts sshd (seen right after the first login), so reconnect.
+ */
+async function inGuest(
+  ctx: Context,
+  guest: { machine: Machine; key: string; deadline: number },
+  command: string,
+  input: string
+): Promise<RunResult> {
+  for (let attempt = 1; ; attempt++) {
+    const seconds = Math.max(10, Math.round((guest.deadline - performance.now()) / 1000))
+    const argv = sshArgv(guest.key, guest.machine.port, ctx.config.user, command)
+    const result = await ctx.exec.run(['timeout', String(seconds), ...argv], { allowFailure: true, input })
+    const unreached = result.code === 255 && result.stdout === ''
+    if (!unreached || attempt >= 10 || performance.now() > guest.deadline) return result
+    await sleep(POLL_MS)
+  }
+}
+
 interface BootOutcome {
   report: BootReport
   answers?: Answers
@@ -259,14 +279,8 @@ async function bootOnce(ctx: Context, firmware: Firmware, accel: Accel): Promise
     })
     ctx.log.info(`SSH login as ${config.user} after ${login.seconds.toFixed(1)} s`)
 
-    const remaining = (): string => String(Math.max(10, Math.round((deadline - performance.now()) / 1000)))
-    const probe = await exec.run(
-      ['timeout', remaining(), ...sshArgv(key, machine.port, config.user, 'sh -s')],
-      {
-        allowFailure: true,
-        input: PROBE
-      }
-    )
+    const guest = { machine, key, deadline }
+    const probe = await inGuest(ctx, guest, 'sh -s', PROBE)
     const answers = parseAnswers(probe.stdout)
     report.checks.push(
       ...judge(answers, {
@@ -279,13 +293,7 @@ async function bootOnce(ctx: Context, firmware: Firmware, accel: Accel): Promise
       })
     )
     if (config.bootTest.script) {
-      const script = await exec.run(
-        ['timeout', remaining(), ...sshArgv(key, machine.port, config.user, 'sh -e -s')],
-        {
-          allowFailure: true,
-          input: config.bootTest.script
-        }
-      )
+      const script = await inGuest(ctx, guest, 'sh -e -s', config.bootTest.script)
       const output = tail(`${script.stdout}${script.stderr}`, 10)
       report.checks.push({
         name: 'script',
