@@ -62,9 +62,17 @@ const CONSOLE_TAIL_LINES = 40
 
 class KvmUnusable extends Error {}
 
+/** The console as text: without terminal control sequences (GRUB's and the firmware's screen
+ * drawing, systemd's colours) or carriage returns. */
 export function consoleText(raw: string): string {
-  // eslint-disable-next-line no-control-regex
-  return raw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '')
+  return (
+    raw
+      // eslint-disable-next-line no-control-regex
+      .replace(/\x1b\[[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]/g, '') // CSI, e.g. ESC[0;32m, ESC[=3h
+      // eslint-disable-next-line no-control-regex
+      .replace(/\x1b[()][0-9A-Za-z]|\x1b[\x40-\x5f]|\x1b[0-9=>]/g, '') // charsets, other escapes
+      .replace(/\r/g, '')
+  )
 }
 
 export function tail(text: string, lines = CONSOLE_TAIL_LINES): string {
@@ -73,7 +81,7 @@ export function tail(text: string, lines = CONSOLE_TAIL_LINES): string {
 
 function readConsole(file: string): string {
   try {
-    return consoleText(readFileSync(file, 'latin1'))
+    return consoleText(readFileSync(file, 'utf8'))
   } catch {
     return ''
   }
