@@ -98,7 +98,18 @@ describe('ext4 build from a file:// mirror', () => {
       'cache-hit': 'false',
       'cache-key': expect.stringMatching(/^arch-image-pkg-v1-x86_64-/),
       'release-url': '',
-      'release-assets': ''
+      'release-assets': '',
+      'image-name': 'fixture-ext4',
+      // configure: false leaves nothing bootable: the gate is skipped
+      'boot-test': 'skipped',
+      'boot-seconds': '{}',
+      // no OpenStack credentials: nothing published; no previous manifest; not a pull request
+      'image-id': '',
+      'image-url': '',
+      'os-hash-value': '',
+      'glance-reused': '',
+      'package-diff': '',
+      'comment-url': ''
     })
   })
 
