@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { buildConfig, ConfigError, type Config } from '../src/config/config.js'
@@ -166,5 +166,6 @@ describe('mode publish', () => {
     expect(problems({ mode: 'publish', 'image-path': path.join(dir, 'nope') }, OS_ENV).join('\n')).toMatch(
       /image-path: ".*nope" is not a file/
     )
+    rmSync(dir, { recursive: true, force: true })
   })
 })

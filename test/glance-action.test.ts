@@ -35,6 +35,14 @@ let h: HarnessEnv
 let dir: string
 let qcow2: string
 const texts: string[] = []
+/** Every scratch directory a run used, removed at the end. */
+const runDirs: string[] = []
+
+function newRunDir(): string {
+  const made = scratchDir('arch-image-glance-')
+  runDirs.push(made)
+  return made
+}
 const suffix = `${process.pid}-${Date.now().toString(36)}`
 
 interface CliImage {
@@ -70,7 +78,7 @@ function record(run: ActionRun): ActionRun {
 }
 
 async function publish(inputs: Record<string, string>, env: Record<string, string>): Promise<ActionRun> {
-  const runDir = scratchDir('arch-image-glance-')
+  const runDir = newRunDir()
   return record(
     await runAction({
       dir: runDir,
@@ -105,7 +113,7 @@ afterAll(async () => {
     }
   } finally {
     await stopHarness()
-    if (dir) execFileSync('rm', ['-rf', dir])
+    execFileSync('rm', ['-rf', ...runDirs, ...(dir ? [dir] : [])])
   }
   // `::add-mask::` lines are what masks: the runner consumes them and never shows them
   const shown = texts.map(text =>
@@ -218,7 +226,7 @@ describe('clouds.yaml with an application credential', () => {
 
 describe('failures', () => {
   it('a wrong password fails the build before any disk is touched, creating no image', async () => {
-    const runDir = scratchDir('arch-image-glance-')
+    const runDir = newRunDir()
     const run = record(
       await runAction({
         dir: runDir,
@@ -250,7 +258,7 @@ describe('failures', () => {
     execFileSync('dd', ['if=/dev/urandom', `of=${raw}`, 'bs=1M', 'count=400', 'status=none'])
     execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, big])
     execFileSync('rm', ['-f', raw])
-    const runDir = scratchDir('arch-image-glance-')
+    const runDir = newRunDir()
     const name = `killed-${suffix}`
     const options = {
       dir: runDir,
@@ -290,7 +298,7 @@ describe('failures', () => {
 
 describe('build and publish', () => {
   it('a build publishes its image with the build facts', async () => {
-    const runDir = scratchDir('arch-image-glance-')
+    const runDir = newRunDir()
     const name = `built-${suffix}`
     const run = record(
       await runAction({
@@ -343,7 +351,7 @@ describe('pull request previews', () => {
       ['7b', 7, shas.b],
       ['8', 8, shas.c]
     ] as const) {
-      const runDir = scratchDir('arch-image-glance-')
+      const runDir = newRunDir()
       published[key] = await publish(
         { 'image-family': family, visibility: 'public' },
         { ...memberEnv(h), ...event(runDir, pr, sha, 'synchronize') }
@@ -365,7 +373,7 @@ describe('pull request previews', () => {
 
     const github = await FakeGitHub.start()
     try {
-      const runDir = scratchDir('arch-image-glance-')
+      const runDir = newRunDir()
       const cleanup = record(
         await runAction({
           dir: runDir,
