@@ -1,8 +1,8 @@
 // detach: unmount and free the loop device. convert: the raw disk becomes the published image,
 // checked, hashed in one read, with SHA256SUMS beside it.
-import { createHash } from 'node:crypto'
-import { createReadStream, renameSync, statSync, writeFileSync } from 'node:fs'
+import { renameSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { hashFile } from '../openstack/http.js'
 import type { Stage } from '../pipeline/runner.js'
 
 export const detachStage: Stage = {
@@ -15,17 +15,6 @@ export const detachStage: Stage = {
     }
     ctx.rootDir = undefined
   }
-}
-
-/** sha256 and sha512 of a file in a single read. */
-export async function hashFile(file: string): Promise<{ sha256: string; sha512: string }> {
-  const sha256 = createHash('sha256')
-  const sha512 = createHash('sha512')
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
-    sha256.update(chunk as Buffer)
-    sha512.update(chunk as Buffer)
-  }
-  return { sha256: sha256.digest('hex'), sha512: sha512.digest('hex') }
 }
 
 export function convertArgs(compression: string, raw: string, out: string): string[] {
@@ -77,7 +66,8 @@ export const convertStage: Stage = {
       format: config.format,
       size: statSync(imagePath).size,
       virtualSize,
-      ...hashes,
+      sha256: hashes.sha256,
+      sha512: hashes.sha512,
       sha256sumsPath,
       manifestPath
     }
