@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs'
 import path from 'node:path'
 import { fixtureMirror, fixtureRepo, leaksUnder, runAction, scratchDir, shimDir } from './helpers.js'
+import { freePort } from './openstack/harness.js'
 
 let repo: string
 const dirs: string[] = []
@@ -39,7 +40,7 @@ function pathWithout(dir: string, missing: string): string {
 interface Fault {
   stage: string
   cause: RegExp
-  inputs?: Record<string, string>
+  inputs?: Record<string, string> | (() => Promise<Record<string, string>>)
   shims?: Record<string, string>
   env?: (dir: string) => Record<string, string>
 }
@@ -50,6 +51,12 @@ const FAULTS: Fault[] = [
     cause:
       /installing missing host tools|apt-get exited with code 100:\nE: Unable to locate package \(injected\)/,
     env: dir => ({ PATH: pathWithout(dir, 'qemu-img') })
+  },
+  {
+    // An Archive that refuses the connection: the error says which URL and why, not just "fetch failed".
+    stage: 'resolve',
+    cause: /GET http:\/\/127\.0\.0\.1:\d+\/repos\/last\/lastsync: ECONNREFUSED/,
+    inputs: async () => ({ snapshot: 'latest', 'archive-url': `http://127.0.0.1:${await freePort()}` })
   },
   {
     stage: 'disk',
@@ -126,7 +133,7 @@ describe.each(FAULTS)('a failure in $stage', fault => {
         'base-packages': 'base',
         'disk-size': '1G',
         'package-cache-dir': path.join(dir, 'pkg-cache'),
-        ...fault.inputs
+        ...(typeof fault.inputs === 'function' ? await fault.inputs() : fault.inputs)
       }
     })
   }, 120_000)

@@ -11,7 +11,14 @@ export function unixTimeToArchiveDate(seconds: number): string {
 
 async function fetchText(url: string): Promise<string> {
   if (url.startsWith('file://')) return readFileSync(fileURLToPath(url), 'utf8')
-  const response = await fetch(url, { signal: AbortSignal.timeout(30_000) })
+  let response: Response
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(30_000) })
+  } catch (error) {
+    // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, a timeout) is its cause.
+    const cause = (error as Error).cause as NodeJS.ErrnoException | undefined
+    throw new Error(`GET ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`)
+  }
   if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`)
   return response.text()
 }
