@@ -133,13 +133,14 @@ describe('mkinitcpio preset', () => {
 })
 
 describe('services', () => {
-  it('writes a pacman-init unit for a missing keyring, ordered after time sync and before sshd and cloud-final', () => {
+  it('writes a pacman-init unit that runs until the keyring is populated, after time sync and before sshd and cloud-final', () => {
     const text = pacmanInitUnit()
-    expect(text).toContain('ConditionPathExists=!/etc/pacman.d/gnupg/trustdb.gpg\n')
+    // The marker, not the keyring's files: --init makes those, and a failed --populate must run again.
+    expect(text).toContain('ConditionPathExists=!/etc/pacman.d/gnupg/.pacman-init-done\n')
     expect(text).toContain('After=time-sync.target\n')
     expect(text).toContain('Before=sshd.service cloud-final.service\n')
     expect(text).toMatch(
-      /ExecStart=\/usr\/bin\/pacman-key --init\nExecStart=\/usr\/bin\/pacman-key --populate\n/
+      /ExecStart=\/usr\/bin\/pacman-key --init\nExecStart=\/usr\/bin\/pacman-key --populate\nExecStart=\/usr\/bin\/touch \/etc\/pacman.d\/gnupg\/.pacman-init-done\n/
     )
     expect(text).toContain('WantedBy=multi-user.target\n')
   })

@@ -159,7 +159,7 @@ describe('cloud image from the stand-in repository', () => {
         readlinkSync(path.join(root, 'etc/systemd/system/multi-user.target.wants/pacman-init.service'))
       ).toBe('/etc/systemd/system/pacman-init.service')
       expect(read('etc/systemd/system/pacman-init.service')).toContain(
-        'ConditionPathExists=!/etc/pacman.d/gnupg/trustdb.gpg\n'
+        'ConditionPathExists=!/etc/pacman.d/gnupg/.pacman-init-done\n'
       )
       // Sealed: pacman-init makes the keyring at first boot; systemd makes the machine-id.
       expect(() => statSync(path.join(root, 'etc/pacman.d/gnupg'))).toThrow()
@@ -222,6 +222,7 @@ describe('cloud image from the stand-in repository', () => {
         for (const unit of REPORTED_UNITS) {
           expect({ unit, state: value(`unit ${unit}`) }).toEqual({ unit, state: 'success/active' })
         }
+        expect(value('keyring')).toBe('populated')
         expect(value('locale')).toBe('LANG=C.UTF-8')
       })
 

@@ -24,18 +24,22 @@ export const DEFAULT_SERVICES = [
 
 export const PACMAN_INIT_UNIT = 'etc/systemd/system/pacman-init.service'
 
+/** Written once the keyring is populated; inside the keyring's directory, so wiping the keyring reruns the unit. */
+export const KEYRING_READY = '/etc/pacman.d/gnupg/.pacman-init-done'
+
 /**
  * The keyring is removed when sealing (its private key would be shared by every VM); make it at first
- * boot. Conditioned on the keyring being absent, not on ConditionFirstBoot: with the empty
- * /etc/machine-id the image ships, systemd makes a fresh id but does not call it a first boot
- * (machine-id(5); seen in this project's boot test).
+ * boot. Not ConditionFirstBoot: with the empty /etc/machine-id the image ships, systemd makes a fresh id
+ * but does not call it a first boot (machine-id(5); seen in this project's boot test). Not the keyring's
+ * own files either: `--init` makes them, so a `--populate` that failed or was cut short by a power-off
+ * would never run again. A marker written after both steps lets a failed run retry at the next boot.
  */
 export function pacmanInitUnit(): string {
   return [
     '# Written by arch-image.',
     '[Unit]',
     'Description=Initialize and populate the pacman keyring',
-    'ConditionPathExists=!/etc/pacman.d/gnupg/trustdb.gpg',
+    `ConditionPathExists=!${KEYRING_READY}`,
     'Wants=time-sync.target',
     'After=time-sync.target',
     'Before=sshd.service cloud-final.service',
@@ -45,6 +49,7 @@ export function pacmanInitUnit(): string {
     'RemainAfterExit=yes',
     'ExecStart=/usr/bin/pacman-key --init',
     'ExecStart=/usr/bin/pacman-key --populate',
+    `ExecStart=/usr/bin/touch ${KEYRING_READY}`,
     '',
     '[Install]',
     'WantedBy=multi-user.target',
