@@ -4,7 +4,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { compareBoots, judge, parseAnswers, userData, type Expected } from '../src/boot/checks.js'
-import { chooseAccel, findOvmf, freePort, qemuArgv, sshBanner } from '../src/boot/qemu.js'
+import { chooseAccel, findOvmf, freePort, kvmNotice, qemuArgv, sshBanner } from '../src/boot/qemu.js'
 import { buildConfig, ConfigError } from '../src/config/config.js'
 import { bootTestHtml, bootTestOutputs } from '../src/pipeline/report.js'
 import type { Context } from '../src/pipeline/context.js'
@@ -208,6 +208,22 @@ describe('seed, QEMU and SSH command lines', () => {
       expect(chooseAccel({ QEMU_ACCEL: 'tcg' }, device)).toBe('tcg')
       expect(chooseAccel({ QEMU_ACCEL: 'kvm' }, path.join(dir, 'none'))).toBe('kvm')
       expect(findOvmf([path.join(dir, 'none'), device])).toBe(device)
+    } finally {
+      rmSync(dir, { recursive: true })
+    }
+  })
+
+  it('warns when a /dev/kvm exists but the boot falls back to TCG, unless QEMU_ACCEL chose TCG', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'arch-image-unit-'))
+    try {
+      const device = path.join(dir, 'kvm')
+      expect(kvmNotice('tcg', {}, device)).toBeUndefined()
+      writeFileSync(device, '')
+      expect(kvmNotice('tcg', {}, device)).toMatch(
+        /kvm exists but this user cannot open it.*TCG.*Troubleshooting: KVM/
+      )
+      expect(kvmNotice('kvm', {}, device)).toBeUndefined()
+      expect(kvmNotice('tcg', { QEMU_ACCEL: 'tcg' }, device)).toBeUndefined()
     } finally {
       rmSync(dir, { recursive: true })
     }

@@ -36,6 +36,19 @@ export function chooseAccel(env: NodeJS.ProcessEnv = process.env, device = '/dev
   }
 }
 
+/** Why a boot falls back to TCG where KVM could have been had: hosted runners don't open /dev/kvm to the runner's user. */
+export function kvmNotice(
+  accel: Accel,
+  env: NodeJS.ProcessEnv = process.env,
+  device = '/dev/kvm'
+): string | undefined {
+  if (accel !== 'tcg' || env.QEMU_ACCEL || !existsSync(device)) return undefined
+  return (
+    `${device} exists but this user cannot open it, so the boot test uses TCG emulation (several times slower). ` +
+    'A step before this one can open it (README, Troubleshooting: KVM); QEMU_ACCEL=tcg silences this.'
+  )
+}
+
 /** A TCP port on 127.0.0.1 that nothing listens on right now. */
 export async function freePort(): Promise<number> {
   const server = net.createServer()

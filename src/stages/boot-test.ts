@@ -20,6 +20,7 @@ import {
   createOverlay,
   findOvmf,
   freePort,
+  kvmNotice,
   makeSeed,
   monitorCommand,
   qemuArgv,
@@ -365,6 +366,8 @@ export const bootTestStage: Stage = {
       throw new Error('boot test: no OVMF firmware for the UEFI boot (install the ovmf package)')
     }
     let accel = chooseAccel()
+    const notice = kvmNotice(accel)
+    if (notice) ctx.log.warning(notice)
     const booted: { firmware: Firmware; answers: Answers }[] = []
     for (const fw of firmware) {
       const outcome = await boot(ctx, fw, accel)
