@@ -1,8 +1,7 @@
 // The files the configure stages write, and their command plans, read against the ArchWiki
 // "OpenStack" list and Arch's official cloud image.
 import { describe, expect, it } from '@jest/globals'
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
-import os from 'node:os'
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import YAML from 'yaml'
 import { buildConfig, ConfigError, type Config } from '../src/config/config.js'
@@ -17,6 +16,7 @@ import { insideRoot } from '../src/stages/rootfs.js'
 import { pacmanInitUnit, unitsToEnable } from '../src/stages/services.js'
 import { sshdDropIn } from '../src/stages/ssh.js'
 import { localeGenLine } from '../src/stages/system.js'
+import { tempDir } from './helpers/temp-dir.js'
 
 function config(inputs: Record<string, string> = {}, cwd = '/w'): Config {
   return buildConfig(name => inputs[name] ?? '', { cwd })
@@ -217,7 +217,7 @@ describe('fstab lint', () => {
 
 describe('writing into the image', () => {
   it('refuses paths that a link would lead out of the root', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'arch-image-unit-'))
+    const dir = tempDir()
     const root = path.join(dir, 'root')
     mkdirSync(path.join(root, 'etc'), { recursive: true })
     symlinkSync('/etc', path.join(root, 'hostetc'))
@@ -232,7 +232,7 @@ describe('writing into the image', () => {
   })
 
   it('walks an overlay parents first without following links', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'arch-image-unit-'))
+    const dir = tempDir()
     mkdirSync(path.join(dir, 'etc/motd.d'), { recursive: true })
     writeFileSync(path.join(dir, 'etc/motd.d/hello'), 'hi')
     symlinkSync('/etc', path.join(dir, 'link'))
@@ -259,7 +259,7 @@ describe('configure inputs', () => {
   })
 
   it('reads hook scripts as point: path lines, relative to the workspace', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'arch-image-unit-'))
+    const dir = tempDir()
     writeFileSync(path.join(dir, 'a.sh'), '#!/bin/sh\n')
     writeFileSync(path.join(dir, 'b.sh'), '#!/bin/sh\n')
     const c = config({ scripts: 'after-configure: a.sh\nbefore-seal: [b.sh, a.sh]\n', files: '.' }, dir)

@@ -1,6 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
-import os from 'node:os'
+import { existsSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { Exec } from '../src/pipeline/exec.js'
 import {
@@ -11,10 +10,9 @@ import {
   type Resource
 } from '../src/pipeline/teardown.js'
 import { MemoryLog } from './helpers/memory-log.js'
+import { tempDir } from './helpers/temp-dir.js'
 
-function scratch(): string {
-  return mkdtempSync(path.join(os.tmpdir(), 'arch-image-unit-'))
-}
+const scratch = tempDir
 
 describe('teardown stack', () => {
   it('releases newest first and mirrors every change', async () => {
