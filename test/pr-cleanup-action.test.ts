@@ -1,6 +1,7 @@
 // mode: cleanup through the built dist/ as the runner runs it on `pull_request: closed`, against the
 // fake GitHub (test/fakes/github.ts, every request checked against GitHub's OpenAPI description):
-// every release and draft of that pull request's previews goes, nothing else does. No disk is touched.
+// every release and draft of that pull request's previews goes, with the git tags of the published ones,
+// and nothing else does. No disk is touched.
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -74,6 +75,10 @@ describe('mode: cleanup from the built action', () => {
   }
 
   const remaining = (): string[] => fake.releases.map(r => r.tagName).sort()
+  const tags = (): string[] => [...fake.tags].sort()
+  /** The refs `git/delete-ref` was called for, e.g. `tags/arch-cloud-pr7`. */
+  const deletedRefs = (): string[] =>
+    fake.requests.filter(r => r.operationId === 'git/delete-ref').map(r => r.params.ref as string)
   const survivors = [
     'arch-cloud-pr70-1a2b3c4',
     'arch-cloud-pr8-1a2b3c4',
@@ -82,23 +87,43 @@ describe('mode: cleanup from the built action', () => {
     'other-pr7-1a2b3c4',
     'xarch-cloud-pr7-1a2b3c4'
   ]
+  // PR 7's published releases: their tags go with them. The draft has no tag to delete.
+  const pr7Tags = ['arch-cloud-pr7', 'arch-cloud-pr7-0000001', 'arch-cloud-pr7-1a2b3c4']
+  // Every survivor but the draft has a tag, and keeps it.
+  const survivorTags = survivors.filter(tag => tag !== 'arch-cloud-pr8-5555555')
 
-  it('on pull_request closed: deletes the releases and drafts of that PR and nothing else', async () => {
+  it("on pull_request closed: deletes that PR's releases, their tags and its drafts, nothing else", async () => {
+    expect(tags()).toEqual([...pr7Tags, ...survivorTags].sort())
     const run = await cleanup({}, { name: 'pull_request', pr: 7 })
     expect(run.output).not.toContain('::error::')
     expect(run.code).toBe(0)
     expect(remaining()).toEqual(survivors)
-    const deleted = JSON.parse(run.outputs.deleted as string) as { kind: string; name: string }[]
+    expect(tags()).toEqual(survivorTags)
+    // One delete-ref per published release, none for the draft (it has no tag).
+    expect(deletedRefs().sort()).toEqual(pr7Tags.map(tag => `tags/${tag}`))
+    const deleted = JSON.parse(run.outputs.deleted as string) as { kind: string; name: string; id: string }[]
     expect(deleted.map(d => `${d.kind} ${d.name}`).sort()).toEqual([
       'draft arch-cloud-pr7-9f8e7d6',
       'release arch-cloud-pr7',
       'release arch-cloud-pr7-0000001',
-      'release arch-cloud-pr7-1a2b3c4'
+      'release arch-cloud-pr7-1a2b3c4',
+      'tag arch-cloud-pr7',
+      'tag arch-cloud-pr7-0000001',
+      'tag arch-cloud-pr7-1a2b3c4'
     ])
+    // Each tag right after its release.
+    for (const tag of pr7Tags) {
+      const at = deleted.findIndex(d => d.kind === 'release' && d.name === tag)
+      expect(deleted[at + 1]).toEqual({ kind: 'tag', name: tag, id: `refs/tags/${tag}` })
+    }
     // Only listing and deleting: no upload, no create, no update.
-    expect(new Set(fake.operations())).toEqual(new Set(['repos/list-releases', 'repos/delete-release']))
+    expect(new Set(fake.operations())).toEqual(
+      new Set(['repos/list-releases', 'repos/delete-release', 'git/delete-ref'])
+    )
     expect(run.summary).toContain('arch-image: cleanup of pull request #7')
     expect(run.summary).toContain('| draft | arch-cloud-pr7-9f8e7d6 |')
+    expect(run.summary).toContain('| tag | arch-cloud-pr7-1a2b3c4 | refs/tags/arch-cloud-pr7-1a2b3c4 |')
+    expect(run.output).toContain('deleted the tag arch-cloud-pr7-1a2b3c4')
     expect(run.summary).toMatch(/<td>cleanup-releases<\/td><td>[0-9.]+ s<\/td><td>ok<\/td>/)
     // No build stage ran, so nothing of a build can be left.
     expect(run.summary).not.toMatch(/<td>disk<\/td>/)
@@ -112,8 +137,43 @@ describe('mode: cleanup from the built action', () => {
     expect(run.code).toBe(0)
     expect(remaining()).toEqual(before.filter(tag => tag !== 'other-pr7-1a2b3c4'))
     expect(JSON.parse(run.outputs.deleted as string)).toEqual([
-      { kind: 'release', name: 'other-pr7-1a2b3c4', id: expect.any(String) }
+      { kind: 'release', name: 'other-pr7-1a2b3c4', id: expect.any(String) },
+      { kind: 'tag', name: 'other-pr7-1a2b3c4', id: 'refs/tags/other-pr7-1a2b3c4' }
     ])
+    expect(tags()).not.toContain('other-pr7-1a2b3c4')
+    expect(tags()).toContain('arch-cloud-pr7')
+  }, 60_000)
+
+  it('a tag someone already deleted is no error: the run says it was gone and goes on', async () => {
+    fake.tags.delete('arch-cloud-pr7')
+    const run = await cleanup({}, { name: 'pull_request', pr: 7 })
+    expect(run.output).not.toContain('::error::')
+    expect(run.code).toBe(0)
+    expect(run.output).toContain('the tag arch-cloud-pr7 was already gone')
+    expect(remaining()).toEqual(survivors)
+    expect(tags()).toEqual(survivorTags)
+    const refCalls = fake.requests.filter(r => r.operationId === 'git/delete-ref')
+    expect(refCalls.map(r => `${r.status} ${r.params.ref}`).sort()).toEqual([
+      '204 tags/arch-cloud-pr7-0000001',
+      '204 tags/arch-cloud-pr7-1a2b3c4',
+      '422 tags/arch-cloud-pr7'
+    ])
+    const deleted = JSON.parse(run.outputs.deleted as string) as { kind: string; name: string }[]
+    expect(
+      deleted
+        .filter(d => d.kind === 'tag')
+        .map(d => d.name)
+        .sort()
+    ).toEqual(['arch-cloud-pr7-0000001', 'arch-cloud-pr7-1a2b3c4'])
+    expect(deleted).toContainEqual(expect.objectContaining({ kind: 'release', name: 'arch-cloud-pr7' }))
+  }, 60_000)
+
+  it('a tag of the preview shape without a release is not touched', async () => {
+    fake.tags.add('arch-cloud-pr7-deadbee')
+    const run = await cleanup({}, { name: 'pull_request', pr: 7 })
+    expect(run.code).toBe(0)
+    expect(tags()).toEqual([...survivorTags, 'arch-cloud-pr7-deadbee'].sort())
+    expect(deletedRefs()).not.toContain('tags/arch-cloud-pr7-deadbee')
   }, 60_000)
 
   it('a second run finds nothing left and says so', async () => {
@@ -123,6 +183,7 @@ describe('mode: cleanup from the built action', () => {
     expect(JSON.parse(run.outputs.deleted as string)).toEqual([])
     expect(run.summary).toContain('Nothing of pull request #7 was left to delete.')
     expect(remaining()).toEqual(survivors)
+    expect(tags()).toEqual(survivorTags)
   }, 60_000)
 
   it('without a pull request number it fails before calling GitHub, naming the input', async () => {
@@ -141,6 +202,7 @@ describe('mode: cleanup from the built action', () => {
     const error = /::error::(.*)/.exec(run.output)?.[1]?.replaceAll('%0A', '\n') ?? ''
     expect(error).toMatch(/^stage "cleanup-releases" failed: .*contents: write/)
     expect(remaining()).toEqual(before)
+    expect(tags()).toEqual([...pr7Tags, ...survivorTags].sort())
     expect(fake.writes().map(w => w.status)).toEqual([403])
   }, 60_000)
 })

@@ -15,7 +15,7 @@ export const INPUTS: InputSpec[] = [
   {
     name: 'mode',
     description:
-      'What to do: `build` builds an image; `cleanup` deletes what the previews of a pull request made (its Glance images, releases and drafts; nothing is built). `publish` publishes an existing image file (`image-path`) to Glance without building.',
+      'What to do: `build` builds an image; `cleanup` deletes what the previews of a pull request made (its Glance images, releases, tags and drafts; nothing is built). `publish` publishes an existing image file (`image-path`) to Glance without building.',
     default: 'build'
   },
   {
@@ -366,6 +366,7 @@ export const OUTPUTS: OutputSpec[] = [
   { name: 'comment-url', description: 'URL of the pull request comment, with `comment: true`.' },
   {
     name: 'deleted',
-    description: 'What `mode: cleanup` deleted, as JSON: [{kind, name, id}].'
+    description:
+      'What `mode: cleanup` deleted, as JSON: [{kind, name, id}]; kind `release`, `tag`, `draft` or `image`.'
   }
 ]

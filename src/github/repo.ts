@@ -1,8 +1,9 @@
-// The other GitHub calls the action makes, next to the Releaser: every release of the repository (for
-// the PR cleanup), the latest release's manifest (for the package diff) and one PR comment.
+// The other GitHub calls the action makes, next to the Releaser: every release of the repository and
+// the tags of the published ones (for the PR cleanup), the latest release's manifest (for the package
+// diff) and one PR comment.
 import { getOctokit } from '@actions/github'
 import { apiError, call, toRelease, type RawRelease } from './octokit-releaser.js'
-import type { Release, ReleaseAsset } from './releaser.js'
+import { ReleaseApiError, type Release, type ReleaseAsset } from './releaser.js'
 
 export interface IssueComment {
   id: number
@@ -14,6 +15,11 @@ export interface GitHubRepo {
   /** Every release, drafts included (they are listed to a token that can push). */
   listReleases(): Promise<Release[]>
   deleteRelease(releaseId: number): Promise<void>
+  /**
+   * Delete the git tag `tag` (refs/tags/<tag>): true when it was deleted, false when it did not exist.
+   * Deleting a published release leaves its tag behind; this is what removes it.
+   */
+  deleteTag(tag: string): Promise<boolean>
   /** The repository's latest release (published, not a prerelease), or undefined. */
   latestRelease(): Promise<Release | undefined>
   downloadAsset(asset: ReleaseAsset): Promise<Buffer>
@@ -65,6 +71,25 @@ export function createGitHubRepo(options: GitHubRepoOptions): GitHubRepo {
       await call('delete release', () =>
         octokit.rest.repos.deleteRelease({ ...where, release_id: releaseId })
       )
+    },
+
+    async deleteTag(tag) {
+      try {
+        await call(`delete the tag ${tag}`, () =>
+          octokit.rest.git.deleteRef({ ...where, ref: `tags/${tag}` })
+        )
+        return true
+      } catch (error) {
+        // GitHub answers 422 "Reference does not exist" for a tag that is already gone
+        if (
+          error instanceof ReleaseApiError &&
+          error.status === 422 &&
+          /reference does not exist/i.test(error.text)
+        ) {
+          return false
+        }
+        throw error
+      }
     },
 
     async latestRelease() {

@@ -94,7 +94,8 @@ export interface Context {
 }
 
 export interface DeletedItem {
-  kind: 'release' | 'draft' | 'image'
+  kind: 'release' | 'draft' | 'tag' | 'image'
   name: string
+  /** The release's or the image's id; for a tag, its ref (refs/tags/<name>). */
   id: string
 }

@@ -1,5 +1,7 @@
 // cleanup-releases (mode: cleanup): delete every release and draft of one pull request's previews, i.e.
-// whose tag is `<image-family>-pr<N>` or starts with `<image-family>-pr<N>-`, and nothing else.
+// whose tag is `<image-family>-pr<N>` or starts with `<image-family>-pr<N>-`, and nothing else. Deleting a
+// published release leaves its git tag behind, so the tag of each published one goes too (a draft has
+// no tag). A tag of that shape without a release is not ours to judge and stays.
 import { isPreviewTag, previewTagPrefix } from '../config/config.js'
 import { explainReleaseError } from '../github/publish-release.js'
 import { createGitHubRepo } from '../github/repo.js'
@@ -24,6 +26,14 @@ export const cleanupReleasesStage: Stage = {
         const kind = release.draft ? 'draft' : 'release'
         deleted.push({ kind, name: release.tagName, id: String(release.id) })
         ctx.log.info(`deleted the ${kind} ${release.tagName} (${release.htmlUrl})`)
+        if (release.draft) continue
+        const tag = release.tagName
+        if (await github.deleteTag(tag)) {
+          deleted.push({ kind: 'tag', name: tag, id: `refs/tags/${tag}` })
+          ctx.log.info(`deleted the tag ${tag}`)
+        } else {
+          ctx.log.info(`the tag ${tag} was already gone (GitHub: Reference does not exist)`)
+        }
       }
     } catch (error) {
       throw explainReleaseError(error, pattern)

@@ -1,5 +1,5 @@
 // A fake of the GitHub REST endpoints the action uses (releases and their assets, the latest release,
-// pull request comments), on 127.0.0.1: the API on one port and uploads.github.com on another (a
+// pull request comments, deleting a tag), on 127.0.0.1: the API on one port and uploads.github.com on another (a
 // release's upload_url points at it; asset downloads redirect to it too, as to GitHub's storage host). Every request is checked against
 // GitHub's OpenAPI description (github-openapi.ts); one that doesn't match gets a 400 and lands in
 // `violations`, which the tests assert empty, so the fake can't drift from the real API. Responses are
@@ -8,7 +8,9 @@
 // Behaviour copied from the real service: the tag lookup 404s for drafts; listing shows drafts only to a
 // token that can push; a read-only token gets 403 "Resource not accessible by integration" on writes;
 // an upload of a name that exists gets 422 already_exists; a published release of a repository with
-// immutable releases refuses asset uploads and deletions (422), and its tag can't be reused once deleted.
+// immutable releases refuses asset uploads and deletions (422), and its tag can't be reused once deleted;
+// publishing a release creates its git tag, deleting the release leaves the tag, and deleting a tag that
+// doesn't exist gets 422 "Reference does not exist".
 // Scenario controls inject a 422 race, a 502 that leaves a `starter` asset, a dropped connection, or any
 // status for an operation.
 import { createHash, randomBytes } from 'node:crypto'
@@ -166,6 +168,14 @@ export class FakeGitHub {
   readonly violations: string[] = []
   /** Tags of deleted immutable releases: GitHub never lets them be used again. */
   readonly burnedTags = new Set<string>()
+  /**
+   * The repository's git tags (names, without `refs/tags/`): a published release has one; a draft has
+   * none. Deleting a release leaves its tag, as on GitHub; only `git/delete-ref` removes it.
+   */
+  get tags(): Set<string> {
+    return this.gitTags
+  }
+  private readonly gitTags = new Set<string>()
   /** Issue comments, oldest first; comments go only to the pull requests in `pullRequests`. */
   readonly comments: FakeComment[] = []
   readonly pullRequests = new Set<number>()
@@ -254,6 +264,7 @@ export class FakeGitHub {
       prerelease: options.prerelease ?? false
     })
     release.immutable = options.immutable ?? (this.immutableReleases && !release.draft)
+    if (!release.draft) this.gitTags.add(release.tagName)
     for (const [name, content] of Object.entries(options.assets ?? {})) {
       const bytes = Buffer.from(content)
       release.assets.push({
@@ -419,6 +430,7 @@ export class FakeGitHub {
   private publish(release: FakeRelease): void {
     release.draft = false
     release.publishedAt = now()
+    this.gitTags.add(release.tagName)
     if (this.immutableReleases) release.immutable = true
   }
 
@@ -661,7 +673,21 @@ export class FakeGitHub {
       const release = this.findRelease(route.params.release_id as string)
       if (!release) return notFound(route)
       if (this.locked(release)) this.burnedTags.add(release.tagName)
+      // the release goes, its git tag stays (as on GitHub)
       this.releases.splice(this.releases.indexOf(release), 1)
+      return { status: 204 }
+    },
+
+    'git/delete-ref': ({ route }) => {
+      // Only tags are modelled: any other ref (a branch) doesn't exist here.
+      const ref = route.params.ref as string
+      const tag = ref.startsWith('tags/') ? ref.slice('tags/'.length) : undefined
+      if (tag === undefined || !this.gitTags.delete(tag)) {
+        return {
+          status: 422,
+          body: { message: 'Reference does not exist', documentation_url: docs(route), status: '422' }
+        }
+      }
       return { status: 204 }
     },
 
