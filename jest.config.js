@@ -12,6 +12,7 @@ const common = {
 }
 export default {
   verbose: true,
+  globalTeardown: '<rootDir>/test/global-teardown.js',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/__tests__/**/*.test.ts'] },
     {

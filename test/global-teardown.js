@@ -1,0 +1,20 @@
+// Runs once after every test file: stops the run's OpenStack harness (test/openstack/harness.ts keeps
+// one directory per jest run, named after the workers' parent pid, for the files to share) and removes
+// its directory, so a test run leaves nothing in the temp dir.
+import { execFileSync } from 'node:child_process'
+import { existsSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+const harness = path.join(import.meta.dirname, 'openstack/harness.sh')
+
+export default function globalTeardown() {
+  if (process.env.ARCH_IMAGE_OPENSTACK_DIR) return // a directory given by hand is kept
+  // Workers are jest's children; in band, the tests run in jest itself and its parent names the directory.
+  for (const pid of new Set([process.pid, process.ppid])) {
+    const dir = path.join(os.tmpdir(), `arch-image-openstack-${pid}`)
+    if (!existsSync(dir)) continue
+    execFileSync('bash', [harness, 'stop', '--force', dir], { stdio: 'ignore' })
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
