@@ -1,20 +1,21 @@
-// Boots an image under QEMU the way the tests need it: a throw-away qcow2 overlay larger than the
-// image (the image file is never written), a NoCloud seed made without mounting FAT, networking only
-// through user-mode networking restricted to the host, a timeout, and the serial console captured.
+// Boots an image under QEMU the way the tests need it, with the boot test's own machine (src/boot/qemu.ts):
+// a throw-away qcow2 overlay larger than the image (the image file is never written), a NoCloud seed made
+// without mounting FAT, networking only through user-mode networking restricted to the host, a
+// timeout, and the serial console captured. The guest reports on ttyS0 and powers itself off.
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { execFileSync } from 'node:child_process'
-
-export const OVMF = '/usr/share/ovmf/OVMF.fd'
+import { MemoryLog } from '../__tests__/helpers/memory-log.js'
+import { createOverlay, findOvmf, freePort, makeSeed, qemuArgv } from '../src/boot/qemu.js'
+import { Exec } from '../src/pipeline/exec.js'
 
 export interface BootOptions {
   image: string
   firmware: 'bios' | 'uefi'
   userData: string
-  /** Size of the disk the guest sees (larger than the image, so growpart has work). */
-  diskSize?: string
+  /** Bytes of the disk the guest sees (larger than the image, so growpart has work); 4 GiB by default. */
+  diskBytes?: number
   timeoutSeconds?: number
 }
 
@@ -28,66 +29,41 @@ export interface BootResult {
 // TCG unless QEMU_ACCEL=kvm: this project's machines have a /dev/kvm whose guests die in the kernel.
 const ACCEL = process.env.QEMU_ACCEL === 'kvm' ? 'kvm' : 'tcg'
 
-/** A NoCloud seed: a FAT image labelled CIDATA, written with mtools. */
-export function makeSeed(dir: string, userData: string, instanceId: string): string {
-  const seed = path.join(dir, 'seed.img')
-  writeFileSync(path.join(dir, 'user-data'), userData)
-  writeFileSync(path.join(dir, 'meta-data'), `instance-id: ${instanceId}\nlocal-hostname: arch-image-test\n`)
-  execFileSync('mkfs.vfat', ['-n', 'CIDATA', '-C', seed, '2048'], { stdio: 'ignore' })
-  execFileSync('mcopy', ['-i', seed, path.join(dir, 'user-data'), path.join(dir, 'meta-data'), '::/'], {
-    env: { ...process.env, MTOOLS_SKIP_CHECK: '1' }
-  })
-  return seed
-}
-
 /** Boot until the guest powers itself off (or the timeout), and return what it printed on ttyS0. */
 export async function bootImage(options: BootOptions): Promise<BootResult> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'arch-image-boot-'))
+  const exec = new Exec(new MemoryLog())
   try {
     const overlay = path.join(dir, 'overlay.qcow2')
-    execFileSync('qemu-img', [
-      'create',
-      '-q',
-      '-f',
-      'qcow2',
-      '-b',
-      options.image,
-      '-F',
-      'qcow2',
+    await createOverlay(
+      exec,
+      { path: options.image, format: 'qcow2' },
       overlay,
-      options.diskSize ?? '4G'
-    ])
-    const seed = makeSeed(dir, options.userData, `arch-image-${path.basename(dir)}`)
+      options.diskBytes ?? 4 * 2 ** 30
+    )
+    const seed = await makeSeed(exec, dir, {
+      instanceId: `arch-image-${path.basename(dir)}`,
+      hostname: 'arch-image-test',
+      userData: options.userData
+    })
     const serial = path.join(dir, 'serial.log')
     const timeout = options.timeoutSeconds ?? 420
-    const args = [
-      '--kill-after=10',
-      String(timeout),
-      'qemu-system-x86_64',
-      '-machine',
-      'q35',
-      '-accel',
-      ACCEL,
-      '-m',
-      '1024',
-      '-smp',
-      '2',
-      '-display',
-      'none',
-      '-monitor',
-      'none',
-      '-serial',
-      `file:${serial}`,
-      ...(options.firmware === 'uefi' ? ['-bios', OVMF] : []),
-      '-drive',
-      `file=${overlay},if=virtio,format=qcow2`,
-      '-drive',
-      `file=${seed},if=virtio,format=raw,readonly=on`,
-      '-nic',
-      'user,restrict=on,model=virtio-net-pci'
-    ]
+    const [command, ...args] = qemuArgv({
+      firmware: options.firmware,
+      accel: ACCEL,
+      ovmf: findOvmf(),
+      sshPort: await freePort(),
+      files: {
+        overlay,
+        seed,
+        console: serial,
+        monitor: path.join(dir, 'monitor.sock'),
+        pidFile: path.join(dir, 'qemu.pid')
+      },
+      limitSeconds: timeout
+    })
     const started = performance.now()
-    const child = spawn('timeout', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn(command as string, args, { stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', chunk => (stderr += chunk))
     const exitCode = await new Promise<number | null>(resolve => child.on('close', code => resolve(code)))
