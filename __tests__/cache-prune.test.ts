@@ -26,7 +26,15 @@ describe('parsePackageFileName', () => {
     ],
     ['foo-1-2-3-any.pkg.tar', 'foo-1', '2-3', 'any', false],
     ['libstdc++5-3.3.6-9-x86_64.pkg.tar.zst', 'libstdc++5', '3.3.6-9', 'x86_64', false],
-    ['xorg-font-util-1.4.1-1-x86_64.pkg.tar.gz', 'xorg-font-util', '1.4.1-1', 'x86_64', false]
+    ['xorg-font-util-1.4.1-1-x86_64.pkg.tar.gz', 'xorg-font-util', '1.4.1-1', 'x86_64', false],
+    // Not makepkg's pkgrel, but pacman installs it (the stand-in repository repacks Debian's packages).
+    [
+      'bsdutils-1:2.38.1-5+deb12u3.9462cc92-x86_64.pkg.tar.zst',
+      'bsdutils',
+      '1:2.38.1-5+deb12u3.9462cc92',
+      'x86_64',
+      false
+    ]
   ])('%s', (file, name, version, arch, signature) => {
     expect(parsePackageFileName(file)).toMatchObject({ name, version, arch, signature })
   })

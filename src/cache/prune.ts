@@ -3,6 +3,8 @@
 // pacman names a package file `<name>-<pkgver>-<pkgrel>-<arch>.pkg.tar[.<ext>]` (plus `.sig` for a
 // detached signature). A name may contain '-' (lib32-glibc); pkgver, pkgrel and arch never do, so the
 // last three '-'-separated fields are version and arch. An epoch stays in the file name as `1:2.3-4`.
+// makepkg allows only digits (and one dot) in pkgrel, but pacman installs other pkgrels too (repacked or
+// hand-built packages, such as this project's stand-in repository): a pkgrel here starts with a digit.
 import { lstatSync, readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
 
@@ -22,7 +24,7 @@ export interface PackageFile {
 }
 
 const PACKAGE_FILE =
-  /^([a-zA-Z0-9@_+][a-zA-Z0-9@._+-]*)-((?:[0-9]+:)?[^-:/\s]+-[0-9]+(?:\.[0-9]+)?)-([A-Za-z0-9_]+)(\.pkg\.tar(?:\.(?:zst|xz|gz|bz2|lz4|lrz|lzo|lz|Z))?)(\.sig)?$/
+  /^([a-zA-Z0-9@_+][a-zA-Z0-9@._+-]*)-((?:[0-9]+:)?[^-:/\s]+-[0-9][^-:/\s]*)-([A-Za-z0-9_]+)(\.pkg\.tar(?:\.(?:zst|xz|gz|bz2|lz4|lrz|lzo|lz|Z))?)(\.sig)?$/
 
 /** The package a cache file holds, or undefined for anything else (`.part` downloads, temp dirs, ...). */
 export function parsePackageFileName(file: string): PackageFile | undefined {
