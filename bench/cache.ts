@@ -1,8 +1,9 @@
 // Cold vs warm build of the same image with the package cache: the built action (dist/) run the way
 // the runner runs it, with the fake cache v2 service and an HTTP mirror on 127.0.0.1 that counts the
 // bytes it serves. Prints the time ratio and the bytes fetched from the mirror in each build.
-//   bench/run.sh cache [repository-dir] [packages...]
+//   [MIRROR_MBIT=<megabits per second>] bench/run.sh cache [repository-dir] [packages...]
 // Default repository: the fixture repository; pass the stand-in repository for a realistic package set.
+// The mirror answers at loopback speed unless MIRROR_MBIT gives it a link as slow as a real mirror's.
 import { execFileSync } from 'node:child_process'
 import { statSync } from 'node:fs'
 import path from 'node:path'
@@ -12,7 +13,9 @@ import { fixtureRepo, runAction, runPost, scratchDir, serveDirectory } from '../
 const [repoArg, ...packageArgs] = process.argv.slice(2)
 const repo = repoArg ? path.resolve(repoArg) : fixtureRepo()
 const base = packageArgs.length > 0 ? packageArgs.join(' ') : 'base'
-const mirror = await serveDirectory(repo)
+const mbit = Number(process.env.MIRROR_MBIT ?? 0)
+if (!Number.isFinite(mbit) || mbit < 0) throw new Error(`MIRROR_MBIT must be a number of megabits per second`)
+const mirror = await serveDirectory(repo, { bytesPerSecond: mbit > 0 ? (mbit * 1e6) / 8 : undefined })
 const cache = await startCacheService()
 const shared = scratchDir('arch-image-bench-')
 
@@ -62,6 +65,7 @@ try {
   const warm = await build('warm')
   const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1)
   console.log(`repository: ${repo}; packages: ${base}`)
+  console.log(`mirror link: ${mbit > 0 ? `${mbit} Mbit/s shared by all downloads` : 'loopback, unthrottled'}`)
   console.log(
     `cold: ${cold.seconds.toFixed(1)} s, ${cold.packages} packages, ${mib(cold.bytes)} MiB from the mirror`
   )

@@ -17,6 +17,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { Transform } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 // Bundled benchmarks (bench/run.sh) run from a temp dir and say where the checkout is.
@@ -233,9 +234,16 @@ export interface FileServer {
   close(): Promise<void>
 }
 
-/** Serve a directory read-only over HTTP on 127.0.0.1 (a mirror), recording each request path. */
-export async function serveDirectory(root: string): Promise<FileServer> {
+/**
+ * Serve a directory read-only over HTTP on 127.0.0.1 (a mirror), recording each request path. With
+ * `bytesPerSecond`, every response shares one link of that speed (a mirror over the internet).
+ */
+export async function serveDirectory(
+  root: string,
+  options: { bytesPerSecond?: number } = {}
+): Promise<FileServer> {
   const requests: string[] = []
+  const link = options.bytesPerSecond ? sharedLink(options.bytesPerSecond) : undefined
   const server = http.createServer((req, res) => {
     const urlPath = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)
     requests.push(urlPath)
@@ -245,7 +253,9 @@ export async function serveDirectory(root: string): Promise<FileServer> {
       return
     }
     res.writeHead(200, { 'content-length': statSync(file).size })
-    createReadStream(file).pipe(res)
+    const body = createReadStream(file)
+    if (link) body.pipe(link()).pipe(res)
+    else body.pipe(res)
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   return {
@@ -253,6 +263,19 @@ export async function serveDirectory(root: string): Promise<FileServer> {
     requests,
     close: () => new Promise(resolve => server.close(() => resolve()))
   }
+}
+
+/** Streams that pass bytes no faster than `bytesPerSecond` all together: each chunk waits for its turn. */
+function sharedLink(bytesPerSecond: number): () => Transform {
+  let free = performance.now()
+  return () =>
+    new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        const start = Math.max(free, performance.now())
+        free = start + (chunk.length / bytesPerSecond) * 1000
+        setTimeout(() => done(null, chunk), free - performance.now())
+      }
+    })
 }
 
 /** The stand-in repository (Debian's packages repacked under Arch names, test/standin), built once and shared. */
