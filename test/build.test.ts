@@ -10,6 +10,7 @@ import path from 'node:path'
 import { INPUTS } from '../src/config/inputs.js'
 import {
   REPO_ROOT,
+  fixtureInputs,
   fixtureMirror,
   fixtureRepo,
   leaksUnder,
@@ -62,15 +63,9 @@ describe('ext4 build from a file:// mirror', () => {
     run = await runAction({
       dir,
       inputs: {
+        ...fixtureInputs(repo, dir),
         'image-name': 'fixture-ext4',
-        mirror: fixtureMirror(repo),
-        'signature-level': 'Never',
-        'pacman-from': 'host',
-        configure: 'false',
-        'base-packages': 'base',
-        packages: 'fixture-hello',
-        'disk-size': '1G',
-        'package-cache-dir': path.join(dir, 'pkg-cache')
+        packages: 'fixture-hello'
       }
     })
   }, 300_000)

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs'
 import path from 'node:path'
-import { fixtureMirror, fixtureRepo, leaksUnder, runAction, scratchDir, shimDir } from './helpers.js'
+import { fixtureInputs, fixtureRepo, leaksUnder, runAction, scratchDir, shimDir } from './helpers.js'
 import { freePort } from './openstack/harness.js'
 
 let repo: string
@@ -126,13 +126,7 @@ describe.each(FAULTS)('a failure in $stage', fault => {
       dir,
       env,
       inputs: {
-        mirror: fixtureMirror(repo),
-        'signature-level': 'Never',
-        'pacman-from': 'host',
-        configure: 'false',
-        'base-packages': 'base',
-        'disk-size': '1G',
-        'package-cache-dir': path.join(dir, 'pkg-cache'),
+        ...fixtureInputs(repo, dir),
         ...(typeof fault.inputs === 'function' ? await fault.inputs() : fault.inputs)
       }
     })

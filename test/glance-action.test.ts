@@ -22,7 +22,7 @@ import {
 } from './openstack/harness.js'
 import { FakeGitHub } from './fakes/github.js'
 import {
-  fixtureMirror,
+  fixtureInputs,
   fixtureRepo,
   leaksUnder,
   runAction,
@@ -231,12 +231,8 @@ describe('failures', () => {
       await runAction({
         dir: runDir,
         inputs: {
-          'image-name': `wrong-${suffix}`,
-          mirror: fixtureMirror(fixtureRepo()),
-          'signature-level': 'Never',
-          'pacman-from': 'host',
-          configure: 'false',
-          'base-packages': 'base'
+          ...fixtureInputs(fixtureRepo(), runDir),
+          'image-name': `wrong-${suffix}`
         },
         env: { ...memberEnv(h), OS_PASSWORD: 'not-the-password' }
       })
@@ -304,15 +300,9 @@ describe('build and publish', () => {
       await runAction({
         dir: runDir,
         inputs: {
+          ...fixtureInputs(fixtureRepo(), runDir),
           'image-name': name,
-          mirror: fixtureMirror(fixtureRepo()),
-          'signature-level': 'Never',
-          'pacman-from': 'host',
-          configure: 'false',
-          'base-packages': 'base',
-          'disk-size': '1G',
-          'boot-mode': 'uefi',
-          'package-cache-dir': path.join(runDir, 'pkg-cache')
+          'boot-mode': 'uefi'
         },
         env: memberEnv(h)
       })

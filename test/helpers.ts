@@ -45,6 +45,22 @@ export function fixtureMirror(repo: string): string {
 }
 
 /** Parse a GitHub file command file (GITHUB_OUTPUT, GITHUB_STATE): name<<delimiter ... delimiter; last value wins. */
+/**
+ * The inputs of a small build from the fixture repository: the host's pacman, no cloud configuration,
+ * a 1 GiB disk, the package cache under `dir`. Tests spread their own inputs over it.
+ */
+export function fixtureInputs(repo: string, dir: string): Record<string, string> {
+  return {
+    mirror: fixtureMirror(repo),
+    'signature-level': 'Never',
+    'pacman-from': 'host',
+    configure: 'false',
+    'base-packages': 'base',
+    'disk-size': '1G',
+    'package-cache-dir': path.join(dir, 'pkg-cache')
+  }
+}
+
 export function parseFileCommands(file: string): Record<string, string> {
   const values: Record<string, string> = {}
   if (!existsSync(file)) return values

@@ -15,7 +15,7 @@ import {
 } from 'node:fs'
 import path from 'node:path'
 import {
-  fixtureMirror,
+  fixtureInputs,
   fixtureRepo,
   leaksUnder,
   runAction,
@@ -36,16 +36,7 @@ afterAll(() => {
 })
 
 function inputs(dir: string, extra: Record<string, string>): Record<string, string> {
-  return {
-    mirror: fixtureMirror(repo),
-    'signature-level': 'Never',
-    'pacman-from': 'host',
-    configure: 'false',
-    'base-packages': 'base',
-    'disk-size': '1G',
-    'package-cache-dir': path.join(dir, 'pkg-cache'),
-    ...extra
-  }
+  return { ...fixtureInputs(repo, dir), ...extra }
 }
 
 function script(file: string, body: string): void {

@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
-  fixtureMirror,
+  fixtureInputs,
   fixtureRepo,
   leaksUnder,
   parseFileCommands,
@@ -30,15 +30,7 @@ async function killDuringPacstrap(dir: string, signal: NodeJS.Signals) {
   const options = {
     dir,
     env: { PATH: `${shims}:${process.env.PATH}` },
-    inputs: {
-      mirror: fixtureMirror(repo),
-      'signature-level': 'Never',
-      'pacman-from': 'host',
-      configure: 'false',
-      'base-packages': 'base',
-      'disk-size': '1G',
-      'package-cache-dir': path.join(dir, 'pkg-cache')
-    }
+    inputs: fixtureInputs(repo, dir)
   }
   const run = await runAction({
     ...options,

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { FakeGitHub } from './fakes/github.js'
-import { fixtureMirror, fixtureRepo, leaksUnder, runAction, scratchDir } from './helpers.js'
+import { fixtureInputs, fixtureRepo, leaksUnder, runAction, scratchDir } from './helpers.js'
 
 const PREVIOUS_MANIFEST = [
   'base 0.9-3',
@@ -69,14 +69,8 @@ describe('pull request previews from the built action', () => {
         GITHUB_SHA: 'e'.repeat(40)
       },
       inputs: {
-        mirror: fixtureMirror(repo),
-        'signature-level': 'Never',
-        'pacman-from': 'host',
-        configure: 'false',
-        'base-packages': 'base',
+        ...fixtureInputs(repo, dir),
         packages: 'fixture-hello',
-        'disk-size': '1G',
-        'package-cache-dir': path.join(dir, 'pkg-cache'),
         'previous-manifest': 'release',
         comment: 'true',
         'release-tag': 'arch-cloud-pr7',

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { FakeGitHub } from './fakes/github.js'
-import { fixtureMirror, fixtureRepo, leaksUnder, runAction, scratchDir } from './helpers.js'
+import { fixtureInputs, fixtureRepo, leaksUnder, runAction, scratchDir } from './helpers.js'
 
 function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex')
@@ -44,14 +44,8 @@ describe('release assets from the built action', () => {
       dir,
       env: { GITHUB_API_URL: fake.apiUrl, GITHUB_REPOSITORY: fake.repository, GITHUB_SHA: 'a'.repeat(40) },
       inputs: {
+        ...fixtureInputs(repo, dir),
         'image-name': 'released',
-        mirror: fixtureMirror(repo),
-        'signature-level': 'Never',
-        'pacman-from': 'host',
-        configure: 'false',
-        'base-packages': 'base',
-        'disk-size': '1G',
-        'package-cache-dir': path.join(dir, 'pkg-cache'),
         'release-tag': tag,
         'release-name': `Arch image ${tag}`,
         'release-make-latest': 'true',

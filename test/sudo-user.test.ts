@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { readdirSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import {
-  fixtureMirror,
+  fixtureInputs,
   fixtureRepo,
   leaksUnder,
   runAction,
@@ -36,14 +36,8 @@ describe('as an unprivileged user with passwordless sudo', () => {
       user,
       env: { HOME: `/home/${user}` },
       inputs: {
-        mirror: fixtureMirror(repo),
-        'signature-level': 'Never',
-        'pacman-from': 'host',
-        configure: 'false',
-        'base-packages': 'base',
-        packages: 'fixture-hello2',
-        'disk-size': '1G',
-        'package-cache-dir': path.join(dir, 'pkg-cache')
+        ...fixtureInputs(repo, dir),
+        packages: 'fixture-hello2'
       }
     }
     // The runner's files and workspace exist before the step and belong to the runner's user.
