@@ -168,6 +168,28 @@ describe('mode: cleanup from the built action', () => {
     expect(deleted).toContainEqual(expect.objectContaining({ kind: 'release', name: 'arch-cloud-pr7' }))
   }, 60_000)
 
+  it('a tag GitHub refuses to delete (a tag ruleset) is a warning naming it; the rest is deleted', async () => {
+    fake.failNext({
+      operationId: 'git/delete-ref',
+      status: 422,
+      body: {
+        message: 'Repository rule violations found\n\nCannot delete this tag.',
+        documentation_url: 'https://docs.github.com/rest/git/refs#delete-a-reference'
+      }
+    })
+    const run = await cleanup({}, { name: 'pull_request', pr: 7 })
+    expect(run.output).not.toContain('::error::')
+    expect(run.code).toBe(0)
+    const warning = /::warning::(could not delete the tag .*)/.exec(run.output)?.[1]?.replaceAll('%0A', '\n')
+    expect(warning).toMatch(
+      /^could not delete the tag (arch-cloud-pr7\S*) .*Cannot delete this tag.*git push --delete origin \1$/s
+    )
+    expect(remaining()).toEqual(survivors)
+    const kept = pr7Tags.filter(tag => tags().includes(tag))
+    expect(kept).toHaveLength(1)
+    expect(warning).toContain(`the tag ${kept[0]} `)
+  }, 60_000)
+
   it('a tag of the preview shape without a release is not touched', async () => {
     fake.tags.add('arch-cloud-pr7-deadbee')
     const run = await cleanup({}, { name: 'pull_request', pr: 7 })

@@ -28,7 +28,19 @@ export const cleanupReleasesStage: Stage = {
         ctx.log.info(`deleted the ${kind} ${release.tagName} (${release.htmlUrl})`)
         if (release.draft) continue
         const tag = release.tagName
-        if (await github.deleteTag(tag)) {
+        let gone: boolean
+        try {
+          gone = await github.deleteTag(tag)
+        } catch (error) {
+          // The release is deleted already, so a rerun would never find this tag again: failing the
+          // run can't help; say what is left and go on with the rest.
+          const reason = error instanceof Error ? error.message : String(error)
+          ctx.log.warning(
+            `could not delete the tag ${tag} (${reason}); delete it by hand: git push --delete origin ${tag}`
+          )
+          continue
+        }
+        if (gone) {
           deleted.push({ kind: 'tag', name: tag, id: `refs/tags/${tag}` })
           ctx.log.info(`deleted the tag ${tag}`)
         } else {
