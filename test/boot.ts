@@ -9,6 +9,7 @@ import path from 'node:path'
 import { MemoryLog } from '../__tests__/helpers/memory-log.js'
 import { createOverlay, findOvmf, freePort, makeSeed, qemuArgv } from '../src/boot/qemu.js'
 import { Exec } from '../src/pipeline/exec.js'
+import { KEYRING_READY } from '../src/stages/services.js'
 
 export interface BootOptions {
   image: string
@@ -105,7 +106,7 @@ export function reportingUserData(marker: string): string {
     `echo "${marker} root=$(findmnt -no SOURCE /)"`,
     `echo "${marker} root-bytes=$(findmnt -bno SIZE /)"`,
     `echo "${marker} locale=$(cat /etc/locale.conf)"`,
-    `echo "${marker} keyring=$(test -e /etc/pacman.d/gnupg/trustdb.gpg && test -e /etc/pacman.d/gnupg/.pacman-init-done && echo populated)"`,
+    `echo "${marker} keyring=$(test -e /etc/pacman.d/gnupg/trustdb.gpg && test -e ${KEYRING_READY} && echo populated)"`,
     `echo "${marker} startup=$(systemd-analyze time | head -n 1)"`,
     `echo "${marker} slowest=$(systemd-analyze blame --no-pager | head -n 5 | tr -s ' ' | tr '\\n' '|')"`,
     `for unit in ${units}; do echo "${marker} unit $unit=$(systemctl show -P Result $unit)/$(systemctl show -P ActiveState $unit)"; done`,

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs'
 import path from 'node:path'
 import { fixtureInputs, fixtureRepo, leaksUnder, runAction, scratchDir, shimDir } from './helpers.js'
-import { freePort } from './openstack/harness.js'
+import { freePort } from '../src/boot/qemu.js'
 
 let repo: string
 const dirs: string[] = []

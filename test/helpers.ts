@@ -44,7 +44,6 @@ export function fixtureMirror(repo: string): string {
   return `file://${repo}/$repo/os/$arch`
 }
 
-/** Parse a GitHub file command file (GITHUB_OUTPUT, GITHUB_STATE): name<<delimiter ... delimiter; last value wins. */
 /**
  * The inputs of a small build from the fixture repository: the host's pacman, no cloud configuration,
  * a 1 GiB disk, the package cache under `dir`. Tests spread their own inputs over it.
@@ -61,6 +60,7 @@ export function fixtureInputs(repo: string, dir: string): Record<string, string>
   }
 }
 
+/** Parse a GitHub file command file (GITHUB_OUTPUT, GITHUB_STATE): name<<delimiter ... delimiter; last value wins. */
 export function parseFileCommands(file: string): Record<string, string> {
   const values: Record<string, string> = {}
   if (!existsSync(file)) return values

@@ -3,7 +3,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createReadStream, readFileSync, readdirSync, rmSync } from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -186,16 +185,8 @@ export async function sha512Of(file: string): Promise<string> {
   return hash.digest('hex')
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
-  })
-}
+// The boot test's own: a TCP port on 127.0.0.1 that nothing listens on right now.
+export { freePort } from '../../src/boot/qemu.js'
 
 /** One more glance-api on the shared state (a test may kill it without disturbing the others). */
 export class ExtraGlance {
