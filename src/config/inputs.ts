@@ -201,6 +201,12 @@ export const INPUTS: InputSpec[] = [
     default: ''
   },
   {
+    name: 'allow-insecure-http',
+    description:
+      '`true` accepts plain `http://` Keystone and Glance URLs on other machines (the password and tokens cross the network unencrypted). Without it only `https://` and loopback addresses (`localhost`, `127.0.0.0/8`, `::1`) are used; a service catalog that turns an https Keystone into an http Glance is refused.',
+    default: 'false'
+  },
+  {
     name: 'image-endpoint',
     description: "Glance URL to use instead of the catalog's.",
     default: ''
