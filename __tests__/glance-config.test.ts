@@ -83,7 +83,7 @@ describe('glance input', () => {
     const remote = { ...OS_ENV, OS_AUTH_URL: 'http://keystone.example.org:5000/v3' }
     expect(problems({ 'disk-size': 'huge' }, remote)).toEqual([
       expect.stringMatching(/^disk-size: /),
-      'OS_AUTH_URL: http://keystone.example.org:5000/v3 is plain http: the password and tokens would cross the network unencrypted; use https, or set allow-insecure-http: true if this network is trusted'
+      'OS_AUTH_URL: http://keystone.example.org:5000/v3 is plain http: credentials and tokens would cross the network unencrypted; use https, or set allow-insecure-http: true if this network is trusted'
     ])
     expect(problems({ 'image-endpoint': 'http://glance.example.org:9292' }, OS_ENV)).toEqual([
       expect.stringMatching(/^image-endpoint: http:\/\/glance\.example\.org:9292 is plain http/)

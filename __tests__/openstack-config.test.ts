@@ -337,7 +337,7 @@ describe('plain http', () => {
 
   it('refuses an OS_AUTH_URL on another machine, naming the variable, the URL and how to allow it', () => {
     expect(problemsOf(() => resolveOpenStackSettings({ ...passwordEnv, OS_AUTH_URL: remote }))).toEqual([
-      `OS_AUTH_URL: ${remote} is plain http: the password and tokens would cross the network unencrypted; use https, or set allow-insecure-http: true if this network is trusted`
+      `OS_AUTH_URL: ${remote} is plain http: credentials and tokens would cross the network unencrypted; use https, or set allow-insecure-http: true if this network is trusted`
     ])
   })
 

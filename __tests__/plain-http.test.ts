@@ -30,7 +30,7 @@ describe('plainHttpProblem', () => {
     expect(plainHttpProblem('http://127.0.0.1:5000/v3', 'OS_AUTH_URL', false)).toBeUndefined()
     expect(plainHttpProblem('http://keystone.example.org/v3', 'OS_AUTH_URL', true)).toBeUndefined()
     expect(plainHttpProblem('http://keystone.example.org/v3', 'OS_AUTH_URL', false)).toBe(
-      'OS_AUTH_URL: http://keystone.example.org/v3 is plain http: the password and tokens would cross the network unencrypted; use https, or set allow-insecure-http: true if this network is trusted'
+      'OS_AUTH_URL: http://keystone.example.org/v3 is plain http: credentials and tokens would cross the network unencrypted; use https, or set allow-insecure-http: true if this network is trusted'
     )
   })
 })

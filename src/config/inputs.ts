@@ -319,7 +319,7 @@ export const INPUTS: InputSpec[] = [
   {
     name: 'package-cache-dir',
     description:
-      'Host directory pacman keeps downloaded packages in. Default: `$RUNNER_TEMP/arch-image-pkg` in Actions, `/var/cache/arch-image/pkg` elsewhere.',
+      'Host directory pacman keeps downloaded packages in (no whitespace). Default: `$RUNNER_TEMP/arch-image-pkg` in Actions, `/var/cache/arch-image/pkg` elsewhere. Only a directory the action created (it marks it with `.arch-image-cache`) is handed to the runner user and pruned; an existing one is used as it is.',
     default: ''
   }
 ]

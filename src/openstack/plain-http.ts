@@ -28,7 +28,7 @@ export function plainHttpProblem(url: string, setting: string, allowed: boolean)
   const parts = parsed(url)
   if (!parts || parts.protocol !== 'http:' || allowed || isLoopbackHost(parts.hostname)) return undefined
   return (
-    `${setting}: ${url} is plain http: the password and tokens would cross the network unencrypted; ` +
+    `${setting}: ${url} is plain http: credentials and tokens would cross the network unencrypted; ` +
     `use https, or set ${ALLOW_INPUT}: true if this network is trusted`
   )
 }
