@@ -71,6 +71,10 @@ export async function preparePackageCacheDir(ctx: Context): Promise<PackageCache
     markerStat !== undefined &&
     markerStat.type.startsWith('regular') &&
     ownedByUs(ctx, markerStat.uid)
+  if (ours && ctx.owner) {
+    // An earlier run that failed before handing it back left it root's: the restore writes as the user.
+    await exec.run(['chown', `${ctx.owner.uid}:${ctx.owner.gid}`, '--', dir], { privileged: true })
+  }
   if (!ours) {
     ctx.log.warning(
       `package-cache-dir: ${dir} was not created by arch-image (no ${CACHE_MARKER} of ours in it): it is used as it is, ` +
