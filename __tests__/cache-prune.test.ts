@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { CACHE_MARKER } from '../src/cache/cache-dir.js'
 import { countPackageFiles, parsePackageFileName, prunePackageCache } from '../src/cache/prune.js'
 
 describe('parsePackageFileName', () => {
@@ -108,9 +109,11 @@ describe('prunePackageCache', () => {
     expect(existsSync('/etc/hostname')).toBe(true)
   })
 
-  it('prunes everything when nothing is installed, and a missing directory is an empty cache', () => {
+  it('prunes everything when nothing is installed (but our marker), and a missing directory is an empty cache', () => {
     writeFileSync(path.join(dir, 'linux-6.9.3.arch1-1-x86_64.pkg.tar.zst'), 'x')
+    writeFileSync(path.join(dir, CACHE_MARKER), 'ours')
     expect(prunePackageCache(dir, [])).toMatchObject({ kept: 0, removed: 1 })
+    expect(readdirSync(dir)).toEqual([CACHE_MARKER])
     expect(prunePackageCache(path.join(dir, 'absent'), installed)).toEqual({
       kept: 0,
       keptBytes: 0,

@@ -93,6 +93,19 @@ describe('accepted values', () => {
     expect(config({ format: 'raw' }).compression).toBe('none')
   })
 
+  it('takes absolute file:// URLs for the mirror and the Archive', () => {
+    const c = config({ mirror: 'file:///srv/repo/$repo/os/$arch', 'archive-url': 'file:///srv/archive/' })
+    expect(c.mirrors).toEqual(['file:///srv/repo/$repo/os/$arch'])
+    expect(c.archiveUrl).toBe('file:///srv/archive')
+  })
+
+  it('takes names of letters, digits and ._-', () => {
+    expect(config({ 'image-family': 'arch_cloud.v2-x', 'image-name': 'A.b_c-1' })).toMatchObject({
+      imageFamily: 'arch_cloud.v2-x',
+      imageName: 'A.b_c-1'
+    })
+  })
+
   it('resolves relative directories against the workspace', () => {
     const c = config({ 'output-dir': 'out/images', 'package-cache-dir': '../cache' })
     expect(c.outputDir).toBe('/work/repo/out/images')
@@ -151,6 +164,28 @@ const BAD_INPUTS: [Record<string, string>, string, RegExp][] = [
   [{ 'image-name': '.hidden' }, 'image-name', /".hidden" is not accepted/],
   [{ 'image-family': 'a/b' }, 'image-family', /"a\/b" is not accepted/],
   [{ 'image-name': 'x'.repeat(129) }, 'image-name', /at most 128/],
+  [
+    { 'image-family': 'arch+cloud' },
+    'image-family',
+    /"arch\+cloud" is not accepted; use letters, digits, '\.', '_' or '-' .*; not '\+': GitHub renames it/
+  ],
+  [{ 'image-name': 'arch-2026+1' }, 'image-name', /"arch-2026\+1" is not accepted; .*not '\+'/],
+  [{ 'image-name': 'in:arch' }, 'image-name', /"in:arch" is not accepted/],
+  [
+    { mirror: 'file://relative/path/$repo/os/$arch' },
+    'mirror',
+    /"file:\/\/relative\/path\/\$repo\/os\/\$arch" is not an absolute file URL; use file:\/\/\/absolute\/path/
+  ],
+  [{ mirror: 'file:/srv/repo' }, 'mirror', /is not an absolute file URL/],
+  [{ mirror: 'file://localhost/srv/repo' }, 'mirror', /is not an absolute file URL/],
+  [{ 'archive-url': 'file://archive' }, 'archive-url', /"file:\/\/archive" is not an absolute file URL/],
+  [{ 'archive-url': 'file:////srv' }, 'archive-url', /is not an absolute file URL/],
+  [
+    { 'package-cache-dir': '/var/cache/my pkgs' },
+    'package-cache-dir',
+    /"\/var\/cache\/my pkgs" contains whitespace, which pacman\.conf's CacheDir splits on/
+  ],
+  [{ 'package-cache-dir': 'pkg\tcache' }, 'package-cache-dir', /contains whitespace/],
   [{ 'output-dir': '/' }, 'output-dir', /"\/" is not accepted; use a directory of its own/],
   [{ 'package-cache-dir': '/' }, 'package-cache-dir', /"\/" is not accepted/]
 ]

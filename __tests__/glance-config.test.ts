@@ -1,8 +1,10 @@
-import { describe, expect, it } from '@jest/globals'
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { buildConfig, ConfigError, type Config } from '../src/config/config.js'
+import { readQcow2Header } from '../src/config/qcow2-header.js'
 
 const OS_ENV = {
   OS_AUTH_URL: 'https://keystone.example:5000/v3',
@@ -75,6 +77,29 @@ describe('glance input', () => {
     expect(c.glance?.settings.auth.type).toBe('v3applicationcredential')
     expect(c.glance?.settings.regionName).toBe('RegionTwo')
     expect(masked).toContain('app-secret-123')
+  })
+
+  it('refuses a plain http Keystone on another machine with the other bad inputs, unless allow-insecure-http', () => {
+    const remote = { ...OS_ENV, OS_AUTH_URL: 'http://keystone.example.org:5000/v3' }
+    expect(problems({ 'disk-size': 'huge' }, remote)).toEqual([
+      expect.stringMatching(/^disk-size: /),
+      'OS_AUTH_URL: http://keystone.example.org:5000/v3 is plain http: credentials and tokens would cross the network unencrypted; use https, or set allow-insecure-http: true if this network is trusted'
+    ])
+    expect(problems({ 'image-endpoint': 'http://glance.example.org:9292' }, OS_ENV)).toEqual([
+      expect.stringMatching(/^image-endpoint: http:\/\/glance\.example\.org:9292 is plain http/)
+    ])
+    const { config: allowed } = config({ 'allow-insecure-http': 'true' }, remote)
+    expect(allowed.glance?.settings).toMatchObject({
+      allowInsecureHttp: true,
+      auth: { authUrl: 'http://keystone.example.org:5000/v3' }
+    })
+    expect(allowed.warnings).toContain(
+      'allow-insecure-http: plain http:// Keystone and Glance URLs are accepted; the password and tokens may cross the network unencrypted'
+    )
+    expect(config({}, OS_ENV).config.glance?.settings.allowInsecureHttp).toBe(false)
+    expect(problems({ 'allow-insecure-http': 'yes' }, OS_ENV)).toEqual([
+      'allow-insecure-http: "yes" is not accepted; use true or false'
+    ])
   })
 
   it('parses tags, properties, keep and sharing', () => {
@@ -167,5 +192,69 @@ describe('mode publish', () => {
       /image-path: ".*nope" is not a file/
     )
     rmSync(dir, { recursive: true, force: true })
+  })
+
+  describe('an image-path qcow2 that is not self-contained (headers made by qemu-img)', () => {
+    let dir: string
+    const qemuImg = (...args: string[]) => execFileSync('qemu-img', ['create', '-q', ...args], { cwd: dir })
+    beforeAll(() => {
+      dir = mkdtempSync(path.join(os.tmpdir(), 'arch-image-qcow2-'))
+      qemuImg('-f', 'raw', 'base.raw', '1M')
+      qemuImg('-f', 'qcow2', 'plain.qcow2', '1M')
+      qemuImg('-f', 'qcow2', '-o', 'compat=0.10', 'v2.qcow2', '1M')
+      qemuImg('-f', 'qcow2', '-b', 'base.raw', '-F', 'raw', 'backed.qcow2')
+      qemuImg('-f', 'qcow2', '-o', 'compat=0.10', '-b', 'base.raw', '-F', 'raw', 'backed-v2.qcow2')
+      qemuImg('-f', 'qcow2', '-o', 'data_file=data.bin', 'external.qcow2', '1M')
+    })
+    afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+    it('reads the header as qemu-img wrote it', () => {
+      expect(readQcow2Header(path.join(dir, 'plain.qcow2'))).toEqual({
+        version: 3,
+        backingFile: '',
+        externalDataFile: false
+      })
+      expect(readQcow2Header(path.join(dir, 'v2.qcow2'))).toMatchObject({ version: 2, backingFile: '' })
+      expect(readQcow2Header(path.join(dir, 'backed.qcow2'))).toMatchObject({ backingFile: 'base.raw' })
+      expect(readQcow2Header(path.join(dir, 'backed-v2.qcow2'))).toMatchObject({
+        version: 2,
+        backingFile: 'base.raw'
+      })
+      expect(readQcow2Header(path.join(dir, 'external.qcow2'))).toMatchObject({
+        backingFile: '',
+        externalDataFile: true
+      })
+      expect(readQcow2Header(path.join(dir, 'base.raw'))).toBeUndefined()
+    })
+
+    it('refuses a backing file or an external data file at config time, naming the file', () => {
+      for (const file of ['plain.qcow2', 'v2.qcow2', 'base.raw']) {
+        expect(config({ mode: 'publish', 'image-path': path.join(dir, file) }, OS_ENV).config.imagePath).toBe(
+          path.join(dir, file)
+        )
+      }
+      for (const file of ['backed.qcow2', 'backed-v2.qcow2']) {
+        expect(problems({ mode: 'publish', 'image-path': path.join(dir, file) }, OS_ENV)).toEqual([
+          `image-path: ${path.join(dir, file)} is a qcow2 with a backing file ("base.raw"); Glance would get only the changes on top of it; flatten it first: qemu-img convert -O qcow2 ${path.join(dir, file)} <new file>`
+        ])
+      }
+      expect(problems({ mode: 'publish', 'image-path': path.join(dir, 'external.qcow2') }, OS_ENV)).toEqual([
+        expect.stringMatching(
+          /^image-path: .*external\.qcow2 is a qcow2 whose data lives in an external data file/
+        )
+      ])
+    })
+
+    it('names the image after the file, and refuses a file name that is no image name', () => {
+      expect(
+        config({ mode: 'publish', 'image-path': path.join(dir, 'plain.qcow2') }, OS_ENV).config.imageName
+      ).toBe('plain')
+      execFileSync('cp', ['plain.qcow2', 'nightly+1.qcow2'], { cwd: dir })
+      expect(problems({ mode: 'publish', 'image-path': path.join(dir, 'nightly+1.qcow2') }, OS_ENV)).toEqual([
+        expect.stringMatching(
+          /^image-name: "nightly\+1" is not accepted; .*\(the name comes from the file name of image-path; set image-name\)$/
+        )
+      ])
+    })
   })
 })

@@ -310,7 +310,7 @@ describe('resolveOpenStackSettings errors', () => {
     expect(
       problemsOf(() =>
         resolveOpenStackSettings({
-          OS_AUTH_URL: 'http://k/v3',
+          OS_AUTH_URL: 'https://k/v3',
           OS_AUTH_TYPE: 'v3applicationcredential',
           OS_APPLICATION_CREDENTIAL_NAME: 'ci'
         })
@@ -329,6 +329,62 @@ describe('resolveOpenStackSettings errors', () => {
       'cacert: no such file /work/ca.pem',
       "image-endpoint must be an http(s) URL, not 'glance:9292'"
     ])
+  })
+})
+
+describe('plain http', () => {
+  const remote = 'http://keystone.example.org:5000/v3'
+
+  it('refuses an OS_AUTH_URL on another machine, naming the variable, the URL and how to allow it', () => {
+    expect(problemsOf(() => resolveOpenStackSettings({ ...passwordEnv, OS_AUTH_URL: remote }))).toEqual([
+      `OS_AUTH_URL: ${remote} is plain http: credentials and tokens would cross the network unencrypted; use https, or set allow-insecure-http: true if this network is trusted`
+    ])
+  })
+
+  it("refuses a clouds.yaml auth_url, naming the file's entry", () => {
+    const yaml =
+      'clouds:\n  c:\n    auth:\n      auth_url: http://10.0.0.5:5000\n      username: u\n      password: p\n      project_name: x\n'
+    expect(problemsOf(() => resolveOpenStackSettings({}, { cloud: 'c', cloudsYaml: yaml }))[0]).toMatch(
+      /^auth\.auth_url in clouds-yaml \(cloud 'c'\): http:\/\/10\.0\.0\.5:5000 is plain http: .* allow-insecure-http: true/
+    )
+  })
+
+  it('refuses an http image endpoint override on another machine (input or OS_IMAGE_ENDPOINT_OVERRIDE)', () => {
+    expect(
+      problemsOf(() => resolveOpenStackSettings(passwordEnv, { imageEndpoint: 'http://glance.example:9292' }))
+    ).toEqual([expect.stringMatching(/^image-endpoint: http:\/\/glance\.example:9292 is plain http/)])
+    expect(
+      problemsOf(() =>
+        resolveOpenStackSettings({ ...passwordEnv, OS_IMAGE_ENDPOINT_OVERRIDE: 'http://glance.example:9292' })
+      )
+    ).toEqual([expect.stringMatching(/^OS_IMAGE_ENDPOINT_OVERRIDE: http:\/\/glance\.example:9292 is plain/)])
+  })
+
+  it.each([
+    'http://127.0.0.1:5000/v3',
+    'http://127.8.9.10:5000',
+    'http://localhost:5000/v3',
+    'http://LOCALHOST/identity',
+    'http://[::1]:5000/v3'
+  ])('accepts the loopback address %s', url => {
+    const settings = resolveOpenStackSettings({ ...passwordEnv, OS_AUTH_URL: url }, { imageEndpoint: url })
+    expect(settings.allowInsecureHttp).toBe(false)
+  })
+
+  it.each(['http://128.0.0.1:5000', 'http://localhost.example.org', 'http://[::2]:5000', 'http://0.0.0.0'])(
+    'refuses %s, which is not loopback',
+    url => {
+      expect(problemsOf(() => resolveOpenStackSettings({ ...passwordEnv, OS_AUTH_URL: url }))).toHaveLength(1)
+    }
+  )
+
+  it('accepts any http URL with allowInsecureHttp, and keeps the choice for the catalog check', () => {
+    const settings = resolveOpenStackSettings(
+      { ...passwordEnv, OS_AUTH_URL: remote },
+      { imageEndpoint: 'http://glance.example:9292', allowInsecureHttp: true }
+    )
+    expect(settings.auth.authUrl).toBe(remote)
+    expect(settings.allowInsecureHttp).toBe(true)
   })
 })
 

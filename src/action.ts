@@ -155,8 +155,9 @@ async function savePackageCacheInPost(log: ActionsLog, exec: Exec): Promise<void
   try {
     const state = JSON.parse(saved) as CacheState
     // pacstrap wrote the cache as root; a build that failed before handover did not hand it back.
+    // Only a directory arch-image created is handed over (see src/cache/cache-dir.ts).
     const owner = invokingOwner()
-    if (owner && state.installed?.length) {
+    if (owner && state.installed?.length && state.ours === true) {
       await exec.run(['chown', '-R', `${owner.uid}:${owner.gid}`, state.dir], {
         privileged: true,
         quiet: true

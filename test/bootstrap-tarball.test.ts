@@ -472,7 +472,7 @@ describe('a run cancelled while pacstrap hangs inside the bootstrap', () => {
       expect.arrayContaining(['.', 'proc', 'dev', 'mnt', 'mnt/proc', 'mnt/dev', 'var/cache/arch-image/pkg'])
     )
     expect(during?.processes).toBeGreaterThan(0)
-    expect(during?.kinds).toEqual(['gpg-agent', 'loop', 'mount', 'path', 'process'])
+    expect(during?.kinds).toEqual(['gpg-agent', 'lock', 'loop', 'mount', 'path', 'process'])
     expect(leaksUnder(dir)).toEqual({ loops: [], mounts: [] })
     expect(processesRootedUnder(ctx.workDir)).toEqual([])
     expect(existsSync(ctx.workDir)).toBe(false)

@@ -5,7 +5,7 @@
 // the half-uploaded image. No secret may appear in anything the action writes.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
@@ -246,6 +246,60 @@ describe('failures', () => {
     expect(leaksUnder(runDir)).toEqual({ loops: [], mounts: [] })
     expect(await imagesNamed(`wrong-${suffix}`)).toHaveLength(0)
     execFileSync('rm', ['-rf', runDir])
+  }, 300_000)
+
+  it('a plain http Keystone on another machine is refused with the bad inputs, naming the URL, before any stage', async () => {
+    const runDir = newRunDir()
+    const remote = 'http://keystone.example.org:5000/v3'
+    const run = record(
+      await runAction({
+        dir: runDir,
+        inputs: { ...fixtureInputs(fixtureRepo(), runDir), 'image-name': `insecure-${suffix}` },
+        env: { ...memberEnv(h), OS_AUTH_URL: remote }
+      })
+    )
+    expect(run.code).toBe(1)
+    expect(/::error::(.*)/.exec(run.output)?.[1]?.replaceAll('%0A', '\n')).toBe(
+      `invalid input:\n  - OS_AUTH_URL: ${remote} is plain http: credentials and tokens would cross the network unencrypted; use https, or set allow-insecure-http: true if this network is trusted`
+    )
+    // no stage ran: no summary, no disk, no package cache, nothing attached
+    expect(run.summary).toBe('')
+    expect(run.output).not.toContain('losetup')
+    expect(existsSync(path.join(runDir, 'workspace/arch-image-out'))).toBe(false)
+    expect(existsSync(path.join(runDir, 'pkg-cache'))).toBe(false)
+    expect(leaksUnder(runDir)).toEqual({ loops: [], mounts: [] })
+  }, 120_000)
+
+  it('a catalog whose image endpoint is plain http on another machine fails at the openstack stage, before any disk', async () => {
+    // A region of its own, so no other test can pick this endpoint.
+    const region = `insecure-${suffix}`
+    const glance = 'http://glance.example.org:9292'
+    await openstackCli(['region', 'create', region], adminEnv(h))
+    const endpoint = JSON.parse(
+      await openstackCli(
+        ['endpoint', 'create', '-f', 'json', '--region', region, 'image', 'public', glance],
+        adminEnv(h)
+      )
+    ) as { id: string }
+    try {
+      const runDir = newRunDir()
+      const run = record(
+        await runAction({
+          dir: runDir,
+          inputs: { ...fixtureInputs(fixtureRepo(), runDir), 'image-name': `catalog-${suffix}` },
+          env: { ...memberEnv(h), OS_REGION_NAME: region }
+        })
+      )
+      expect(run.code).toBe(1)
+      expect(run.output).toContain(
+        `::error::stage "openstack" failed: the service catalog's image endpoint: ${glance} is plain http: credentials and tokens would cross the network unencrypted; use https, or set allow-insecure-http: true if this network is trusted`
+      )
+      expect(run.summary).toMatch(/<td>disk<\/td><td>-<\/td><td>not run<\/td>/)
+      expect(leaksUnder(runDir)).toEqual({ loops: [], mounts: [] })
+    } finally {
+      await openstackCli(['endpoint', 'delete', endpoint.id], adminEnv(h))
+      await openstackCli(['region', 'delete', region], adminEnv(h))
+    }
   }, 300_000)
 
   it('main killed mid-upload: the post step deletes the unfinished image', async () => {

@@ -91,6 +91,7 @@ describe('main killed during pacstrap, then post', () => {
     expect(beforePost.mounts.length).toBeGreaterThanOrEqual(5)
     expect(resourcesBeforePost.map(resource => resource.kind)).toEqual([
       'path',
+      'lock',
       'path',
       'loop',
       'mount',
@@ -102,7 +103,8 @@ describe('main killed during pacstrap, then post', () => {
   it('post releases everything: 0 loop devices, 0 mounts, no process left, temp files gone', () => {
     expect(post.output).not.toContain('::error::')
     expect(post.code).toBe(0)
-    expect(post.output).toContain('post: releasing 6 resource(s) the main step left')
+    expect(post.output).toContain('post: releasing 7 resource(s) the main step left')
+    expect(post.output).toMatch(/release the output lock .*\/arch-image-out\/\.arch-cloud-\d{8}\.lock\n/)
     expect(leaksUnder(dir)).toEqual({ loops: [], mounts: [] })
     expect(processesMentioning(dir)).toEqual([])
     expect(readdirSync(path.join(dir, 'runner_temp'))).toEqual([])

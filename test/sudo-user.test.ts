@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readdirSync, statSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import {
   fixtureInputs,
@@ -79,6 +79,14 @@ describe('as an unprivileged user with passwordless sudo', () => {
     ]
     expect(files.length).toBeGreaterThan(8)
     for (const file of files) expect(owned(file)).toEqual({ file: path.basename(file), uid, gid })
+  })
+
+  it('marks the package directory it created as its own, and keeps the mark through pruning', () => {
+    expect(run.output).toContain(`package cache: created ${path.join(dir, 'pkg-cache')}`)
+    expect(readFileSync(path.join(dir, 'pkg-cache/.arch-image-cache'), 'utf8')).toMatch(
+      /^arch-image created this package cache directory/
+    )
+    expect(run.output).not.toMatch(/::warning::package-cache-dir/)
   })
 
   it('leaves nothing attached or mounted', () => {

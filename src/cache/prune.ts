@@ -7,6 +7,7 @@
 // hand-built packages, such as this project's stand-in repository): a pkgrel here starts with a digit.
 import { lstatSync, readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
+import { CACHE_MARKER } from './cache-dir.js'
 
 export interface InstalledPackage {
   name: string
@@ -68,6 +69,7 @@ export function prunePackageCache(dir: string, installed: InstalledPackage[]): P
     return result
   }
   for (const entry of entries.sort()) {
+    if (entry === CACHE_MARKER) continue
     const file = path.join(dir, entry)
     let stat
     try {

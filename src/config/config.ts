@@ -5,6 +5,7 @@ import { PACMAN_FROM, type PacmanFrom } from '../bootstrap-env/run.js'
 import type { PullRequestEvent } from '../github/event.js'
 import { buildGlanceConfig, type GlanceConfig } from './glance-config.js'
 import { INPUTS } from './inputs.js'
+import { selfContainedProblem } from './qcow2-header.js'
 
 export type Filesystem = 'ext4' | 'btrfs'
 export type ImageFormat = 'qcow2' | 'raw'
@@ -191,8 +192,20 @@ export const DATASOURCES = [
   'None'
 ]
 
-const IMAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/
-const FAMILY_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$/
+// No '+': GitHub renames it in release asset names, and a query string written by hand (curl
+// '...?name=a+b') reads it as a space, so Glance lists nothing (measured). No ':' either: Glance reads
+// `name=in:...` as an operator.
+const IMAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
+const FAMILY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/
+
+/** Why an image name or family is refused, or undefined. */
+function nameProblem(input: string, value: string, pattern: RegExp, max: number): string | undefined {
+  if (pattern.test(value)) return undefined
+  const plus = value.includes('+')
+    ? "; not '+': GitHub renames it in release asset names and a hand-written Glance query reads it as a space"
+    : ''
+  return `${input}: ${JSON.stringify(value)} is not accepted; use letters, digits, '.', '_' or '-' (starting with a letter or digit, at most ${max})${plus}`
+}
 
 function quote(value: string): string {
   return JSON.stringify(value)
@@ -243,7 +256,15 @@ function mirrorServer(problems: string[], url: string): string {
   if (!['http:', 'https:', 'file:'].includes(parsed.protocol)) {
     problems.push(`mirror: ${quote(url)} has scheme ${parsed.protocol}; use http://, https:// or file://`)
   }
+  const local = fileUrlProblem('mirror', url)
+  if (local) problems.push(local)
   return url.includes('$repo') ? url : `${url.replace(/\/+$/, '')}/$repo/os/$arch`
+}
+
+/** A file:// URL must name an absolute path and no host (`file://dir/x` reads `dir` as a host). */
+function fileUrlProblem(input: string, url: string): string | undefined {
+  if (!/^file:/i.test(url) || /^file:\/\/\/(?!\/)/.test(url)) return undefined
+  return `${input}: ${quote(url)} is not an absolute file URL; use file:///absolute/path (three slashes: no host part)`
 }
 
 function parseBool(problems: string[], input: string, value: string): boolean {
@@ -336,6 +357,11 @@ function parseBootTest(
   return { enabled, firmware, timeoutSeconds, script: read('boot-test-script').trim() }
 }
 
+/** `mode: publish` without image-name: the file's name without its image extension. */
+export function publishedImageName(file: string): string {
+  return path.basename(file).replace(/\.(qcow2|raw|img)$/, '')
+}
+
 /** `<image-family>-<YYYYMMDD>` of the snapshot date, or of today when packages come from a mirror. */
 export function defaultImageName(family: string, snapshotDate: string | undefined, today: Date): string {
   const date = snapshotDate ?? today.toISOString().slice(0, 10).replaceAll('-', '/')
@@ -357,11 +383,8 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
   const mode = oneOf<Config['mode']>(problems, 'mode', modeText, ['build', 'publish', 'cleanup'])
 
   const imageFamily = get('image-family')
-  if (!FAMILY_NAME.test(imageFamily)) {
-    problems.push(
-      `image-family: ${quote(imageFamily)} is not accepted; use letters, digits, '.', '_', '+' or '-' (starting with a letter or digit, at most 100)`
-    )
-  }
+  const familyProblem = nameProblem('image-family', imageFamily, FAMILY_NAME, 100)
+  if (familyProblem) problems.push(familyProblem)
 
   const diskText = get('disk-size')
   let diskSizeBytes = parseSize(diskText) ?? NaN
@@ -414,6 +437,9 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
     problems.push(
       `archive-url: ${quote(archiveUrl)} is not accepted; use an http://, https:// or file:// URL`
     )
+  } else {
+    const local = fileUrlProblem('archive-url', archiveUrl)
+    if (local) problems.push(local)
   }
 
   const mirrorUrls = splitList(get('mirror'))
@@ -440,11 +466,8 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
   const imageName =
     get('image-name') ||
     (preview ? `${previewTagPrefix(imageFamily, preview.pr)}-${preview.sha.slice(0, 7)}` : '')
-  if (imageName && !IMAGE_NAME.test(imageName)) {
-    problems.push(
-      `image-name: ${quote(imageName)} is not accepted; use letters, digits, '.', '_', '+' or '-' (starting with a letter or digit, at most 128)`
-    )
-  }
+  const nameRefused = imageName ? nameProblem('image-name', imageName, IMAGE_NAME, 128) : undefined
+  if (nameRefused) problems.push(nameRefused)
 
   const outputDir = path.resolve(env.cwd, get('output-dir'))
   const cacheText = get('package-cache-dir')
@@ -459,6 +482,12 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
   ] as const) {
     if (dir === '/' || /[\n\0]/.test(dir))
       problems.push(`${input}: ${quote(dir)} is not accepted; use a directory of its own`)
+  }
+  // pacman.conf's `CacheDir =` line splits on whitespace: a path with a space would be two directories.
+  if (/\s/.test(packageCacheDir)) {
+    problems.push(
+      `package-cache-dir: ${quote(packageCacheDir)} contains whitespace, which pacman.conf's CacheDir splits on; use a path without spaces`
+    )
   }
 
   const configure = parseBool(problems, 'configure', get('configure'))
@@ -612,11 +641,22 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
 
   const glance = buildGlanceConfig(get, problems, warnings, env, { mode, preview: preview !== undefined })
   let imagePath: string | undefined
+  let publishName = ''
   const imagePathText = get('image-path')
   if (mode === 'publish') {
     imagePath = path.resolve(env.cwd, imagePathText)
     if (!imagePathText) problems.push('image-path: is empty; mode: publish needs the image file to publish')
     else if (!isFile(imagePath)) problems.push(`image-path: ${quote(imagePathText)} is not a file`)
+    else {
+      const outside = selfContainedProblem('image-path', imagePath)
+      if (outside) problems.push(outside)
+      if (!imageName) {
+        publishName = publishedImageName(imagePath)
+        const refused = nameProblem('image-name', publishName, IMAGE_NAME, 128)
+        if (refused)
+          problems.push(`${refused} (the name comes from the file name of image-path; set image-name)`)
+      }
+    }
     if (releaseTag) {
       problems.push('release-tag: mode: publish only publishes to Glance; attach release assets in the build')
     }
@@ -632,7 +672,7 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
     mode,
     imagePath,
     glance,
-    imageName,
+    imageName: imageName || publishName,
     imageFamily,
     diskSizeBytes,
     filesystem,

@@ -143,6 +143,11 @@ export function buildGlanceConfig(
     return undefined
   }
 
+  const allowHttpText = get('allow-insecure-http')
+  if (!['true', 'false'].includes(allowHttpText)) {
+    problems.push(`allow-insecure-http: ${JSON.stringify(allowHttpText)} is not accepted; use true or false`)
+  }
+  const allowInsecureHttp = allowHttpText === 'true'
   let settings: OpenStackSettings | undefined
   try {
     const insecureText = get('insecure')
@@ -156,6 +161,7 @@ export function buildGlanceConfig(
       ...(get('cacert') ? { cacert: get('cacert') } : {}),
       ...(insecureText ? { insecure: insecureText === 'true' } : {}),
       ...(get('image-endpoint') ? { imageEndpoint: get('image-endpoint') } : {}),
+      allowInsecureHttp,
       ...(env.mask ? { mask: env.mask } : {})
     })
     if (insecureText && !['true', 'false'].includes(insecureText)) {
@@ -163,6 +169,11 @@ export function buildGlanceConfig(
     }
     if (settings.insecure) {
       warnings.push('insecure: TLS certificates of Keystone and Glance are not checked')
+    }
+    if (allowInsecureHttp) {
+      warnings.push(
+        'allow-insecure-http: plain http:// Keystone and Glance URLs are accepted; the password and tokens may cross the network unencrypted'
+      )
     }
     warnings.push(...settings.warnings)
   } catch (error) {

@@ -201,6 +201,12 @@ export const INPUTS: InputSpec[] = [
     default: ''
   },
   {
+    name: 'allow-insecure-http',
+    description:
+      '`true` accepts plain `http://` Keystone and Glance URLs on other machines (the password and tokens cross the network unencrypted). Without it only `https://` and loopback addresses (`localhost`, `127.0.0.0/8`, `::1`) are used; a service catalog that turns an https Keystone into an http Glance is refused.',
+    default: 'false'
+  },
+  {
     name: 'image-endpoint',
     description: "Glance URL to use instead of the catalog's.",
     default: ''
@@ -313,7 +319,7 @@ export const INPUTS: InputSpec[] = [
   {
     name: 'package-cache-dir',
     description:
-      'Host directory pacman keeps downloaded packages in. Default: `$RUNNER_TEMP/arch-image-pkg` in Actions, `/var/cache/arch-image/pkg` elsewhere.',
+      'Host directory pacman keeps downloaded packages in (no whitespace). Default: `$RUNNER_TEMP/arch-image-pkg` in Actions, `/var/cache/arch-image/pkg` elsewhere. Only a directory the action created (it marks it with `.arch-image-cache`) is handed to the runner user and pruned; an existing one is used as it is.',
     default: ''
   }
 ]

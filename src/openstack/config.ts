@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import YAML from 'yaml'
+import { plainHttpProblem } from './plain-http.js'
 
 export type AuthType = 'password' | 'v3applicationcredential'
 export type Interface = 'public' | 'internal' | 'admin'
@@ -46,6 +47,8 @@ export interface OpenStackSettings {
   insecure: boolean
   /** Use this Glance URL instead of the catalog's. */
   imageEndpoint?: string
+  /** Plain http:// to other machines is allowed (allow-insecure-http); loopback always is. */
+  allowInsecureHttp?: boolean
   /** The clouds.yaml entry used, if any. */
   cloud?: string
   /** Harmless oddities worth a warning (ignored settings). */
@@ -64,6 +67,8 @@ export interface ResolveOptions {
   cacert?: string
   insecure?: boolean
   imageEndpoint?: string
+  /** Accept plain http:// URLs of other machines (allow-insecure-http). */
+  allowInsecureHttp?: boolean
   /** Called with every secret the moment it is read, so logs can hide it. */
   mask?: (secret: string) => void
   /** Working directory for relative paths and ./clouds.yaml (default process.cwd()). */
@@ -395,6 +400,7 @@ export function resolveOpenStackSettings(env: Env, options: ResolveOptions = {})
     authType = !auth.password && auth.application_credential_secret ? 'v3applicationcredential' : 'password'
   }
 
+  const allowInsecureHttp = options.allowInsecureHttp ?? false
   let authUrl = ''
   if (!auth.auth_url) {
     problems.push(`the Keystone URL is missing: set ${where('auth_url')}`)
@@ -404,6 +410,8 @@ export function resolveOpenStackSettings(env: Env, options: ResolveOptions = {})
     } catch (error) {
       problems.push(...(error as OpenStackConfigError).problems)
     }
+    const plainHttp = plainHttpProblem(auth.auth_url, authFrom.auth_url ?? 'auth_url', allowInsecureHttp)
+    if (plainHttp) problems.push(plainHttp)
   }
 
   // OSC fills missing user/project domains from default_domain ('default')
@@ -525,6 +533,10 @@ export function resolveOpenStackSettings(env: Env, options: ResolveOptions = {})
         `${topFrom.image_endpoint_override ?? 'image-endpoint'} must be an http(s) URL, not '${top.image_endpoint_override}'`
       )
     }
+    const plainHttp =
+      imageEndpoint &&
+      plainHttpProblem(imageEndpoint, topFrom.image_endpoint_override ?? 'image-endpoint', allowInsecureHttp)
+    if (plainHttp) problems.push(plainHttp)
   }
   if (cacert && insecure) warnings.push('insecure is set: the cacert is not used to verify the server')
 
@@ -533,6 +545,7 @@ export function resolveOpenStackSettings(env: Env, options: ResolveOptions = {})
     auth: resolvedAuth,
     interface: iface,
     insecure,
+    allowInsecureHttp,
     warnings,
     ...defined({ regionName: top.region_name, cacert, imageEndpoint, cloud: cloudName })
   }

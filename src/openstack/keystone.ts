@@ -4,6 +4,7 @@
 import type { ApplicationCredentialAuth, Interface, OpenStackSettings, PasswordAuth } from './config.js'
 import { describeAuth } from './config.js'
 import { HttpClient, OpenStackError } from './http.js'
+import { catalogEndpointProblem } from './plain-http.js'
 
 export interface CatalogEndpoint {
   id?: string
@@ -254,6 +255,12 @@ export class KeystoneSession implements TokenSource {
       this.settings.interface,
       this.settings.regionName
     )
+    const plainHttp = catalogEndpointProblem(
+      url,
+      this.settings.auth.authUrl,
+      this.settings.allowInsecureHttp ?? false
+    )
+    if (plainHttp) throw new Error(plainHttp)
     return normaliseImageEndpoint(url)
   }
 

@@ -1,3 +1,4 @@
+import type { PackageCacheDir } from '../cache/cache-dir.js'
 import type { Config } from '../config/config.js'
 import type { GlanceConnection } from '../openstack/glance.js'
 import type { PackageDiff } from '../manifest/diff.js'
@@ -77,6 +78,8 @@ export interface Context {
   installed?: InstalledPackage[]
   image?: ImageFacts
   cache?: { key: string; hit: string; state: CacheState }
+  /** The package cache directory, once created or found (decided once a run). */
+  packageCache?: PackageCacheDir
   /** Mirror the package cache state for the post step (GITHUB_STATE in Actions). */
   saveCacheState(state: CacheState): void
   release?: { url: string; assets: { name: string; url: string; size: number }[] }

@@ -2,7 +2,7 @@
 // acquiring command could be killed half-way) and is released in reverse order. The stack is
 // mirrored through `persist` (GITHUB_STATE in Actions) so the post step can finish the job when the
 // main step was killed. Every release is idempotent: it checks what is really there first.
-import { readFileSync } from 'node:fs'
+import { readFileSync, unlinkSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Exec } from './exec.js'
 import type { Log } from './log.js'
@@ -14,6 +14,8 @@ export type Resource =
   | { kind: 'gpg-agent'; homedir: string }
   | { kind: 'process'; pid: number; startTime: string }
   | { kind: 'glance-image'; imageId: string; name: string }
+  /** An output lock file; removed only while it still holds `content` (ours). */
+  | { kind: 'lock'; path: string; content: string }
 
 /** Deletes a Glance image; given by whoever holds the OpenStack credentials (never persisted). */
 export type ImageDeleter = (imageId: string) => Promise<void>
@@ -37,6 +39,8 @@ export function describe(resource: Resource): string {
       return `stop process group ${resource.pid}`
     case 'glance-image':
       return `delete the unfinished Glance image ${resource.imageId} (${resource.name})`
+    case 'lock':
+      return `release the output lock ${resource.path}`
   }
 }
 
@@ -132,7 +136,24 @@ export async function releaseResource(
     case 'path':
       await exec.run(['rm', '-rf', '--one-file-system', '--', resource.path], { privileged: true })
       return
+    case 'lock':
+      return releaseLock(resource.path, resource.content, log)
   }
+}
+
+function releaseLock(file: string, content: string, log: Log): void {
+  let current: string
+  try {
+    current = readFileSync(file, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw error
+  }
+  if (current !== content) {
+    log.info(`${file} belongs to another run now; left alone`)
+    return
+  }
+  unlinkSync(file)
 }
 
 /** Field 22 of /proc/<pid>/stat: when the process started, to tell a reused pid from ours. */

@@ -1,6 +1,7 @@
 // bootstrap: our own pacman.conf, then pacstrap of the package set into the mounted root.
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { preparePackageCacheDir } from '../cache/cache-dir.js'
 import type { Config } from '../config/config.js'
 import { pacstrapWithBootstrapTarball, usesBootstrapTarball } from '../bootstrap-env/run.js'
 import type { Context } from '../pipeline/context.js'
@@ -60,11 +61,11 @@ async function pacstrapFromHost(ctx: Context, packages: string[]): Promise<void>
 export const bootstrapStage: Stage = {
   name: 'bootstrap',
   async run(ctx) {
-    const { config, exec } = ctx
+    const { config } = ctx
     const rootDir = ctx.rootDir
     if (!rootDir) throw new Error('BUG: root not mounted')
 
-    await exec.run(['mkdir', '-p', config.packageCacheDir], { privileged: true })
+    await preparePackageCacheDir(ctx)
     const packages = packageList(config)
     if (usesBootstrapTarball(config.pacmanFrom)) {
       ctx.log.info(`pacstrap runs inside Arch's bootstrap tarball (pacman-from: ${config.pacmanFrom})`)

@@ -1,6 +1,7 @@
 // The pacman package cache between runs: restored into CacheDir before bootstrap, pruned to exactly
 // what the image installed and saved by the post step once the build got past bootstrap. A cache
 // failure only warns; it never fails a build.
+import { preparePackageCacheDir } from '../cache/cache-dir.js'
 import { cacheKey, prunePackageCache, restorePackageCache, savePackageCache } from '../cache/package-cache.js'
 import type { InstalledPackage } from '../pipeline/context.js'
 import type { Log } from '../pipeline/log.js'
@@ -10,6 +11,8 @@ import { packageList } from './bootstrap.js'
 /** What the post step needs to save the cache (mirrored into GITHUB_STATE). */
 export interface CacheState {
   dir: string
+  /** arch-image created the directory: the post step may chown -R and prune it. */
+  ours?: boolean
   key: string
   matchedKey?: string
   /** Set once bootstrap has installed the packages: only then is there anything worth saving. */
@@ -27,17 +30,12 @@ export const cacheRestoreStage: Stage = {
       snapshot: ctx.snapshotDate,
       packages: packageList(config)
     })
-    await ctx.exec.run(['mkdir', '-p', config.packageCacheDir], { privileged: true })
-    if (ctx.owner) {
-      await ctx.exec.run(['chown', `${ctx.owner.uid}:${ctx.owner.gid}`, config.packageCacheDir], {
-        privileged: true
-      })
-    }
+    const { ours } = await preparePackageCacheDir(ctx)
     const restored = await restorePackageCache(config.packageCacheDir, key, restoreKeys, ctx.log)
     ctx.cache = {
       key,
       hit: restored.hit,
-      state: { dir: config.packageCacheDir, key, matchedKey: restored.matchedKey }
+      state: { dir: config.packageCacheDir, ours, key, matchedKey: restored.matchedKey }
     }
     ctx.saveCacheState(ctx.cache.state)
     ctx.log.info(
@@ -52,9 +50,13 @@ export async function savePackageCacheFromState(state: CacheState, log: Log): Pr
     log.info('package cache: the build did not get past bootstrap; nothing to save')
     return
   }
-  const pruned = await prunePackageCache(state.dir, state.installed)
-  log.info(`package cache: kept ${pruned.kept} package files, removed ${pruned.removed}`)
-  for (const failure of pruned.failed) log.warning(`package cache: could not remove ${failure}`)
+  if (state.ours) {
+    const pruned = prunePackageCache(state.dir, state.installed)
+    log.info(`package cache: kept ${pruned.kept} package files, removed ${pruned.removed}`)
+    for (const failure of pruned.failed) log.warning(`package cache: could not remove ${failure}`)
+  } else {
+    log.info(`package cache: ${state.dir} was not created by arch-image; saved as it is, not pruned`)
+  }
   const saved = await savePackageCache(state.dir, state.key, log, { matchedKey: state.matchedKey })
   log.info(`package cache save: ${saved.outcome}`)
 }

@@ -1,8 +1,9 @@
 // detach: unmount and free the loop device. convert: the raw disk becomes the published image,
 // checked, hashed in one read, with SHA256SUMS beside it.
-import { renameSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, openSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { hashFile } from '../openstack/http.js'
+import { uniqueSuffix } from '../pipeline/output-lock.js'
 import type { Stage } from '../pipeline/runner.js'
 
 export const detachStage: Stage = {
@@ -38,8 +39,9 @@ export const convertStage: Stage = {
       ctx.outputs.push(teardown.push({ kind: 'path', path: imagePath }))
       renameSync(disk.rawPath, imagePath)
     } else {
-      const partial = path.join(config.outputDir, `.${ctx.imageName}.qcow2.partial`)
+      const partial = path.join(config.outputDir, `.${ctx.imageName}.${uniqueSuffix()}.qcow2.partial`)
       const partialId = teardown.push({ kind: 'path', path: partial })
+      closeSync(openSync(partial, 'wx'))
       await exec.run(convertArgs(config.compression, disk.rawPath, partial))
       await exec.run(['qemu-img', 'check', '-f', 'qcow2', partial])
       ctx.outputs.push(teardown.push({ kind: 'path', path: imagePath }))

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, openSync, closeSync, ftruncateSync } from 'node:
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Context } from '../pipeline/context.js'
+import { acquireOutputLock, uniqueSuffix } from '../pipeline/output-lock.js'
 import type { Stage } from '../pipeline/runner.js'
 
 export const PARTITION_TYPES = {
@@ -56,10 +57,13 @@ export const diskStage: Stage = {
   async run(ctx) {
     const { config, exec, teardown } = ctx
     mkdirSync(config.outputDir, { recursive: true })
-    const rawPath = path.join(config.outputDir, `.${ctx.imageName}.raw.partial`)
+    // Before anything is written next to the outputs: a second run for the same image stops here.
+    acquireOutputLock(ctx)
+    // A name no other run uses, created exclusively: never truncate a file another run has on a loop device.
+    const rawPath = path.join(config.outputDir, `.${ctx.imageName}.${uniqueSuffix()}.raw.partial`)
 
     ctx.held.rawFile = teardown.push({ kind: 'path', path: rawPath })
-    const fd = openSync(rawPath, 'w')
+    const fd = openSync(rawPath, 'wx')
     try {
       ftruncateSync(fd, config.diskSizeBytes)
     } finally {

@@ -2,12 +2,11 @@
 // seconds, not after the build). inspect: `mode: publish` reads an existing image file. publish: the
 // image into Glance, verified by hash, registered for deletion until it is settled, then rotation.
 import { statSync } from 'node:fs'
-import path from 'node:path'
 import { describeAuth } from '../openstack/config.js'
 import { connectGlance } from '../openstack/glance.js'
 import { hashFile } from '../openstack/http.js'
 import { archImageProperties, publishImage } from '../openstack/publish.js'
-import { previewTagPrefix, type Config } from '../config/config.js'
+import { previewTagPrefix, publishedImageName, type Config } from '../config/config.js'
 import type { Context } from '../pipeline/context.js'
 import { formatBytes } from '../pipeline/report.js'
 import type { Stage } from '../pipeline/runner.js'
@@ -64,7 +63,7 @@ export const inspectStage: Stage = {
       throw new Error(`image-path: ${file} is a ${parsed.format} image; publish qcow2 or raw`)
     }
     if (parsed.format === 'qcow2') await ctx.exec.run(['qemu-img', 'check', '-f', 'qcow2', '--', file])
-    ctx.imageName ||= path.basename(file).replace(/\.(qcow2|raw|img)$/, '')
+    ctx.imageName ||= publishedImageName(file)
     const digest = await hashFile(file)
     ctx.image = {
       path: file,

@@ -27,7 +27,10 @@ export const handoverStage: Stage = {
         ['chown', spec, config.outputDir, image.path, image.sha256sumsPath, image.manifestPath],
         { privileged: true }
       )
-      await ctx.exec.run(['chown', '-R', spec, config.packageCacheDir], { privileged: true })
+      // Only a directory we created: chown -R of someone else's would take it from them.
+      if (ctx.packageCache?.ours) {
+        await ctx.exec.run(['chown', '-R', spec, '--', ctx.packageCache.dir], { privileged: true })
+      }
     }
     for (const id of ctx.outputs) ctx.teardown.forget(id)
     ctx.outputs = []

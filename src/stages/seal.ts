@@ -5,7 +5,7 @@ import path from 'node:path'
 import type { Context } from '../pipeline/context.js'
 import type { Stage } from '../pipeline/runner.js'
 import { configLint } from './lint.js'
-import { manifestText, readInstalledPackages, writeImageFile } from './rootfs.js'
+import { insideRoot, manifestText, readInstalledPackages, writeImageFile } from './rootfs.js'
 
 /** One thing the image must not contain: `find` arguments below the root. */
 export interface SealRule {
@@ -27,8 +27,23 @@ export const SEAL_RULES: SealRule[] = [
   { what: 'temporary files', dir: 'var/tmp', find: ['-mindepth', '1', '-maxdepth', '1'] }
 ]
 
+/**
+ * The rule's directory on the host, through the same guard as every write into the image: a link
+ * there (or above it) leading out of the image would point find and rm -rf at the host's files.
+ */
+function ruleDir(rootDir: string, rule: SealRule): string {
+  try {
+    return insideRoot(rootDir, rule.dir)
+  } catch (error) {
+    throw new Error(
+      `cannot seal ${rule.what} in /${rule.dir}: ${(error as Error).message}; ` +
+        'the image must have a real directory there (did a hook script or package replace it with a link?)'
+    )
+  }
+}
+
 async function matches(ctx: Context, rule: SealRule): Promise<string[]> {
-  const dir = path.join(ctx.rootDir as string, rule.dir)
+  const dir = ruleDir(ctx.rootDir as string, rule)
   const result = await ctx.exec.run(['find', dir, '-xdev', ...rule.find, '-print0'], {
     privileged: true,
     allowFailure: true,
@@ -47,7 +62,7 @@ export async function sealLint(ctx: Context): Promise<string[]> {
     }
   }
   const machineId = await ctx.exec.run(
-    ['stat', '-c', '%s', path.join(ctx.rootDir as string, 'etc/machine-id')],
+    ['stat', '-c', '%s', insideRoot(ctx.rootDir as string, 'etc/machine-id')],
     {
       privileged: true,
       allowFailure: true,
@@ -65,6 +80,8 @@ export const sealStage: Stage = {
   async run(ctx) {
     const rootDir = ctx.rootDir
     if (!rootDir) throw new Error('BUG: root not mounted')
+    // Every rule's directory is checked before anything is removed.
+    for (const rule of SEAL_RULES) ruleDir(rootDir, rule)
     for (const rule of SEAL_RULES) {
       const found = await matches(ctx, rule)
       if (found.length === 0) continue
