@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
+import type { PacmanFrom } from '../src/bootstrap-env/run.js'
 import { buildConfig } from '../src/config/config.js'
 import { pacmanConf } from '../src/stages/bootstrap.js'
 import { snapshotServer, unixTimeToArchiveDate } from '../src/stages/resolve.js'
@@ -140,5 +141,17 @@ describe('host', () => {
     expect(tools('ext4', true, 'bios')).not.toContain('mcopy')
     expect(tools('ext4', false)).not.toContain('mcopy')
     expect(requiredTools(config).find(t => t.command === 'pacstrap')?.debian).toBe('arch-install-scripts')
+  })
+
+  it("needs gpgv (the tarball's signature) and arch-chroot when pacstrap runs inside the bootstrap tarball", () => {
+    const bootstrapTools = (pacmanFrom: PacmanFrom, osRelease: string) =>
+      requiredTools({ ...config, pacmanFrom }, osRelease)
+        .filter(tool => ['gpgv', 'arch-chroot'].includes(tool.command))
+        .map(tool => `${tool.command}:${tool.debian}`)
+    const ubuntu = 'ID=ubuntu\nID_LIKE=debian\n'
+    expect(bootstrapTools('bootstrap', ubuntu)).toEqual(['gpgv:gpgv', 'arch-chroot:arch-install-scripts'])
+    expect(bootstrapTools('auto', ubuntu)).toHaveLength(2)
+    expect(bootstrapTools('auto', 'ID=arch\n')).toEqual([])
+    expect(bootstrapTools('host', ubuntu)).toEqual([])
   })
 })

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 build_packages=(
-  arch-install-scripts pacman-package-manager makepkg gpg gpg-agent gpgconf
+  arch-install-scripts pacman-package-manager makepkg gpg gpgv gpg-agent gpgconf
   fdisk mount util-linux dosfstools mtools e2fsprogs btrfs-progs qemu-utils zstd libarchive-tools
   qemu-system-x86 ovmf openssh-client # the boot test (on by default)
 )

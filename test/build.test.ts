@@ -184,6 +184,8 @@ describe('ext4 build from a file:// mirror', () => {
     ]) {
       expect(run.summary).toMatch(new RegExp(`<td>${stage}</td><td>[0-9.]+ s</td><td>ok</td>`))
     }
+    // pacman-from host: no bootstrap tarball to obtain and verify.
+    expect(run.summary).toContain('<td>bootstrap-tarball</td><td>-</td><td>skipped</td>')
     expect(run.summary).toContain(`<td>sha256</td><td>${run.outputs.sha256}</td>`)
     expect(run.summary).toContain('<td>packages</td><td>6</td>')
   })
@@ -294,6 +296,7 @@ describe('bad inputs', () => {
           filesystem: 'zfs',
           'disk-size': '10M',
           mirror: 'ftp://x',
+          'bootstrap-keyring': 'no-such-keyring.gpg',
           'package-cache-dir': path.join(dir, 'c')
         }
       })
@@ -302,6 +305,9 @@ describe('bad inputs', () => {
       expect(run.output).toContain('filesystem: "zfs" is not accepted; use one of ext4, btrfs')
       expect(run.output).toContain('disk-size: "10M" is out of range')
       expect(run.output).toContain('mirror: "ftp://x" has scheme ftp:')
+      expect(run.output).toContain(
+        'bootstrap-keyring: "no-such-keyring.gpg" does not exist; use a file of OpenPGP'
+      )
       expect(run.output).not.toContain('losetup')
       expect(existsSync(path.join(dir, 'workspace/arch-image-out'))).toBe(false)
       expect(existsSync(path.join(dir, 'c'))).toBe(false)

@@ -97,6 +97,8 @@ export interface ActionOptions {
   env?: Record<string, string>
   /** Run as another user through sudo (a hosted runner's unprivileged user). */
   user?: string
+  /** The main entry to run (default dist/main/index.js of this checkout). */
+  main?: string
   onStart?: (child: ChildProcess) => void
 }
 
@@ -161,7 +163,7 @@ async function runNode(script: string, env: Record<string, string>, cwd: string,
 /** Run dist/main as the runner does; the post entry is separate (runPost). */
 export async function runAction(options: ActionOptions): Promise<ActionRun> {
   const { env, files } = actionEnv(options)
-  const result = await runNode(MAIN, env, env.GITHUB_WORKSPACE as string, options)
+  const result = await runNode(options.main ?? MAIN, env, env.GITHUB_WORKSPACE as string, options)
   return {
     ...result,
     outputs: parseFileCommands(files.output),

@@ -104,22 +104,23 @@ export interface BootstrapEnvironment {
   plan: EnvironmentPlan
   /** Teardown handles: the extracted tree, then its mounts in the order they were made. */
   handles: { tree: number; mounts: number[] }
-  /** The arch-chroot that runs commands inside (the environment's own when it has one). */
-  archChroot: string
 }
 
 function insideRoot(root: string, innerPath: string): string {
   return path.join(root, innerPath.replace(/^\/+/, ''))
 }
 
-/** Run a command inside the environment (arch-chroot: API file systems, its own PID namespace). */
+/**
+ * Run a command inside the environment with the host's arch-chroot (API file systems, its own PID
+ * namespace): never the tarball's own, which would be a script from a download run as root on the host.
+ */
 export async function runInside(
   ctx: Context,
   env: BootstrapEnvironment,
   argv: string[],
   options: RunOptions = {}
 ): Promise<void> {
-  await ctx.exec.run([env.archChroot, env.root, ...argv], {
+  await ctx.exec.run(['arch-chroot', env.root, ...argv], {
     ...options,
     privileged: true,
     env: { PATH: CHROOT_PATH, ...options.env }
@@ -156,9 +157,10 @@ async function installFile(ctx: Context, text: string, dest: string): Promise<vo
 }
 
 /**
- * Extract the (verified) tarball into the work directory, bind it onto itself, bind what pacman
- * needs from the host (cache read-only, file:// repositories read-only), write our pacman.conf and
- * mirrorlist, and initialise and populate its keyring (its gpg-agent is stopped afterwards).
+ * Extract the verified tarball (the root-owned copy the bootstrap-tarball stage checked) into the
+ * work directory, bind it onto itself, bind what pacman needs from the host (cache read-only,
+ * file:// repositories read-only), write our pacman.conf and mirrorlist, and initialise and populate
+ * its keyring (its gpg-agent is stopped afterwards).
  */
 export async function prepareBootstrapEnvironment(
   ctx: Context,
@@ -198,13 +200,7 @@ export async function prepareBootstrapEnvironment(
       `${tarball} is not an Arch Linux bootstrap tarball: root.x86_64/ lacks ${missing.join(', ')}`
     )
   }
-  const ownArchChroot = path.join(root, 'usr/bin/arch-chroot')
-  const env: BootstrapEnvironment = {
-    root,
-    plan,
-    handles: { tree, mounts: [] },
-    archChroot: existsSync(ownArchChroot) ? ownArchChroot : 'arch-chroot'
-  }
+  const env: BootstrapEnvironment = { root, plan, handles: { tree, mounts: [] } }
 
   // Bound onto itself: a mount point, and private, so nothing mounted inside shows up elsewhere.
   env.handles.mounts.push(teardown.push({ kind: 'mount', target: root }))

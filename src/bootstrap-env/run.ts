@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs'
 import type { Context } from '../pipeline/context.js'
 import { pacstrapInside, prepareBootstrapEnvironment, releaseBootstrapEnvironment } from './environment.js'
+import { shippedKeyring, userKeyring, type TrustedKeyring } from './keys.js'
 import {
   bootstrapUrls,
   mirrorBase,
@@ -64,30 +65,39 @@ export function bootstrapSources(ctx: Context, today: Date = new Date()): Bootst
   ]
 }
 
-export interface BootstrapTarballOptions {
-  /** gpgv keyrings for the tarball's signature (default: the host's Arch keyring, when present). */
-  keyrings?: string[]
-  /** Where to install (default ctx.rootDir). */
-  target?: string
+/** The keyring the tarball's signature is checked against: the `bootstrap-keyring` input, else the shipped one. */
+export function bootstrapKeyring(ctx: Context): TrustedKeyring {
+  return ctx.config.bootstrapKeyring ? userKeyring(ctx.config.bootstrapKeyring) : shippedKeyring()
 }
 
 /**
- * The whole `pacman-from: bootstrap` path: the verified tarball (tool cache or download), the
- * environment, pacstrap inside it, and the environment released again (unmounted and removed).
+ * The verified tarball for this run (tool cache or download), as a root-owned copy in the work dir;
+ * the `bootstrap-tarball` stage runs it before any disk is touched.
+ */
+export async function obtainVerifiedBootstrapTarball(
+  ctx: Context,
+  keyring: TrustedKeyring = bootstrapKeyring(ctx)
+): Promise<VerifiedTarball> {
+  return obtainBootstrapTarball(bootstrapSources(ctx), {
+    log: ctx.log,
+    exec: ctx.exec,
+    keyring,
+    workDir: ctx.workDir
+  })
+}
+
+/**
+ * pacstrap with the verified tarball: the environment extracted from it, pacstrap inside, and the
+ * environment released again (unmounted and removed). `target` defaults to ctx.rootDir.
  */
 export async function pacstrapWithBootstrapTarball(
   ctx: Context,
+  tarball: VerifiedTarball,
   packages: string[],
   confText: string,
-  options: BootstrapTarballOptions = {}
-): Promise<VerifiedTarball> {
-  const tarball = await obtainBootstrapTarball(bootstrapSources(ctx), {
-    log: ctx.log,
-    exec: ctx.exec,
-    keyrings: options.keyrings
-  })
+  options: { target?: string } = {}
+): Promise<void> {
   const env = await prepareBootstrapEnvironment(ctx, tarball.path, ctx.servers, confText)
   await pacstrapInside(ctx, env, packages, { target: options.target })
   await releaseBootstrapEnvironment(ctx, env)
-  return tarball
 }

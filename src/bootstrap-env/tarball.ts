@@ -1,7 +1,7 @@
-// Arch Linux's bootstrap tarball (root.x86_64/ with pacman, pacstrap and arch-chroot): where a
-// release is published, downloading it with @actions/tool-cache, checking it against the checksums
-// file published beside it (and its signature when the host holds Arch's keyring) before anything
-// reads it, and keeping it in the tool cache keyed by its release date.
+// Arch Linux's bootstrap tarball (root.x86_64/ with pacman and pacstrap): where a release is
+// published, downloading it with its signature, checking root-owned copies of both against the
+// published sha256 and with gpgv against one keyring before anything reads them, and keeping the
+// three in the tool cache keyed by the release date, where every later use checks them again.
 import { createHash } from 'node:crypto'
 import {
   copyFileSync,
@@ -11,23 +11,22 @@ import {
   mkdtempSync,
   readFileSync,
   readdirSync,
-  renameSync,
+  rmSync,
   writeFileSync
 } from 'node:fs'
-import { rm, writeFile } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as tc from '@actions/tool-cache'
 import { isRoot, type Exec } from '../pipeline/exec.js'
 import type { Log } from '../pipeline/log.js'
+import type { TrustedKeyring } from './keys.js'
+import { refusal, verifySignature, type SignatureVerdict } from './signature.js'
 
 export const BOOTSTRAP_TOOL = 'archlinux-bootstrap'
 export const BOOTSTRAP_ARCH = 'x86_64'
 export const CHECKSUMS_FILE = 'sha256sums.txt'
-
-/** Where pacman-key and Debian's archlinux-keyring keep Arch's keyring, on Arch and on Debian/Ubuntu hosts. */
-export const HOST_KEYRINGS = ['/usr/share/pacman/keyrings/archlinux.gpg', '/usr/share/keyrings/archlinux.gpg']
 
 // Releases before 2024.05.01 are gzip-compressed tarballs (archiso v77 switched to zstd).
 const FIRST_ZSTD_RELEASE = '2024.05.01'
@@ -178,161 +177,73 @@ async function download(url: string, dest: string): Promise<void> {
   }
 }
 
-export type SignatureResult =
-  { status: 'good'; fingerprint: string; keyring: string } | { status: 'unchecked'; reason: string }
-
-export interface GpgvVerdict {
-  status: 'good' | 'bad' | 'revoked' | 'unknown-key' | 'expired-key' | 'error'
-  fingerprint?: string
+/** The file, the signature's URL and why the signature does not let the file be used. */
+export class SignatureError extends Error {
+  constructor(
+    readonly fileName: string,
+    readonly signatureUrl: string,
+    readonly reason: string
+  ) {
+    super(`${fileName}: signature ${signatureUrl}: ${reason}; not using it`)
+    this.name = 'SignatureError'
+  }
 }
 
-/** Read gpgv's `--status-fd` lines; `revoked` holds the fingerprints Arch's keyring marks revoked. */
-export function interpretGpgvStatus(status: string, revoked: Set<string> = new Set()): GpgvVerdict {
-  const lines = status.split('\n').filter(line => line.startsWith('[GNUPG:] '))
-  const find = (keyword: string) =>
-    lines.map(line => line.slice(9).split(' ')).find(fields => fields[0] === keyword)
-  if (find('BADSIG')) return { status: 'bad' }
-  if (find('REVKEYSIG')) return { status: 'revoked' }
-  const valid = find('VALIDSIG')
-  if (valid) {
-    // VALIDSIG <signing key fpr> <date> <timestamp> <expire> <version> <reserved> <pk algo> <hash algo> <class> <primary fpr>
-    const fingerprint = (valid[10] ?? valid[1] ?? '').toUpperCase()
-    if (revoked.has(fingerprint) || revoked.has((valid[1] ?? '').toUpperCase())) {
-      return { status: 'revoked', fingerprint }
-    }
-    if (find('EXPKEYSIG')) return { status: 'expired-key', fingerprint }
-    if (find('GOODSIG')) return { status: 'good', fingerprint }
+/** A tool cache entry whose tarball no longer verifies: refused, never repaired behind the user's back. */
+export class CacheEntryError extends Error {
+  constructor(
+    readonly dir: string,
+    reason: string
+  ) {
+    super(
+      `tool cache entry ${dir} does not verify: ${reason}. It was changed after it was verified and cached ` +
+        `(or was verified with another keyring); not using it. Delete ${dir} to download the release again`
+    )
+    this.name = 'CacheEntryError'
   }
-  if (find('NO_PUBKEY') || find('ERRSIG')?.[6] === '9') return { status: 'unknown-key' }
-  return { status: 'error' }
 }
 
 /**
- * The binary form of an ASCII-armored keyring (Debian's archlinux-keyring ships
- * /usr/share/keyrings/archlinux.gpg armored, and gpgv reads binary keyrings only); undefined when
- * the text holds no armored block (it is binary already).
+ * Where a run verifies tarballs: a directory in its work dir made by root (0755), holding the keyring
+ * and, per candidate, copies of the tarball, its signature and its checksum (0644). Only root can
+ * change them, so the bytes hashed and checked with gpgv are the bytes later extracted.
  */
-export function dearmor(text: string): Buffer | undefined {
-  const blocks = [...text.matchAll(/-----BEGIN PGP [A-Z ]+-----\r?\n([\s\S]*?)-----END PGP [A-Z ]+-----/g)]
-  if (blocks.length === 0) return undefined
-  return Buffer.concat(
-    blocks.map(block => {
-      const body = (block[1] as string).split(/\r?\n/)
-      const blank = body.findIndex(line => line.trim() === '')
-      const data = body.slice(blank + 1).filter(line => line.trim() && !line.startsWith('='))
-      return Buffer.from(data.join(''), 'base64')
-    })
-  )
+export interface VerificationDir {
+  dir: string
+  keyring: string
+  keyringName: string
+  /** An empty gpgv home: no default keyring joins ours. */
+  homedir: string
+  copies: number
 }
 
-/** Keyrings as gpgv can read them: armored ones are written out in binary form under `dir`. */
-function gpgvKeyrings(keyrings: string[], dir: string): string[] {
-  return keyrings.map((keyring, index) => {
-    const head = readFileSync(keyring).subarray(0, 64).toString('latin1')
-    if (!head.includes('-----BEGIN PGP')) return keyring
-    const binary = dearmor(readFileSync(keyring, 'latin1'))
-    if (!binary) return keyring
-    const file = path.join(dir, `keyring-${index}.gpg`)
-    writeFileSync(file, binary)
-    return file
-  })
-}
-
-function revokedFingerprints(keyring: string): Set<string> {
-  const file = keyring.replace(/\.gpg$/, '-revoked')
-  if (!existsSync(file)) return new Set()
-  return new Set(
-    readFileSync(file, 'utf8')
-      .split('\n')
-      .map(line => line.trim().toUpperCase())
-      .filter(line => /^[0-9A-F]{16,40}$/.test(line))
-  )
-}
-
-async function commandExists(exec: Exec, name: string): Promise<boolean> {
-  const found = await exec.run(['sh', '-c', 'command -v "$1"', 'sh', name], {
-    allowFailure: true,
+export async function prepareVerificationDir(
+  exec: Exec,
+  workDir: string,
+  keyring: TrustedKeyring
+): Promise<VerificationDir> {
+  const made = await exec.run(['mktemp', '-d', '-p', workDir, 'bootstrap-tarball.XXXXXX'], {
+    privileged: true,
     quiet: true
   })
-  return found.code === 0
+  const dir = made.stdout.trim()
+  await exec.run(['chmod', '0755', '--', dir], { privileged: true })
+  const homedir = path.join(dir, 'gnupg')
+  await exec.run(['mkdir', '-m', '0755', '--', homedir], { privileged: true })
+  const staged = path.join(workDir, 'staged-keyring.gpg')
+  writeFileSync(staged, keyring.bytes)
+  const file = path.join(dir, 'keyring.gpg')
+  await exec.run(['install', '-m', '0644', '--', staged, file], { privileged: true })
+  rmSync(staged)
+  return { dir, keyring: file, keyringName: keyring.name, homedir, copies: 0 }
 }
 
-/**
- * Check the release's detached signature with gpgv against Arch's keyring, when the host has one
- * (pacman's on Arch, Debian's archlinux-keyring package elsewhere). A bad signature, or one by a key
- * Arch revoked, throws; a key the host's keyring does not know (it is older than the release), a
- * missing `.sig` or no keyring at all leave the signature unchecked, said in the log.
- */
-export async function checkSignature(options: {
-  file: string
-  signatureUrl: string
-  keyrings: string[]
-  exec: Exec
-  log: Log
-  tempDir: string
-}): Promise<SignatureResult> {
-  const { file, signatureUrl, exec, log, tempDir } = options
-  const keyrings = options.keyrings.filter(keyring => existsSync(keyring))
-  const unchecked = (reason: string): SignatureResult => {
-    log.info(`signature not checked: ${reason}; the tarball is checked against the published sha256 only`)
-    return { status: 'unchecked', reason }
-  }
-  if (keyrings.length === 0) {
-    return unchecked(`no Arch Linux keyring on this host (looked for ${options.keyrings.join(', ')})`)
-  }
-  if (!(await commandExists(exec, 'gpgv'))) return unchecked('gpgv is not installed')
-  const signature = path.join(tempDir, `${path.basename(file)}.sig`)
-  try {
-    await download(signatureUrl, signature)
-  } catch (error) {
-    if (error instanceof NotPublishedError) return unchecked(`${signatureUrl} is not published`)
-    throw error
-  }
-  const home = path.join(tempDir, 'gnupg')
-  mkdirSync(home, { recursive: true, mode: 0o700 })
-  const readable = gpgvKeyrings(keyrings, home)
-  const result = await exec.run(
-    [
-      'gpgv',
-      '--homedir',
-      home,
-      '--status-fd',
-      '1',
-      ...readable.flatMap(keyring => ['--keyring', keyring]),
-      signature,
-      file
-    ],
-    { allowFailure: true, quiet: true }
-  )
-  const revoked = new Set(keyrings.flatMap(keyring => [...revokedFingerprints(keyring)]))
-  const verdict = interpretGpgvStatus(result.stdout, revoked)
-  const keyringList = keyrings.join(', ')
-  switch (verdict.status) {
-    case 'good':
-      log.info(`signature ${signatureUrl}: good, by key ${verdict.fingerprint} of ${keyringList}`)
-      return { status: 'good', fingerprint: verdict.fingerprint ?? '', keyring: keyringList }
-    case 'expired-key':
-      log.warning(
-        `signature ${signatureUrl}: made by key ${verdict.fingerprint}, expired in ${keyringList} (an old keyring copy?); accepted`
-      )
-      return { status: 'good', fingerprint: verdict.fingerprint ?? '', keyring: keyringList }
-    case 'unknown-key':
-      return unchecked(
-        `${signatureUrl} is by a key that ${keyringList} does not hold (the keyring may be older)`
-      )
-    case 'bad':
-      throw new Error(
-        `${path.basename(file)}: BAD signature ${signatureUrl} (checked with ${keyringList}); not using it`
-      )
-    case 'revoked':
-      throw new Error(
-        `${path.basename(file)}: signature ${signatureUrl} is by a revoked key ${verdict.fingerprint ?? ''}; not using it`
-      )
-    case 'error':
-      throw new Error(
-        `gpgv could not check ${signatureUrl} (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(-600)}`
-      )
-  }
+/** Root-owned copies of `files` (each copied under its own base name) in a new directory of `vault`. */
+async function copyIntoVault(exec: Exec, vault: VerificationDir, files: string[]): Promise<string> {
+  const dir = path.join(vault.dir, `copy-${++vault.copies}`)
+  await exec.run(['mkdir', '-m', '0755', '--', dir], { privileged: true })
+  await exec.run(['install', '-m', '0644', '-t', dir, '--', ...files], { privileged: true, quiet: true })
+  return dir
 }
 
 export interface FetchOptions {
@@ -340,74 +251,113 @@ export interface FetchOptions {
   checksumsUrl: string
   /** `YYYY.MM.DD` (the release), or `latest`: the checksums file names the release. */
   version: string
-  log: Log
-  /** Runs gpgv for the signature check. */
-  exec: Exec
   /** Default `<url>.sig`. */
   signatureUrl?: string
-  /** gpgv keyrings for the signature; default HOST_KEYRINGS (those present). */
-  keyrings?: string[]
+  log: Log
+  /** Runs gpgv and the root-owned copies. */
+  exec: Exec
+  vault: VerificationDir
 }
 
 export interface VerifiedTarball {
-  /** The tarball in the tool cache. */
+  /** The verified copy in the run's root-owned verification directory: the file to extract. */
   path: string
   /** The release (`YYYY.MM.DD`; a `0.0.0-<hash>` key when the checksums file names none). */
   version: string
   sha256: string
   fromCache: boolean
-  signature: SignatureResult | { status: 'checked-when-cached' }
+  /** The tool cache entry it was read from, or put into. */
+  cacheDir: string
+  signature: { fingerprint: string; signedAt: number; keyExpiredAt?: number; keyring: string }
 }
 
-// The tool cache entry: the tarball under a fixed name per compression, and one checksum line for it.
+// The tool cache entry: the tarball under a fixed name per compression, its signature beside it as
+// `<name>.sig`, and one checksum line for it. Every use verifies the signature again.
 const CACHED_NAME = /^archlinux-bootstrap-x86_64\.tar\.(zst|gz)$/
 
+function cachedNameFor(fileName: string): string {
+  return `archlinux-bootstrap-x86_64.${fileName.endsWith('.tar.gz') ? 'tar.gz' : 'tar.zst'}`
+}
+
+function signedBy(verdict: SignatureVerdict, vault: VerificationDir): VerifiedTarball['signature'] {
+  if (verdict.status !== 'good') throw new Error('BUG: not a good signature')
+  const { fingerprint, signedAt, keyExpiredAt } = verdict
+  return { fingerprint, signedAt, keyExpiredAt, keyring: vault.keyringName }
+}
+
+function describeGood(verdict: VerifiedTarball['signature']): string {
+  const made = new Date(verdict.signedAt * 1000).toISOString().slice(0, 10)
+  const expired = verdict.keyExpiredAt
+    ? `; the key expired on ${new Date(verdict.keyExpiredAt * 1000).toISOString().slice(0, 10)}, after it`
+    : ''
+  return `good signature by ${verdict.fingerprint}, made ${made}${expired}`
+}
+
 async function lookInCache(
+  options: FetchOptions,
   version: string,
-  log: Log,
   expected?: string
 ): Promise<VerifiedTarball | undefined> {
+  const { log, exec, vault } = options
   const dir = tc.find(BOOTSTRAP_TOOL, toolCacheVersion(version), BOOTSTRAP_ARCH)
   if (!dir) return undefined
   const name = readdirSync(dir).find(entry => CACHED_NAME.test(entry))
   const sums = path.join(dir, CHECKSUMS_FILE)
-  const recorded = name && existsSync(sums) ? parseChecksums(readFileSync(sums, 'utf8'), name) : undefined
+  const complete = name && existsSync(path.join(dir, `${name}.sig`)) && existsSync(sums)
+  const recorded = complete ? parseChecksums(readFileSync(sums, 'utf8'), name) : undefined
   if (!name || !recorded) {
-    log.warning(`tool cache entry ${dir} is incomplete; downloading again`)
+    log.warning(
+      `tool cache entry ${dir} is incomplete (no tarball, signature or checksum); downloading again`
+    )
     return undefined
   }
   if (expected && recorded !== expected) {
     log.info(`tool cache holds another build of release ${version} (${recorded}); downloading ${expected}`)
     return undefined
   }
-  const file = path.join(dir, name)
+  const copy = await copyIntoVault(exec, vault, [path.join(dir, name), path.join(dir, `${name}.sig`), sums])
+  const file = path.join(copy, name)
   const actual = await sha256File(file)
   if (actual !== recorded) {
-    log.warning(`tool cache copy ${file} has sha256 ${actual}, not ${recorded}; downloading again`)
-    return undefined
+    throw new CacheEntryError(
+      dir,
+      `${name} has sha256 ${actual}, but the checksum kept with it is ${recorded}`
+    )
   }
-  log.info(`bootstrap tarball ${version} from the tool cache: ${file} (sha256 ${actual})`)
-  return {
-    path: file,
-    version,
-    sha256: actual,
-    fromCache: true,
-    signature: { status: 'checked-when-cached' }
+  const verdict = await verifySignature({
+    exec,
+    file,
+    signature: `${file}.sig`,
+    keyring: vault.keyring,
+    homedir: vault.homedir
+  })
+  const reason = refusal(verdict, vault.keyringName)
+  if (reason) {
+    const url = options.signatureUrl ?? `${options.url}.sig`
+    throw new CacheEntryError(dir, `${name}: signature ${name}.sig (downloaded from ${url}): ${reason}`)
   }
+  const signature = signedBy(verdict, vault)
+  log.info(
+    `bootstrap tarball ${version} from the tool cache ${dir}: sha256 ${actual}, ${describeGood(signature)}`
+  )
+  return { path: file, version, sha256: actual, fromCache: true, cacheDir: dir, signature }
 }
 
 /**
- * The verified bootstrap tarball for one release: from the tool cache when it holds it (checked
- * again against the checksum recorded with it; no download), else downloaded, checked against the
- * published sha256 (and the signature, when the host can), and only then put in the tool cache.
- * A mismatch throws ChecksumMismatchError and caches nothing.
+ * The verified bootstrap tarball for one release: from the tool cache when it holds it (no download;
+ * its signature checked again), else downloaded with its signature, checked against the published
+ * sha256 and then the signature, and only then put in the tool cache. Either way the checks run on
+ * root-owned copies in the verification directory, and the copy is what the caller extracts. A
+ * checksum mismatch throws ChecksumMismatchError, a signature that is not good (or not published)
+ * SignatureError, a cache entry that no longer verifies CacheEntryError.
  */
 export async function fetchVerifiedTarball(options: FetchOptions): Promise<VerifiedTarball> {
-  const { url, checksumsUrl, log, exec } = options
+  const { url, checksumsUrl, log, exec, vault } = options
+  const signatureUrl = options.signatureUrl ?? `${url}.sig`
   const { temp } = ensureToolCacheEnv()
   let version = options.version
   if (version !== 'latest') {
-    const cached = await lookInCache(version, log)
+    const cached = await lookInCache(options, version)
     if (cached) return cached
   }
 
@@ -415,7 +365,7 @@ export async function fetchVerifiedTarball(options: FetchOptions): Promise<Verif
   const tempDir = mkdtempSync(path.join(temp, 'arch-image-bootstrap-'))
   try {
     const fileName = decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '')
-    const sumsFile = path.join(tempDir, CHECKSUMS_FILE)
+    const sumsFile = path.join(tempDir, 'published-sha256sums.txt')
     await download(checksumsUrl, sumsFile)
     const sumsText = readFileSync(sumsFile, 'utf8')
     const expected = parseChecksums(sumsText, fileName)
@@ -424,38 +374,52 @@ export async function fetchVerifiedTarball(options: FetchOptions): Promise<Verif
     if (version === 'latest') {
       version = releaseFromChecksums(sumsText, fileName) ?? `0.0.0-${expected.slice(0, 16)}`
       log.info(`${checksumsUrl}: the newest release is ${version}`)
-      const cached = await lookInCache(version, log, expected)
+      const cached = await lookInCache(options, version, expected)
       if (cached) return cached
     }
 
-    const downloaded = path.join(tempDir, fileName)
+    const name = cachedNameFor(fileName)
+    const downloaded = path.join(tempDir, name)
     const started = performance.now()
     log.info(`downloading ${url}`)
     await download(url, downloaded)
-    const actual = await sha256File(downloaded)
+    try {
+      await download(signatureUrl, `${downloaded}.sig`)
+    } catch (error) {
+      if (!(error instanceof NotPublishedError)) throw error
+      throw new SignatureError(
+        fileName,
+        signatureUrl,
+        'not published (a bootstrap tarball is used only with a good signature)'
+      )
+    }
     const seconds = ((performance.now() - started) / 1000).toFixed(1)
+    writeFileSync(path.join(tempDir, CHECKSUMS_FILE), `${expected}  ${name}\n`)
+    const copy = await copyIntoVault(exec, vault, [
+      downloaded,
+      `${downloaded}.sig`,
+      path.join(tempDir, CHECKSUMS_FILE)
+    ])
+    const file = path.join(copy, name)
+    const actual = await sha256File(file)
     if (actual !== expected) throw new ChecksumMismatchError(fileName, url, expected, actual, checksumsUrl)
     log.info(`${fileName}: sha256 ${actual} matches ${checksumsUrl} (${seconds} s)`)
 
-    const signature = await checkSignature({
-      file: downloaded,
-      signatureUrl: options.signatureUrl ?? `${url}.sig`,
-      keyrings: options.keyrings ?? HOST_KEYRINGS,
+    const verdict = await verifySignature({
       exec,
-      log,
-      tempDir
+      file,
+      signature: `${file}.sig`,
+      keyring: vault.keyring,
+      homedir: vault.homedir
     })
+    const reason = refusal(verdict, vault.keyringName)
+    if (reason) throw new SignatureError(fileName, signatureUrl, reason)
+    const signature = signedBy(verdict, vault)
+    log.info(`${fileName}: ${describeGood(signature)} (${vault.keyringName})`)
 
-    const extension = fileName.endsWith('.tar.gz') ? 'tar.gz' : 'tar.zst'
-    const cachedName = `archlinux-bootstrap-x86_64.${extension}`
-    const entry = path.join(tempDir, 'entry')
-    mkdirSync(entry)
-    renameSync(downloaded, path.join(entry, cachedName))
-    await writeFile(path.join(entry, CHECKSUMS_FILE), `${actual}  ${cachedName}\n`)
-    const dir = await tc.cacheDir(entry, BOOTSTRAP_TOOL, toolCacheVersion(version), BOOTSTRAP_ARCH)
-    const file = path.join(dir, cachedName)
-    log.info(`bootstrap tarball ${version} kept in the tool cache: ${file}`)
-    return { path: file, version, sha256: actual, fromCache: false, signature }
+    const cacheDir = await tc.cacheDir(copy, BOOTSTRAP_TOOL, toolCacheVersion(version), BOOTSTRAP_ARCH)
+    log.info(`bootstrap tarball ${version} kept in the tool cache: ${cacheDir}`)
+    return { path: file, version, sha256: actual, fromCache: false, cacheDir, signature }
   } finally {
     await rm(tempDir, { recursive: true, force: true })
   }
@@ -466,19 +430,21 @@ export async function fetchVerifiedTarball(options: FetchOptions): Promise<Verif
  * cache needs no request at all; `latest` costs one request for its checksums file). A source that
  * publishes nothing (404) is skipped; a checksum or signature failure throws. Fallback sources are
  * consulted only after the preferred one is missing, so the same inputs give the same release
- * whatever the cache holds.
+ * whatever the cache holds. The copies are verified in a new verification directory under `workDir`.
  */
 export async function obtainBootstrapTarball(
   sources: BootstrapSource[],
-  options: Omit<FetchOptions, 'url' | 'checksumsUrl' | 'version' | 'signatureUrl'>
+  options: { log: Log; exec: Exec; keyring: TrustedKeyring; workDir: string }
 ): Promise<VerifiedTarball> {
+  const { log, exec } = options
+  const vault = await prepareVerificationDir(exec, options.workDir, options.keyring)
   const missing: string[] = []
   for (const source of sources) {
     try {
-      return await fetchVerifiedTarball({ ...options, ...source })
+      return await fetchVerifiedTarball({ ...source, log, exec, vault })
     } catch (error) {
       if (!(error instanceof NotPublishedError)) throw error
-      options.log.info(`${error.url} is not published; trying the next source`)
+      log.info(`${error.url} is not published; trying the next source`)
       missing.push(error.url)
     }
   }

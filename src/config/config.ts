@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs'
 import path from 'node:path'
 import YAML from 'yaml'
+import { keyringFileProblem } from '../bootstrap-env/keys.js'
 import { PACMAN_FROM, type PacmanFrom } from '../bootstrap-env/run.js'
 import type { PullRequestEvent } from '../github/event.js'
 import { buildGlanceConfig, type GlanceConfig } from './glance-config.js'
@@ -65,6 +66,8 @@ export interface Config {
   scripts: HookScript[]
   release?: ReleaseConfig
   pacmanFrom: PacmanFrom
+  /** The keyring file that replaces the shipped Arch release keys for the bootstrap tarball's signature. */
+  bootstrapKeyring?: string
   /** Restore and save the package cache with @actions/cache. */
   cache: boolean
   /** Boot the finished image in QEMU and check it before publishing (the boot-test stage). */
@@ -591,6 +594,21 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
 
   const cache = parseBool(problems, 'cache', get('cache'))
   const pacmanFrom = oneOf<PacmanFrom>(problems, 'pacman-from', get('pacman-from'), PACMAN_FROM)
+  const keyringText = get('bootstrap-keyring')
+  const bootstrapKeyring = keyringText ? path.resolve(env.cwd, keyringText) : undefined
+  if (bootstrapKeyring) {
+    const problem = keyringFileProblem(bootstrapKeyring)
+    if (problem) {
+      problems.push(
+        `bootstrap-keyring: ${quote(keyringText)} ${problem}; use a file of OpenPGP public keys, binary or ASCII-armored (gpg --export [--armor] KEY)`
+      )
+    }
+    if (pacmanFrom === 'host') {
+      warnings.push(
+        'bootstrap-keyring: not used with pacman-from host (it checks the bootstrap tarball only)'
+      )
+    }
+  }
 
   const comment = parseBool(problems, 'comment', get('comment'))
   if (comment && mode === 'build' && !preview) {
@@ -705,6 +723,7 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
     scripts,
     release,
     pacmanFrom,
+    bootstrapKeyring,
     cache,
     preview,
     cleanup,

@@ -137,8 +137,14 @@ export const INPUTS: InputSpec[] = [
   {
     name: 'pacman-from',
     description:
-      "Whose pacman runs pacstrap: `bootstrap` (Arch's bootstrap tarball for the snapshot's date, or the newest; checksum-verified and kept in the tool cache), `host` (the host's pacman and keyring), or `auto` (host on an Arch host, bootstrap elsewhere).",
+      "Whose pacman runs pacstrap: `bootstrap` (Arch's bootstrap tarball for the snapshot's date, or the newest; used only with a good signature by Arch's release key, checked again on every use of the tool cache), `host` (the host's pacman and keyring), or `auto` (host on an Arch host, bootstrap elsewhere).",
     default: 'auto'
+  },
+  {
+    name: 'bootstrap-keyring',
+    description:
+      "OpenPGP public keys (a binary or ASCII-armored keyring file) that replace the shipped Arch Linux release keys (docs/keys.md) when checking the bootstrap tarball's signature: for a private mirror that signs its own tarballs.",
+    default: ''
   },
   {
     name: 'signature-level',

@@ -7,6 +7,7 @@ import type { Config } from '../config/config.js'
 import { cacheRestoreStage, type CacheState } from '../stages/cache.js'
 import { bootloaderStage } from '../stages/bootloader.js'
 import { bootstrapStage } from '../stages/bootstrap.js'
+import { bootstrapTarballStage } from '../stages/bootstrap-tarball.js'
 import { bootTestStage } from '../stages/boot-test.js'
 import { cloudInitStage } from '../stages/cloudinit.js'
 import { commentStage } from '../stages/comment.js'
@@ -39,6 +40,7 @@ export const BUILD_STAGES: Stage[] = [
   openstackStage,
   resolveStage,
   cacheRestoreStage,
+  bootstrapTarballStage,
   diskStage,
   bootstrapStage,
   hookStage('after-bootstrap'),

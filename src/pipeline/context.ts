@@ -1,3 +1,4 @@
+import type { VerifiedTarball } from '../bootstrap-env/tarball.js'
 import type { PackageCacheDir } from '../cache/cache-dir.js'
 import type { Config } from '../config/config.js'
 import type { GlanceConnection } from '../openstack/glance.js'
@@ -68,6 +69,8 @@ export interface Context {
   /** pacman `Server =` lines actually used (mirror, or the resolved snapshot). */
   servers: string[]
   snapshotDate?: string
+  /** Arch's bootstrap tarball, verified (a root-owned copy in workDir), when pacstrap runs inside it. */
+  bootstrapTarball?: VerifiedTarball
   disk?: Disk
   /** Where the image's root filesystem is mounted while we work on it. */
   rootDir?: string

@@ -69,7 +69,8 @@ export const bootstrapStage: Stage = {
     const packages = packageList(config)
     if (usesBootstrapTarball(config.pacmanFrom)) {
       ctx.log.info(`pacstrap runs inside Arch's bootstrap tarball (pacman-from: ${config.pacmanFrom})`)
-      await pacstrapWithBootstrapTarball(ctx, packages, pacmanConf(config, ctx.servers))
+      if (!ctx.bootstrapTarball) throw new Error('BUG: the bootstrap-tarball stage did not run')
+      await pacstrapWithBootstrapTarball(ctx, ctx.bootstrapTarball, packages, pacmanConf(config, ctx.servers))
     } else {
       await pacstrapFromHost(ctx, packages)
     }

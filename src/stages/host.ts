@@ -2,6 +2,7 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { findOvmf } from '../boot/qemu.js'
+import { usesBootstrapTarball } from '../bootstrap-env/run.js'
 import type { Config } from '../config/config.js'
 import type { Context } from '../pipeline/context.js'
 import type { Stage } from '../pipeline/runner.js'
@@ -29,6 +30,12 @@ const COMMON_TOOLS: Tool[] = [
   { command: 'gpgconf', debian: 'gpgconf', arch: 'gnupg' },
   { command: 'zstd', debian: 'zstd', arch: 'zstd' },
   { command: 'qemu-img', debian: 'qemu-utils', arch: 'qemu-img' }
+]
+
+// pacman-from bootstrap: gpgv checks the tarball's signature; the host's arch-chroot enters it.
+const BOOTSTRAP_TARBALL_TOOLS: Tool[] = [
+  { command: 'gpgv', debian: 'gpgv', arch: 'gnupg' },
+  { command: 'arch-chroot', debian: 'arch-install-scripts', arch: 'arch-install-scripts' }
 ]
 
 const FILESYSTEM_TOOLS: Record<string, Tool> = {
@@ -85,9 +92,13 @@ function isPresent(tool: Tool): boolean {
 }
 
 export function requiredTools(
-  config: Pick<Config, 'filesystem' | 'configure' | 'bootMode' | 'bootTest'>
+  config: Pick<Config, 'filesystem' | 'configure' | 'bootMode' | 'bootTest'> &
+    Partial<Pick<Config, 'pacmanFrom'>>,
+  osRelease?: string
 ): Tool[] {
   const tools = [...COMMON_TOOLS]
+  if (config.pacmanFrom && usesBootstrapTarball(config.pacmanFrom, osRelease))
+    tools.push(...BOOTSTRAP_TARBALL_TOOLS)
   const fsTool = FILESYSTEM_TOOLS[config.filesystem]
   if (fsTool) tools.push(fsTool)
   if (config.configure && config.bootMode !== 'bios') tools.push(...ESP_TOOLS)
