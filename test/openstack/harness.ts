@@ -8,6 +8,9 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { resolveOpenStackSettings } from '../../src/openstack/config.js'
+import { HttpClient } from '../../src/openstack/http.js'
+import { issueToken } from '../../src/openstack/keystone.js'
 
 const run = promisify(execFile)
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -154,6 +157,31 @@ export function recordingLog(): RecordingLog {
     lines,
     info: message => void lines.push(message),
     warning: message => void lines.push(`warning: ${message}`)
+  }
+}
+
+/**
+ * Whether Keystone still takes a token, asked as an operator would (admin: GET /v3/auth/tokens with
+ * X-Subject-Token; 404 once it is revoked or expired).
+ */
+export async function keystoneAccepts(h: HarnessEnv, token: string): Promise<boolean> {
+  const http = new HttpClient()
+  try {
+    const admin = await issueToken(http, resolveOpenStackSettings(adminEnv(h)))
+    const response = await http.request({
+      method: 'GET',
+      url: `${h.authUrl}/auth/tokens`,
+      headers: { 'X-Auth-Token': admin.value, 'X-Subject-Token': token },
+      accept: [404]
+    })
+    await http.request({
+      method: 'DELETE',
+      url: `${h.authUrl}/auth/tokens`,
+      headers: { 'X-Auth-Token': admin.value, 'X-Subject-Token': admin.value }
+    })
+    return response.status === 200
+  } finally {
+    http.close()
   }
 }
 
