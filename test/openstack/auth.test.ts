@@ -6,16 +6,16 @@ import os from 'node:os'
 import path from 'node:path'
 import { resolveOpenStackSettings, type ResolveOptions } from '../../src/openstack/config.js'
 import { connectGlance, type GlanceConnection } from '../../src/openstack/glance.js'
-import { HttpClient, OpenStackError } from '../../src/openstack/http.js'
-import { issueToken, keystoneAccess } from '../../src/openstack/keystone.js'
+import { OpenStackError } from '../../src/openstack/http.js'
+import { keystoneAccess } from '../../src/openstack/keystone.js'
 import { deleteUnsettledImage, deleteWithStoredToken, publishImage } from '../../src/openstack/publish.js'
 import {
-  adminEnv,
   appCredentialEnv,
   expectNoSecrets,
   keystoneAccepts,
   memberEnv,
   recordingLog,
+  revokeToken,
   startHarness,
   stopHarness,
   type HarnessEnv,
@@ -44,16 +44,8 @@ async function connect(env: Record<string, string>, options: ResolveOptions = {}
   return { ...connection, log, masked, settings }
 }
 
-/** Revoke a token the way an operator would (admin: DELETE /v3/auth/tokens). */
 async function revoke(token: string): Promise<void> {
-  const http = new HttpClient()
-  const admin = await issueToken(http, resolveOpenStackSettings(adminEnv(h)))
-  await http.request({
-    method: 'DELETE',
-    url: `${h.authUrl}/auth/tokens`,
-    headers: { 'X-Auth-Token': admin.value, 'X-Subject-Token': token }
-  })
-  http.close()
+  await revokeToken(h, token)
 }
 
 beforeAll(async () => {

@@ -160,29 +160,37 @@ export function recordingLog(): RecordingLog {
   }
 }
 
-/**
- * Whether Keystone still takes a token, asked as an operator would (admin: GET /v3/auth/tokens with
- * X-Subject-Token; 404 once it is revoked or expired).
- */
-export async function keystoneAccepts(h: HarnessEnv, token: string): Promise<boolean> {
+/** Ask Keystone about `token` as an operator would: with an admin token, revoked again afterwards. */
+async function asAdmin(h: HarnessEnv, method: 'GET' | 'DELETE', token: string): Promise<number> {
   const http = new HttpClient()
   try {
     const admin = await issueToken(http, resolveOpenStackSettings(adminEnv(h)))
+    const url = `${h.authUrl}/auth/tokens`
     const response = await http.request({
-      method: 'GET',
-      url: `${h.authUrl}/auth/tokens`,
+      method,
+      url,
       headers: { 'X-Auth-Token': admin.value, 'X-Subject-Token': token },
       accept: [404]
     })
     await http.request({
       method: 'DELETE',
-      url: `${h.authUrl}/auth/tokens`,
+      url,
       headers: { 'X-Auth-Token': admin.value, 'X-Subject-Token': admin.value }
     })
-    return response.status === 200
+    return response.status
   } finally {
     http.close()
   }
+}
+
+/** Whether Keystone still takes a token (GET /v3/auth/tokens: 404 once revoked or expired). */
+export async function keystoneAccepts(h: HarnessEnv, token: string): Promise<boolean> {
+  return (await asAdmin(h, 'GET', token)) === 200
+}
+
+/** Revoke a token the way an operator would (admin: DELETE /v3/auth/tokens). */
+export async function revokeToken(h: HarnessEnv, token: string): Promise<void> {
+  await asAdmin(h, 'DELETE', token)
 }
 
 /** Fail when any secret shows up in any of the texts. */
