@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { buildConfig, ConfigError, type Config } from '../src/config/config.js'
+import { buildConfig, ConfigError, glanceSettingsFromInputs, type Config } from '../src/config/config.js'
 import { readQcow2Header } from '../src/config/qcow2-header.js'
 
 const OS_ENV = {
@@ -256,5 +256,33 @@ describe('mode publish', () => {
         )
       ])
     })
+  })
+})
+
+describe('glanceSettingsFromInputs (the post step when its stored token is refused)', () => {
+  it('reads the Glance inputs and OS_* alone: other inputs, and the files they name, may be gone', () => {
+    const masked: string[] = []
+    const inputs: Record<string, string> = {
+      mode: 'publish',
+      'image-path': '/gone/image.qcow2',
+      'disk-size': 'not-a-size',
+      scripts: 'after-bootstrap: /gone/hook.sh'
+    }
+    const settings = glanceSettingsFromInputs(name => inputs[name] ?? '', {
+      cwd: '/work/repo',
+      environment: OS_ENV,
+      mask: secret => masked.push(secret)
+    })
+    expect(settings?.auth).toMatchObject({ type: 'password', username: 'ci', password: 's3cret-password' })
+    expect(masked).toEqual(['s3cret-password'])
+  })
+
+  it('names what is wrong with the Glance inputs, and is empty without credentials', () => {
+    expect(() =>
+      glanceSettingsFromInputs(name => ({ 'clouds-yaml': '/gone/clouds.yaml', cloud: 'lab' })[name] ?? '', {
+        cwd: '/work/repo'
+      })
+    ).toThrow(ConfigError)
+    expect(glanceSettingsFromInputs(() => '', { cwd: '/work/repo', environment: {} })).toBeUndefined()
   })
 })

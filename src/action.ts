@@ -1,6 +1,6 @@
 // The GitHub Action: main builds the image; post releases whatever a killed or cancelled main left.
 import * as core from '@actions/core'
-import { buildConfig, ConfigError, type ConfigEnv } from './config/config.js'
+import { buildConfig, ConfigError, glanceSettingsFromInputs, type ConfigEnv } from './config/config.js'
 import { SECRET_INPUTS } from './config/inputs.js'
 import { pullRequestFromEvent } from './github/event.js'
 import { startBuild } from './pipeline/build.js'
@@ -17,7 +17,7 @@ import {
   stageRows
 } from './pipeline/report.js'
 import { releaseResource, type ImageDeleter, type Resource } from './pipeline/teardown.js'
-import { deleteUnsettledImage } from './openstack/publish.js'
+import { deleteUnsettledImage, deleteWithStoredToken } from './openstack/publish.js'
 import { savePackageCacheFromState, type CacheState } from './stages/cache.js'
 import { invokingOwner } from './stages/handover.js'
 
@@ -106,14 +106,33 @@ export async function runMain(): Promise<void> {
   }
 }
 
-/** The post step deletes a Glance image a killed main left with the same credentials main used. */
+/**
+ * The post step deletes a Glance image a killed main left with what main stored (endpoint, TLS, its
+ * token): the inputs, and the files they name, may be gone by now. Only when Glance refuses that
+ * token does it authenticate again, from the Glance inputs alone.
+ */
 function postImageDeleter(log: ActionsLog): ImageDeleter {
-  return async imageId => {
-    const settings = buildConfig(readInput, configEnv()).glance?.settings
-    if (!settings) throw new Error(`no OpenStack credentials in the post step to delete image ${imageId}`)
-    if (!(await deleteUnsettledImage(settings, imageId, log))) {
-      throw new Error(`could not delete the unfinished Glance image ${imageId}`)
+  return async image => {
+    if (image.glance) {
+      if ((await deleteWithStoredToken(image.glance, image.imageId, log)) === 'deleted') return
+      log.info(
+        `post: Glance refused the token the main step stored (expired or revoked); authenticating again with the Glance inputs to delete image ${image.imageId}`
+      )
     }
+    const settings = glanceSettingsFromInputs(readInput, configEnv())
+    if (!settings)
+      throw new Error(`no OpenStack credentials in the post step to delete image ${image.imageId}`)
+    if (!(await deleteUnsettledImage(settings, image.imageId, log))) {
+      throw new Error(`could not delete the unfinished Glance image ${image.imageId}`)
+    }
+  }
+}
+
+/** Tokens in the saved state: masked in this process's log too before anything is released. */
+function maskStoredTokens(log: ActionsLog, resources: Resource[]): void {
+  for (const resource of resources) {
+    if (resource.kind === 'keystone-tokens') for (const token of resource.tokens) log.setSecret(token)
+    if (resource.kind === 'glance-image' && resource.glance) log.setSecret(resource.glance.token)
   }
 }
 
@@ -127,6 +146,7 @@ async function releaseLeftovers(log: ActionsLog, exec: Exec): Promise<string[]> 
     core.warning('post: the saved teardown state is not JSON; nothing released')
     return []
   }
+  maskStoredTokens(log, resources)
   if (resources.length === 0) {
     log.info('post: nothing left to release')
     return []

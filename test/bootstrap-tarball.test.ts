@@ -506,15 +506,16 @@ describe('a run cancelled while pacstrap hangs inside the bootstrap', () => {
     const ctx = createContext({ config, log, tempRoot: dir })
     const bootstrapRoot = path.join(ctx.workDir, 'bootstrap/root.x86_64')
     const hanging = path.join(bootstrapRoot, 'var/log/bootstrap-pacman.hanging')
-    process.env.FIXTURE_BOOTSTRAP_HANG = '1'
     let during: { mounts: string[]; processes: number; kinds: string[] } | undefined
     try {
       await runStages([resolveStage, bootstrapTarballStage, diskStage], ctx)
+      // the fixture's pacman hangs after its work when its pacman.conf says so
+      const conf = `${pacmanConf(config, ctx.servers)}\n# fixture-bootstrap: hang\n`
       const run = pacstrapWithBootstrapTarball(
         ctx,
         ctx.bootstrapTarball as VerifiedTarball,
         packageList(config),
-        pacmanConf(config, ctx.servers)
+        conf
       ).then(
         () => undefined,
         (error: unknown) => error as Error
@@ -533,7 +534,6 @@ describe('a run cancelled while pacstrap hangs inside the bootstrap', () => {
       const error = await run
       expect(error?.message).toMatch(/pacstrap|arch-chroot|cancelled|killed/)
     } finally {
-      delete process.env.FIXTURE_BOOTSTRAP_HANG
       await ctx.teardown.releaseAll()
     }
     // It was really stopped mid-way: the environment's and pacstrap's API mounts up, the hung pacman inside.

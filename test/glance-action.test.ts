@@ -5,16 +5,18 @@
 // the half-uploaded image. No secret may appear in anything the action writes.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
   adminEnv,
   appCredentialEnv,
   expectNoSecrets,
+  keystoneAccepts,
   makeQcow2,
   memberEnv,
   openstackCli,
+  revokeToken,
   sha512Of,
   startHarness,
   stopHarness,
@@ -55,6 +57,18 @@ interface CliImage {
   tags: string[]
   properties: Record<string, string>
   [key: string]: unknown
+}
+
+/** The Keystone tokens (Fernet: gAAAA…) a run masked: every one it obtained. */
+function maskedTokens(output: string): string[] {
+  return [...output.matchAll(/^::add-mask::(gAAAA\S+)$/gm)].map(match => match[1] as string)
+}
+
+/** Keystone's verdict on each token: none may still be accepted once a run is over. */
+async function stillAccepted(tokens: string[]): Promise<string[]> {
+  const accepted: string[] = []
+  for (const token of tokens) if (await keystoneAccepts(h, token)) accepted.push(`${token.slice(0, 9)}…`)
+  return accepted
 }
 
 async function showImage(id: string): Promise<CliImage> {
@@ -169,6 +183,13 @@ describe('mode publish with OS_* variables (password)', () => {
     })
     expect(first.summary).toContain(id)
   }, 300_000)
+
+  it('revokes the token the run used once it is done', async () => {
+    const tokens = maskedTokens(first.output)
+    expect(tokens.length).toBeGreaterThan(0)
+    expect(first.output).toMatch(/Keystone: revoked 1 of 1 token\(s\) of this run/)
+    expect(await stillAccepted(tokens)).toEqual([])
+  }, 60_000)
 
   it('a rerun with the same file reuses the image and uploads nothing', async () => {
     const again = await publish({ 'image-name': name }, memberEnv(h))
@@ -302,48 +323,124 @@ describe('failures', () => {
     }
   }, 300_000)
 
-  it('main killed mid-upload: the post step deletes the unfinished image', async () => {
-    const big = path.join(dir, 'big.qcow2')
-    const raw = path.join(dir, 'big.raw')
-    execFileSync('dd', ['if=/dev/urandom', `of=${raw}`, 'bs=1M', 'count=400', 'status=none'])
-    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, big])
-    execFileSync('rm', ['-f', raw])
-    const runDir = newRunDir()
-    const name = `killed-${suffix}`
-    const options = {
-      dir: runDir,
-      inputs: { mode: 'publish', 'image-path': big, 'image-name': name },
-      env: memberEnv(h)
-    }
-    let killed = false
-    const run = record(
-      await runAction({
-        ...options,
-        onStart: child => {
-          const state = path.join(runDir, 'github_state')
-          const poll = setInterval(() => {
-            if (readFileSync(state, 'utf8').includes('glance-image')) {
-              clearInterval(poll)
-              killed = child.kill('SIGKILL')
-            }
-          }, 20)
-          child.on('close', () => clearInterval(poll))
-        }
-      })
-    )
-    expect(killed).toBe(true)
-    expect(run.signal).toBe('SIGKILL')
-    const before = await imagesNamed(name)
-    expect(before).toHaveLength(1)
-    expect(before[0]?.Status).not.toBe('active')
+  describe('main killed mid-upload', () => {
+    let big: string
+    beforeAll(() => {
+      big = path.join(dir, 'big.qcow2')
+      const raw = path.join(dir, 'big.raw')
+      execFileSync('dd', ['if=/dev/urandom', `of=${raw}`, 'bs=1M', 'count=400', 'status=none'])
+      execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, big])
+      execFileSync('rm', ['-f', raw])
+    }, 120_000)
+    afterAll(() => rmSync(big, { force: true }))
 
-    const post = await runPost(options)
-    texts.push(post.output)
-    expect(post.code).toBe(0)
-    expect(post.output).toMatch(/delete the unfinished Glance image/)
-    expect(await imagesNamed(name)).toHaveLength(0)
-    execFileSync('rm', ['-rf', runDir, big])
-  }, 600_000)
+    /** Run main and SIGKILL it the moment its image is registered for deletion (the upload has begun). */
+    async function killedMain(options: Parameters<typeof runAction>[0], name: string): Promise<ActionRun> {
+      let killed = false
+      const run = record(
+        await runAction({
+          ...options,
+          onStart: child => {
+            const state = path.join(options.dir, 'github_state')
+            const poll = setInterval(() => {
+              if (readFileSync(state, 'utf8').includes('glance-image')) {
+                clearInterval(poll)
+                killed = child.kill('SIGKILL')
+              }
+            }, 20)
+            child.on('close', () => clearInterval(poll))
+          }
+        })
+      )
+      expect(killed).toBe(true)
+      expect(run.signal).toBe('SIGKILL')
+      const before = await imagesNamed(name)
+      expect(before).toHaveLength(1)
+      expect(before[0]?.Status).not.toBe('active')
+      return run
+    }
+
+    it('the post step deletes the unfinished image with what main stored, inputs gone, and revokes its token', async () => {
+      const runDir = newRunDir()
+      const name = `killed-${suffix}`
+      const clouds = path.join(runDir, 'workspace', 'clouds.yaml')
+      const options = {
+        dir: runDir,
+        inputs: {
+          mode: 'publish',
+          'image-path': big,
+          'image-name': name,
+          cloud: 'lab',
+          'clouds-yaml': clouds
+        },
+        env: {}
+      }
+      execFileSync('mkdir', ['-p', path.dirname(clouds)])
+      writeFileSync(
+        clouds,
+        [
+          'clouds:',
+          '  lab:',
+          `    region_name: ${h.region}`,
+          '    auth:',
+          `      auth_url: ${h.authUrl}`,
+          `      username: ${h.member.username}`,
+          `      password: ${JSON.stringify(h.member.password)}`,
+          `      project_name: ${h.member.projectName}`,
+          `      user_domain_name: ${h.member.userDomainName}`,
+          `      project_domain_name: ${h.member.projectDomainName}`
+        ].join('\n')
+      )
+      const run = await killedMain(options, name)
+      const stored = (JSON.parse(run.state.teardown ?? '[]') as { kind: string; glance?: unknown }[]).find(
+        resource => resource.kind === 'glance-image'
+      )
+      expect(stored?.glance).toEqual({
+        authUrl: h.authUrl,
+        endpoint: `${h.glanceUrl}/v2`,
+        token: expect.stringMatching(/^gAAAA/)
+      })
+
+      // main's credentials are gone: the post step must not need them (nor validate any input)
+      rmSync(clouds)
+      const post = await runPost(options)
+      texts.push(post.output)
+      expect(post.output).not.toContain('::error::')
+      expect(post.code).toBe(0)
+      expect(post.output).toMatch(/delete the unfinished Glance image/)
+      expect(post.output).not.toMatch(/authenticating again/)
+      expect(await imagesNamed(name)).toHaveLength(0)
+      const tokens = maskedTokens(run.output)
+      expect(tokens.length).toBeGreaterThan(0)
+      expect(await stillAccepted(tokens)).toEqual([])
+    }, 600_000)
+
+    it('when Glance refuses the stored token, the post step authenticates again from the Glance inputs', async () => {
+      const runDir = newRunDir()
+      const name = `killed-expired-${suffix}`
+      const options = {
+        dir: runDir,
+        inputs: { mode: 'publish', 'image-path': big, 'image-name': name },
+        env: memberEnv(h)
+      }
+      const run = await killedMain(options, name)
+      // as if the token had expired before the post step ran
+      const mainTokens = maskedTokens(run.output)
+      for (const token of mainTokens) await revokeToken(h, token)
+
+      const post = await runPost(options)
+      texts.push(post.output)
+      expect(post.output).not.toContain('::error::')
+      expect(post.code).toBe(0)
+      expect(post.output).toMatch(
+        /post: Glance refused the token the main step stored \(expired or revoked\); authenticating again with the Glance inputs/
+      )
+      expect(await imagesNamed(name)).toHaveLength(0)
+      const postTokens = maskedTokens(post.output).filter(token => !mainTokens.includes(token))
+      expect(postTokens).toHaveLength(1)
+      expect(await stillAccepted(postTokens)).toEqual([])
+    }, 600_000)
+  })
 })
 
 describe('build and publish', () => {

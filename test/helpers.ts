@@ -2,7 +2,7 @@
 // does (INPUT_* env, GITHUB_OUTPUT/STATE/STEP_SUMMARY files, then the post entry), reading an image
 // back, and checking that nothing was left attached or mounted.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import {
   chmodSync,
   createReadStream,
@@ -203,10 +203,13 @@ function run(argv: string[]): string {
   })
 }
 
-/** Convert an image back to raw, attach it read-only and mount its root read-only for `inspect`. */
+/**
+ * Convert an image back to raw, attach it read-only and mount its root read-only for `inspect`
+ * (`raw`: the whole disk, for reading its bytes).
+ */
 export async function withImageRoot<T>(
   image: string,
-  inspect: (root: string, partitions: { esp: string; root: string }) => Promise<T> | T
+  inspect: (root: string, partitions: { esp: string; root: string; raw: string }) => Promise<T> | T
 ): Promise<T> {
   const dir = scratchDir('arch-image-inspect-')
   const raw = path.join(dir, 'disk.raw')
@@ -225,7 +228,7 @@ export async function withImageRoot<T>(
     for (let i = 0; i < 100 && !existsSync(rootNode); i++) await sleep(100)
     run(['mount', '-o', 'ro', rootNode, mnt])
     try {
-      return await inspect(mnt, { esp: `${device}p2`, root: rootNode })
+      return await inspect(mnt, { esp: `${device}p2`, root: rootNode, raw })
     } finally {
       run(['umount', mnt])
     }
@@ -233,6 +236,95 @@ export async function withImageRoot<T>(
     if (device) run(['losetup', '--detach', device])
     run(['rm', '-rf', dir])
   }
+}
+
+/** Which of `needles` occur anywhere in a file's bytes (a raw disk: every file system and its free space). */
+export async function bytesFound(file: string, needles: string[]): Promise<string[]> {
+  const patterns = needles.map(needle => Buffer.from(needle))
+  const overlap = Math.max(0, ...patterns.map(pattern => pattern.length - 1))
+  const found = new Set<string>()
+  let tail = Buffer.alloc(0)
+  for await (const chunk of createReadStream(file, {
+    highWaterMark: 8 * 1024 * 1024
+  }) as AsyncIterable<Buffer>) {
+    const window = Buffer.concat([tail, chunk])
+    patterns.forEach((pattern, i) => {
+      if (window.includes(pattern)) found.add(needles[i] as string)
+    })
+    tail = window.subarray(window.length - Math.min(overlap, window.length))
+  }
+  return needles.filter(needle => found.has(needle))
+}
+
+/**
+ * What a runner's environment holds that no command of ours may see, with random values: OpenStack
+ * secrets, the github-token input, the runtime token and GITHUB_TOKEN.
+ */
+export function secretEnvironment(): Record<string, string> {
+  const value = (label: string): string => `${label}-${randomBytes(16).toString('hex')}`
+  return {
+    OS_PASSWORD: value('os-password'),
+    OS_APPLICATION_CREDENTIAL_SECRET: value('os-app-secret'),
+    'INPUT_GITHUB-TOKEN': value('ghs-input'),
+    ACTIONS_RUNTIME_TOKEN: value('actions-runtime'),
+    GITHUB_TOKEN: value('ghp-env')
+  }
+}
+
+/**
+ * A hook script that writes its environment into the image (`env`, and `/proc/self/environ`: what it
+ * was started with), as `<prefix>-env` and `<prefix>-environ`.
+ */
+export function envDumpHook(prefix: string): string {
+  return [
+    '#!/bin/sh',
+    'set -e',
+    `/usr/bin/busybox env >${prefix}-env`,
+    `/usr/bin/busybox cat /proc/self/environ >${prefix}-environ`,
+    ''
+  ].join('\n')
+}
+
+/** A `/proc/<pid>/environ` dump as variables. */
+export function parseEnviron(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text
+      .split('\0')
+      .filter(Boolean)
+      .map(entry => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)])
+  )
+}
+
+/**
+ * What the tools between us and a script add to the environment they pass on: the shells (arch-chroot,
+ * pacstrap and the script's sh: PWD, OLDPWD, SHLVL, _), arch-chroot (SHELL=/bin/bash) and pacman
+ * (HTTP_USER_AGENT, its own version string).
+ */
+export const ADDED_BY_TOOLS = ['PWD', 'OLDPWD', 'SHLVL', '_', 'SHELL', 'HTTP_USER_AGENT']
+
+export interface EnvDumps {
+  /** The hook's /proc/self/environ, and its `env` output. */
+  hook: Record<string, string>
+  hookEnv: string
+  /** The same from fixture-envdump's install scriptlet. */
+  scriptlet: Record<string, string>
+  scriptletEnv: string
+  /** Which of the needles occur anywhere on the disk. */
+  onDisk: string[]
+}
+
+/** Read back what envDumpHook (with `hookPrefix`) and fixture-envdump wrote, and scan the disk for `needles`. */
+export async function readEnvDumps(image: string, hookPrefix: string, needles: string[]): Promise<EnvDumps> {
+  return withImageRoot(image, async (root, { raw }) => {
+    const read = (file: string): string => readFileSync(path.join(root, file), 'utf8')
+    return {
+      hook: parseEnviron(read(`${hookPrefix}-environ`)),
+      hookEnv: read(`${hookPrefix}-env`),
+      scriptlet: parseEnviron(read('var/lib/fixture-envdump/environ')),
+      scriptletEnv: read('var/lib/fixture-envdump/env'),
+      onDisk: await bytesFound(raw, needles)
+    }
+  })
 }
 
 /** A directory of shims put first on PATH: each named command fails (or misbehaves) as the script says. */

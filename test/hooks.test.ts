@@ -1,6 +1,7 @@
 // User hooks on a real build: a files overlay copied over the root (owner root, modes and links
-// kept) and scripts run inside the image at their named points; a failing script fails the build
-// with its name and exit code and leaves nothing attached or mounted.
+// kept) and scripts run inside the image at their named points, with the build's ARCH_IMAGE_*
+// variables and none of the runner's secrets (nor does a package scriptlet see them); a failing script
+// fails the build with its name and exit code and leaves nothing attached or mounted.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
 import {
@@ -14,12 +15,17 @@ import {
   writeFileSync
 } from 'node:fs'
 import path from 'node:path'
+import { CHILD_ENV_ALLOWLIST } from '../src/pipeline/exec.js'
 import {
+  envDumpHook,
   fixtureInputs,
   fixtureRepo,
   leaksUnder,
+  readEnvDumps,
   runAction,
   scratchDir,
+  secretEnvironment,
+  ADDED_BY_TOOLS,
   withImageRoot,
   type ActionRun
 } from './helpers.js'
@@ -46,6 +52,7 @@ function script(file: string, body: string): void {
 describe('files overlay and hook scripts', () => {
   let dir: string
   let run: ActionRun
+  const secrets = secretEnvironment()
 
   beforeAll(async () => {
     dir = scratchDir()
@@ -74,13 +81,19 @@ describe('files overlay and hook scripts', () => {
       path.join(workspace, 'hooks/last.sh'),
       'echo key > /etc/ssh/ssh_host_late_key\necho done > /var/lib/hook-before-seal'
     )
+    writeFileSync(path.join(workspace, 'hooks/envdump.sh'), envDumpHook('/var/lib/hook'), { mode: 0o755 })
     run = await runAction({
       dir,
       inputs: inputs(dir, {
         files: 'overlay',
+        packages: 'fixture-envdump',
         scripts:
-          'after-bootstrap: hooks/early.sh\nafter-configure: hooks/configured.sh\nbefore-seal: hooks/last.sh\n'
-      })
+          'after-bootstrap: [hooks/early.sh, hooks/envdump.sh]\nafter-configure: hooks/configured.sh\nbefore-seal: hooks/last.sh\n',
+        // The OS_* values are bait, not a cloud: without this an incomplete OpenStack config could
+        // make the build try Glance (glance: auto) instead of building.
+        glance: 'false'
+      }),
+      env: secrets
     })
   }, 300_000)
 
@@ -121,6 +134,34 @@ describe('files overlay and hook scripts', () => {
       expect(execFileSync('ls', ['-A', path.join(root, 'var/tmp')], { encoding: 'utf8' })).toBe('')
     })
   }, 60_000)
+
+  it('gave hooks and package scriptlets the build facts and none of the runner secrets', async () => {
+    // the marker proves the scan of the whole disk (deleted files and free space included) sees the dumps
+    const marker = 'ARCH_IMAGE_HOOK_POINT=after-bootstrap'
+    const dumps = await readEnvDumps(run.outputs['image-path'] as string, 'var/lib/hook', [
+      marker,
+      ...Object.values(secrets)
+    ])
+    expect(dumps.hook).toMatchObject({
+      ARCH_IMAGE_IMAGE_NAME: run.outputs['image-name'],
+      ARCH_IMAGE_FAMILY: 'arch-cloud',
+      ARCH_IMAGE_SNAPSHOT: '',
+      ARCH_IMAGE_KERNEL: 'linux',
+      ARCH_IMAGE_FILESYSTEM: 'ext4',
+      ARCH_IMAGE_BOOT_MODE: 'hybrid',
+      ARCH_IMAGE_HOOK_POINT: 'after-bootstrap',
+      LC_ALL: 'C.UTF-8'
+    })
+    expect(dumps.hookEnv).toContain(`${marker}\n`)
+    expect(dumps.scriptlet.LC_ALL).toBe('C.UTF-8')
+    expect(dumps.scriptletEnv).toContain('LC_ALL=C.UTF-8\n')
+    const allowed = new Set([...CHILD_ENV_ALLOWLIST, 'LC_ALL', ...ADDED_BY_TOOLS])
+    expect(
+      Object.keys(dumps.hook).filter(name => !allowed.has(name) && !name.startsWith('ARCH_IMAGE_'))
+    ).toEqual([])
+    expect(Object.keys(dumps.scriptlet).filter(name => !allowed.has(name))).toEqual([])
+    expect(dumps.onDisk).toEqual([marker])
+  }, 120_000)
 })
 
 describe('a failing hook script', () => {

@@ -4,6 +4,7 @@ import YAML from 'yaml'
 import { keyringFileProblem } from '../bootstrap-env/keys.js'
 import { PACMAN_FROM, type PacmanFrom } from '../bootstrap-env/run.js'
 import type { PullRequestEvent } from '../github/event.js'
+import type { OpenStackSettings } from '../openstack/config.js'
 import { buildGlanceConfig, type GlanceConfig } from './glance-config.js'
 import { INPUTS } from './inputs.js'
 import { selfContainedProblem } from './qcow2-header.js'
@@ -372,15 +373,32 @@ export function defaultImageName(family: string, snapshotDate: string | undefine
 }
 
 /** Reads every input through `read` (empty string = unset) and returns a validated Config. */
-export function buildConfig(read: InputReader, env: ConfigEnv): Config {
-  const problems: string[] = []
-  const warnings: string[] = []
+/** An input's value, or its default when it is empty. */
+function inputGetter(read: InputReader): (name: string) => string {
   const defaults = new Map(INPUTS.map(input => [input.name, input.default]))
-  const get = (name: string): string => {
+  return name => {
     if (!defaults.has(name)) throw new Error(`BUG: unknown input ${name}`)
     const value = read(name).trim()
     return value === '' ? (defaults.get(name) ?? '') : value
   }
+}
+
+/**
+ * The OpenStack settings from the Glance inputs and the environment alone (the post step's fallback
+ * when its stored token is refused: the other inputs, and the files they name, may be gone by then).
+ */
+export function glanceSettingsFromInputs(read: InputReader, env: ConfigEnv): OpenStackSettings | undefined {
+  const problems: string[] = []
+  const get = inputGetter(read)
+  const glance = buildGlanceConfig(get, problems, [], env, { mode: get('mode'), preview: false })
+  if (problems.length > 0) throw new ConfigError(problems)
+  return glance?.settings
+}
+
+export function buildConfig(read: InputReader, env: ConfigEnv): Config {
+  const problems: string[] = []
+  const warnings: string[] = []
+  const get = inputGetter(read)
 
   const modeText = get('mode')
   const mode = oneOf<Config['mode']>(problems, 'mode', modeText, ['build', 'publish', 'cleanup'])

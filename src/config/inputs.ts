@@ -104,7 +104,7 @@ export const INPUTS: InputSpec[] = [
   {
     name: 'scripts',
     description:
-      'Scripts run inside the image (arch-chroot) at named points: lines `<point>: <path>` with point `after-bootstrap`, `after-configure` or `before-seal`.',
+      'Scripts run inside the image (arch-chroot, as root) at named points: lines `<point>: <path>` with point `after-bootstrap`, `after-configure` or `before-seal`. A script sees `ARCH_IMAGE_IMAGE_NAME`, `ARCH_IMAGE_FAMILY`, `ARCH_IMAGE_SNAPSHOT` (the Archive date `YYYY/MM/DD`, or empty), `ARCH_IMAGE_KERNEL`, `ARCH_IMAGE_FILESYSTEM`, `ARCH_IMAGE_BOOT_MODE` and `ARCH_IMAGE_HOOK_POINT`, besides `PATH`, `LANG`, `LC_ALL=C.UTF-8`, `TZ`, `HOME`, `TERM`, `SOURCE_DATE_EPOCH` and the proxy variables; no other variable of the job (no `OS_*`, `INPUT_*`, `ACTIONS_*` or token) reaches it.',
     default: ''
   },
   {

@@ -5,7 +5,7 @@ import { stat } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { HttpClient, OpenStackError, type HttpResponse, type UploadProgress } from './http.js'
 import type { OpenStackSettings } from './config.js'
-import { KeystoneSession, type Logger, type TokenSource } from './keystone.js'
+import { KeystoneSession, type KeystoneAccess, type Logger, type TokenSource } from './keystone.js'
 
 export type DiskFormat =
   'qcow2' | 'raw' | 'vmdk' | 'vdi' | 'vhd' | 'vhdx' | 'iso' | 'ami' | 'ari' | 'aki' | 'ploop'
@@ -426,6 +426,13 @@ export class Glance implements GlanceApi {
   }
 }
 
+/** Glance reached with a token obtained earlier (the post step's, stored by the main step). */
+export interface GlanceAccess extends KeystoneAccess {
+  /** Glance's v2 root. */
+  endpoint: string
+  token: string
+}
+
 export interface GlanceConnection {
   glance: Glance
   session: KeystoneSession
@@ -434,11 +441,19 @@ export interface GlanceConnection {
   close(): void
 }
 
-/** Authenticate, find Glance in the catalog (or the override) and return a client for it. */
-export async function connectGlance(settings: OpenStackSettings, log: Logger): Promise<GlanceConnection> {
+/**
+ * Authenticate, find Glance in the catalog (or the override) and return a client for it. `onTokens`
+ * hears of every token from the first one on (to register it for revocation the moment it exists).
+ */
+export async function connectGlance(
+  settings: OpenStackSettings,
+  log: Logger,
+  options: { onTokens?: (tokens: readonly string[]) => void } = {}
+): Promise<GlanceConnection> {
   const http = new HttpClient(settings)
   try {
     const session = new KeystoneSession(settings, http, log)
+    if (options.onTokens) session.onTokens(options.onTokens)
     const glance = await Glance.connect(session, http, log)
     return { glance, session, http, close: () => http.close() }
   } catch (error) {

@@ -1,9 +1,9 @@
 // Keystone v3: a project-scoped password token or an application-credential token (which takes no
-// scope), its expiry, and the image endpoint from its catalog. The token is only ever kept in memory
-// and sent as X-Auth-Token; nothing here prints it.
+// scope), its expiry, and the image endpoint from its catalog. A token is masked in the log the moment
+// Keystone hands it over, sent only as X-Auth-Token, and revoked when the run is done with it.
 import type { ApplicationCredentialAuth, Interface, OpenStackSettings, PasswordAuth } from './config.js'
 import { describeAuth } from './config.js'
-import { HttpClient, OpenStackError } from './http.js'
+import { HttpClient, OpenStackError, type TlsSettings } from './http.js'
 import { catalogEndpointProblem } from './plain-http.js'
 
 export interface CatalogEndpoint {
@@ -35,6 +35,72 @@ export interface Token {
 export interface Logger {
   info(message: string): void
   warning(message: string): void
+  /** Hide a value from every later line (core.setSecret in Actions). */
+  setSecret?(value: string): void
+}
+
+/** Where Keystone is and how to reach it: what revoking a token takes (no credential). */
+export interface KeystoneAccess extends TlsSettings {
+  authUrl: string
+}
+
+export function keystoneAccess(settings: OpenStackSettings): KeystoneAccess {
+  return {
+    authUrl: settings.auth.authUrl,
+    ...(settings.cacert ? { cacert: settings.cacert } : {}),
+    ...(settings.insecure ? { insecure: true } : {})
+  }
+}
+
+function tokensUrl(authUrl: string): string {
+  return `${authUrl.replace(/\/+$/, '')}/auth/tokens`
+}
+
+/**
+ * Revoke tokens (each authorises its own revocation). A token Keystone no longer accepts (401: expired
+ * or revoked; 404: unknown) is already what we want. Never throws: failures are warnings.
+ */
+export async function revokeTokens(
+  http: HttpClient,
+  authUrl: string,
+  tokens: readonly string[],
+  log: Logger
+): Promise<number> {
+  let revoked = 0
+  for (const token of new Set(tokens)) {
+    try {
+      const response = await http.request({
+        method: 'DELETE',
+        url: tokensUrl(authUrl),
+        headers: { 'X-Auth-Token': token, 'X-Subject-Token': token },
+        accept: [401, 404]
+      })
+      if (response.status < 300) revoked++
+    } catch (error) {
+      log.warning(`Keystone: could not revoke a token: ${(error as Error).message}`)
+    }
+  }
+  return revoked
+}
+
+/** Revoke with a client of its own (the post step, the teardown): what a stored KeystoneAccess allows. */
+export async function revokeStoredTokens(
+  access: KeystoneAccess,
+  tokens: readonly string[],
+  log: Logger
+): Promise<void> {
+  if (tokens.length === 0) return
+  let http: HttpClient | undefined
+  try {
+    http = new HttpClient(access)
+    const revoked = await revokeTokens(http, access.authUrl, tokens, log)
+    log.info(`Keystone: revoked ${revoked} of ${new Set(tokens).size} token(s) of this run`)
+  } catch (error) {
+    // a CA bundle that is gone by now
+    log.warning(`Keystone: could not revoke the run's tokens: ${(error as Error).message}`)
+  } finally {
+    http?.close()
+  }
 }
 
 /** What the Glance client needs from an authenticated session. */
@@ -96,7 +162,7 @@ interface TokenBody {
 /** Ask Keystone for a token. Errors name who we tried to be, never the secret. */
 export async function issueToken(http: HttpClient, settings: OpenStackSettings): Promise<Token> {
   const auth = settings.auth
-  const url = `${auth.authUrl.replace(/\/+$/, '')}/auth/tokens`
+  const url = tokensUrl(auth.authUrl)
   const json = auth.type === 'password' ? passwordAuthBody(auth) : applicationCredentialAuthBody(auth)
   const who = describeAuth(settings)
   let response
@@ -188,10 +254,16 @@ export function findEndpoint(
   return chosen.url
 }
 
-/** Tokens and the catalog of one set of credentials; re-authenticates when a token runs out. */
+/**
+ * Tokens and the catalog of one set of credentials; re-authenticates when a token runs out. Every
+ * token it obtained is masked at once and kept until revoke() (a replaced token may still be in use
+ * by a request under way).
+ */
 export class KeystoneSession implements TokenSource {
   private current?: Token
   private pending?: Promise<Token>
+  private issued: string[] = []
+  private listeners: ((tokens: readonly string[]) => void)[] = []
 
   constructor(
     readonly settings: OpenStackSettings,
@@ -204,7 +276,10 @@ export class KeystoneSession implements TokenSource {
   async authenticate(): Promise<Token> {
     this.pending ??= issueToken(this.http, this.settings)
       .then(token => {
+        this.log.setSecret?.(token.value)
         this.current = token
+        this.issued.push(token.value)
+        for (const listener of this.listeners) listener([...this.issued])
         const scope = token.projectName ?? token.projectId
         this.log.info(
           `Keystone: authenticated as ${token.userName ?? token.userId}${scope ? ` in project ${scope}` : ''}` +
@@ -220,6 +295,24 @@ export class KeystoneSession implements TokenSource {
 
   tokenExpiry(): Date | undefined {
     return this.current?.expiresAt
+  }
+
+  /** The token in use, if any (no authentication). */
+  currentToken(): string | undefined {
+    return this.current?.value
+  }
+
+  /** Every token obtained and not yet revoked, oldest first. */
+  issuedTokens(): readonly string[] {
+    return [...this.issued]
+  }
+
+  /** Follow the tokens obtained (with `issuedTokens()` each time one is added); returns the unsubscribe. */
+  onTokens(listener: (tokens: readonly string[]) => void): () => void {
+    this.listeners.push(listener)
+    return () => {
+      this.listeners = this.listeners.filter(candidate => candidate !== listener)
+    }
   }
 
   async token(minValidityMs = 5 * 60_000): Promise<string> {
@@ -264,20 +357,13 @@ export class KeystoneSession implements TokenSource {
     return normaliseImageEndpoint(url)
   }
 
-  /** Revoke the current token (end of a run); failures are only logged. */
+  /** Revoke every token this session obtained (end of a run); failures are only logged. */
   async revoke(): Promise<void> {
-    const token = this.current
-    if (!token) return
+    const tokens = this.issued
+    this.issued = []
     this.current = undefined
-    try {
-      await this.http.request({
-        method: 'DELETE',
-        url: `${this.settings.auth.authUrl.replace(/\/+$/, '')}/auth/tokens`,
-        headers: { 'X-Auth-Token': token.value, 'X-Subject-Token': token.value },
-        accept: [404]
-      })
-    } catch (error) {
-      this.log.warning(`Keystone: could not revoke the token: ${(error as Error).message}`)
-    }
+    if (tokens.length === 0) return
+    const revoked = await revokeTokens(this.http, this.settings.auth.authUrl, tokens, this.log)
+    this.log.info(`Keystone: revoked ${revoked} of ${tokens.length} token(s) of this session`)
   }
 }

@@ -3,9 +3,10 @@
 import type { OpenStackSettings } from './config.js'
 import type { UploadProgress } from './http.js'
 import { hashFile } from './http.js'
-import type { DiskFormat, GlanceApi, Image, LocalDigest, Visibility } from './glance.js'
-import { connectGlance, verifyImage } from './glance.js'
-import type { Logger } from './keystone.js'
+import { HttpClient } from './http.js'
+import type { DiskFormat, GlanceAccess, GlanceApi, Image, LocalDigest, Visibility } from './glance.js'
+import { connectGlance, Glance, verifyImage } from './glance.js'
+import { keystoneAccess, revokeStoredTokens, type Logger, type TokenSource } from './keystone.js'
 
 /** Set on every image we create; rotation only ever looks at images carrying it. */
 export const FAMILY_PROPERTY = 'arch_image_family'
@@ -359,9 +360,43 @@ export function archImageProperties(options: ImagePropertiesOptions = {}): Recor
   }
 }
 
+/** A stored token Glance refused: there are no credentials here to get another one. */
+class StoredTokenRefused extends Error {}
+
 /**
- * For the post step: delete an image a killed run created but never settled (see onCreated/onSettled).
- * Never throws; true when the image is gone.
+ * For the post step: delete an image a killed run created but never settled, with the token the run
+ * stored. 'refused' when Glance no longer takes that token (expired, revoked); other failures throw.
+ */
+export async function deleteWithStoredToken(
+  access: GlanceAccess,
+  imageId: string,
+  log: Logger
+): Promise<'deleted' | 'refused'> {
+  const stored: TokenSource = {
+    token: async () => access.token,
+    reauthenticate: async reason => {
+      throw new StoredTokenRefused(reason)
+    },
+    projectId: async () => undefined
+  }
+  const http = new HttpClient(access)
+  try {
+    const existed = await new Glance(stored, access.endpoint, http, log).deleteImage(imageId)
+    log.info(
+      existed ? `Glance: deleted unfinished image ${imageId}` : `Glance: image ${imageId} is already gone`
+    )
+    return 'deleted'
+  } catch (error) {
+    if (error instanceof StoredTokenRefused) return 'refused'
+    throw error
+  } finally {
+    http.close()
+  }
+}
+
+/**
+ * For the post step: delete an unsettled image with credentials (see onCreated/onSettled), then revoke
+ * the tokens this took. Never throws; true when the image is gone.
  */
 export async function deleteUnsettledImage(
   settings: OpenStackSettings,
@@ -369,8 +404,9 @@ export async function deleteUnsettledImage(
   log: Logger
 ): Promise<boolean> {
   let connection
+  let tokens: readonly string[] = []
   try {
-    connection = await connectGlance(settings, log)
+    connection = await connectGlance(settings, log, { onTokens: issued => (tokens = issued) })
     const existed = await connection.glance.deleteImage(imageId)
     log.info(
       existed ? `Glance: deleted unfinished image ${imageId}` : `Glance: image ${imageId} is already gone`
@@ -381,5 +417,6 @@ export async function deleteUnsettledImage(
     return false
   } finally {
     connection?.close()
+    await revokeStoredTokens(keystoneAccess(settings), tokens, log)
   }
 }

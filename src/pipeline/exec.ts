@@ -1,6 +1,6 @@
 // The one way the pipeline runs a program: an argv array (never a shell string), logged, with
-// `sudo -n` in front of privileged commands when we are not root, and failures that carry the exit
-// code and the end of stderr.
+// `sudo -n` in front of privileged commands when we are not root, an environment built from an
+// allowlist, and failures that carry the exit code and the end of stderr.
 import { spawn } from 'node:child_process'
 import type { Log } from './log.js'
 
@@ -9,6 +9,7 @@ export interface RunOptions {
   privileged?: boolean
   input?: string
   cwd?: string
+  /** Variables this command needs beyond CHILD_ENV_ALLOWLIST (logged by name only). */
   env?: Record<string, string>
   /** Return the result instead of throwing on a non-zero exit. */
   allowFailure?: boolean
@@ -26,6 +27,60 @@ export interface RunResult {
 export interface ProcessTracker {
   started(pid: number): number
   finished(handle: number): void
+}
+
+/**
+ * The variables of our own environment a spawned command sees, when we have them. What we run
+ * executes code that is not ours (hook scripts, package scriptlets, arch-chroot, gpg, qemu, ssh), and
+ * our environment holds the runner's secrets (INPUT_*, OS_*, ACTIONS_*, GITHUB_TOKEN): nothing else
+ * of it is passed on. LC_ALL is always C.UTF-8; a command that needs more gets it from its caller
+ * through RunOptions.env.
+ */
+export const CHILD_ENV_ALLOWLIST: readonly string[] = [
+  'PATH',
+  'LANG',
+  'TZ',
+  'HOME',
+  'TERM',
+  'SOURCE_DATE_EPOCH',
+  // the proxies pacman, curl and apt download through
+  'http_proxy',
+  'https_proxy',
+  'ftp_proxy',
+  'all_proxy',
+  'no_proxy',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'FTP_PROXY',
+  'ALL_PROXY',
+  'NO_PROXY'
+]
+
+/** PATH of privileged commands run through sudo: the system's, never the unprivileged user's. */
+export const SUDO_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+/** HOME of privileged commands run through sudo: root's (files root writes there stay out of the user's home). */
+export const SUDO_HOME = '/root'
+
+/** The whole environment of a spawned command: the allowlisted part of `parent`, LC_ALL, then `extra`. */
+export function childEnvironment(
+  parent: NodeJS.ProcessEnv,
+  extra: Record<string, string> = {}
+): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const name of CHILD_ENV_ALLOWLIST) {
+    const value = parent[name]
+    if (value !== undefined) env[name] = value
+  }
+  return { ...env, LC_ALL: 'C.UTF-8', ...extra }
+}
+
+/** What is spawned for one command, and how it is shown in the log. */
+export interface CommandPlan {
+  argv: string[]
+  /** The environment `argv[0]` is started with. */
+  env: Record<string, string>
+  /** The command for the log: no variable values (a proxy URL can carry a password). */
+  display: string
 }
 
 const STDERR_TAIL_LINES = 15
@@ -58,14 +113,29 @@ export class Exec {
 
   constructor(
     private readonly log: Log,
-    private readonly asRoot: boolean = isRoot()
+    private readonly asRoot: boolean = isRoot(),
+    /** Where the allowlisted variables come from. */
+    private readonly parentEnv: NodeJS.ProcessEnv = process.env
   ) {}
 
-  /** The argv actually run: `sudo -n [env K=V ...] --` in front of privileged commands when not root. */
-  commandLine(argv: string[], options: RunOptions = {}): string[] {
-    if (!options.privileged || this.asRoot) return argv
-    const env = Object.entries(options.env ?? {}).map(([key, value]) => `${key}=${value}`)
-    return env.length > 0 ? ['sudo', '-n', '--', 'env', ...env, ...argv] : ['sudo', '-n', '--', ...argv]
+  /**
+   * What runs: the command with the allowlisted environment; for a privileged command when we are not
+   * root, `sudo -n -- env -i K=V… argv`, so its environment is exactly ours whatever the sudoers file
+   * keeps (`!env_reset`, env_keep), with the system's PATH and root's HOME.
+   */
+  plan(argv: string[], options: RunOptions = {}): CommandPlan {
+    const env = childEnvironment(this.parentEnv, options.env)
+    const names = Object.keys(options.env ?? {})
+    const shown = (line: string[]): string =>
+      line.map(shellQuote).join(' ') + (names.length > 0 ? `  [env: ${names.join(' ')}]` : '')
+    if (!options.privileged || this.asRoot) return { argv, env, display: shown(argv) }
+    const rootEnv = { ...env, PATH: SUDO_PATH, HOME: SUDO_HOME, ...options.env }
+    const assignments = Object.entries(rootEnv).map(([name, value]) => `${name}=${value}`)
+    return {
+      argv: ['sudo', '-n', '--', 'env', '-i', ...assignments, ...argv],
+      env,
+      display: shown(['sudo', '-n', '--', ...argv])
+    }
   }
 
   /** Refuse to start anything more (the run was cancelled). */
@@ -78,11 +148,12 @@ export class Exec {
     if (argv.length === 0 || argv.some(arg => typeof arg !== 'string')) {
       throw new Error(`BUG: bad argv ${JSON.stringify(argv)}`)
     }
-    const line = this.commandLine(argv, options)
-    this.log.info(`$ ${line.map(shellQuote).join(' ')}`)
+    const plan = this.plan(argv, options)
+    this.log.info(`$ ${plan.display}`)
+    const line = plan.argv
     const child = spawn(line[0] as string, line.slice(1), {
       cwd: options.cwd,
-      env: { ...process.env, LC_ALL: 'C.UTF-8', ...options.env },
+      env: plan.env,
       stdio: ['pipe', 'pipe', 'pipe'],
       // Its own process group, so a teardown can stop it and everything it started.
       detached: true

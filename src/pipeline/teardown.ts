@@ -4,8 +4,21 @@
 // main step was killed. Every release is idempotent: it checks what is really there first.
 import { readFileSync, unlinkSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { GlanceAccess } from '../openstack/glance.js'
+import { revokeStoredTokens, type KeystoneAccess } from '../openstack/keystone.js'
 import type { Exec } from './exec.js'
 import type { Log } from './log.js'
+
+export type GlanceImageResource = {
+  kind: 'glance-image'
+  imageId: string
+  name: string
+  /**
+   * What deleting it takes without the credentials: Glance's v2 root, Keystone and TLS, and the run's
+   * current token (masked; the state is read by this job's post step only; revoked at the run's end).
+   */
+  glance?: GlanceAccess
+}
 
 export type Resource =
   | { kind: 'path'; path: string }
@@ -13,12 +26,14 @@ export type Resource =
   | { kind: 'mount'; target: string }
   | { kind: 'gpg-agent'; homedir: string }
   | { kind: 'process'; pid: number; startTime: string }
-  | { kind: 'glance-image'; imageId: string; name: string }
+  | GlanceImageResource
+  /** Every Keystone token the run obtained, revoked on release (no password or secret is stored). */
+  | { kind: 'keystone-tokens'; keystone: KeystoneAccess; tokens: string[] }
   /** An output lock file; removed only while it still holds `content` (ours). */
   | { kind: 'lock'; path: string; content: string }
 
-/** Deletes a Glance image; given by whoever holds the OpenStack credentials (never persisted). */
-export type ImageDeleter = (imageId: string) => Promise<void>
+/** Deletes a Glance image: the live connection in main, the stored access (or the inputs) in post. */
+export type ImageDeleter = (image: GlanceImageResource) => Promise<void>
 
 interface Entry {
   id: number
@@ -39,6 +54,8 @@ export function describe(resource: Resource): string {
       return `stop process group ${resource.pid}`
     case 'glance-image':
       return `delete the unfinished Glance image ${resource.imageId} (${resource.name})`
+    case 'keystone-tokens':
+      return `revoke the run's Keystone token(s) at ${resource.keystone.authUrl}`
     case 'lock':
       return `release the output lock ${resource.path}`
   }
@@ -124,7 +141,9 @@ export async function releaseResource(
   switch (resource.kind) {
     case 'glance-image':
       if (!deleteImage) throw new Error(`no OpenStack connection to delete Glance image ${resource.imageId}`)
-      return deleteImage(resource.imageId)
+      return deleteImage(resource)
+    case 'keystone-tokens':
+      return revokeStoredTokens(resource.keystone, resource.tokens, log)
     case 'process':
       return stopProcessGroup(resource.pid, resource.startTime, exec)
     case 'gpg-agent':

@@ -5,10 +5,12 @@ import { statSync } from 'node:fs'
 import { describeAuth } from '../openstack/config.js'
 import { connectGlance } from '../openstack/glance.js'
 import { hashFile } from '../openstack/http.js'
+import { keystoneAccess } from '../openstack/keystone.js'
 import { archImageProperties, publishImage } from '../openstack/publish.js'
 import { previewTagPrefix, publishedImageName, type Config } from '../config/config.js'
 import type { Context } from '../pipeline/context.js'
 import { formatBytes } from '../pipeline/report.js'
+import type { GlanceImageResource, Resource } from '../pipeline/teardown.js'
 import type { Stage } from '../pipeline/runner.js'
 
 const GiB = 1024 * 1024 * 1024
@@ -20,10 +22,19 @@ export const openstackStage: Stage = {
     const glance = ctx.config.glance
     if (!glance) throw new Error('BUG: openstack stage without Glance settings')
     ctx.log.info(`Keystone: ${describeAuth(glance.settings)}`)
-    const connection = await connectGlance(glance.settings, ctx.log)
+    // Every token is a resource: revoked when the run ends, by the post step if main was killed.
+    const keystone = keystoneAccess(glance.settings)
+    let handle: number | undefined
+    const connection = await connectGlance(glance.settings, ctx.log, {
+      onTokens: tokens => {
+        const resource: Resource = { kind: 'keystone-tokens', keystone, tokens: [...tokens] }
+        if (handle === undefined) handle = ctx.teardown.push(resource)
+        else ctx.teardown.update(handle, resource)
+      }
+    })
     ctx.openstack = connection
-    ctx.teardown.imageDeleter = async id => {
-      await connection.glance.deleteImage(id)
+    ctx.teardown.imageDeleter = async image => {
+      await connection.glance.deleteImage(image.imageId)
     }
   }
 }
@@ -89,7 +100,18 @@ export const publishStage: Stage = {
     const glance = config.glance
     if (!glance || !openstack || !image) throw new Error('BUG: publish without Glance or an image')
     const firmware = config.mode === 'publish' ? undefined : config.bootMode
-    const handles = new Map<string, number>()
+    const handles = new Map<string, { handle: number; unfollow: () => void }>()
+    // What the post step needs to delete the image without the credentials (see StoredGlanceAccess).
+    const imageResource = (imageId: string, token: string | undefined): GlanceImageResource => ({
+      kind: 'glance-image',
+      imageId,
+      name: ctx.imageName,
+      ...(token
+        ? {
+            glance: { ...keystoneAccess(glance.settings), endpoint: openstack.glance.endpoint, token }
+          }
+        : {})
+    })
     const result = await publishImage({
       glance: openstack.glance,
       log: ctx.log,
@@ -113,11 +135,17 @@ export const publishStage: Stage = {
       rotateDryRun: glance.rotateDryRun,
       digest: { size: image.size, sha256: image.sha256, sha512: image.sha512 },
       onCreated: id => {
-        handles.set(id, ctx.teardown.push({ kind: 'glance-image', imageId: id, name: ctx.imageName }))
+        const handle = ctx.teardown.push(imageResource(id, openstack.session.currentToken()))
+        const unfollow = openstack.session.onTokens(tokens =>
+          ctx.teardown.update(handle, imageResource(id, tokens.at(-1)))
+        )
+        handles.set(id, { handle, unfollow })
       },
       onSettled: id => {
-        const handle = handles.get(id)
-        if (handle !== undefined) ctx.teardown.forget(handle)
+        const held = handles.get(id)
+        if (!held) return
+        held.unfollow()
+        ctx.teardown.forget(held.handle)
       },
       onProgress: progress =>
         ctx.log.info(

@@ -1,11 +1,30 @@
-// Hook scripts: the user's scripts run inside the image at a named point, each in its own log group.
+// Hook scripts: the user's scripts run inside the image at a named point, each in its own log group,
+// with the build's facts as ARCH_IMAGE_* variables and nothing else of ours (see hookEnvironment).
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import type { HookPoint } from '../config/config.js'
+import type { Context } from '../pipeline/context.js'
 import { CommandError } from '../pipeline/exec.js'
 import type { Stage } from '../pipeline/runner.js'
 import { inChroot, rootOf } from './chroot.js'
 import { insideRoot, writeImageFile } from './rootfs.js'
+
+/**
+ * The variables a hook script gets from us, on top of the exec seam's allowlist (PATH, LANG,
+ * LC_ALL=C.UTF-8, TZ, HOME, TERM, SOURCE_DATE_EPOCH, the proxy variables): what the build is, never a
+ * credential. Documented with the `scripts` input.
+ */
+export function hookEnvironment(ctx: Context, point: HookPoint): Record<string, string> {
+  return {
+    ARCH_IMAGE_IMAGE_NAME: ctx.imageName,
+    ARCH_IMAGE_FAMILY: ctx.config.imageFamily,
+    ARCH_IMAGE_SNAPSHOT: ctx.snapshotDate ?? '',
+    ARCH_IMAGE_KERNEL: ctx.config.kernel,
+    ARCH_IMAGE_FILESYSTEM: ctx.config.filesystem,
+    ARCH_IMAGE_BOOT_MODE: ctx.config.bootMode,
+    ARCH_IMAGE_HOOK_POINT: point
+  }
+}
 
 export function hookStage(point: HookPoint): Stage {
   return {
@@ -21,7 +40,9 @@ export function hookStage(point: HookPoint): Stage {
         try {
           await writeImageFile(ctx, inImage, readFileSync(script.path, 'utf8'), 0o755)
           const hasShebang = readFileSync(script.path, 'utf8').startsWith('#!')
-          await inChroot(ctx, hasShebang ? [`/${inImage}`] : ['/bin/sh', `/${inImage}`])
+          await inChroot(ctx, hasShebang ? [`/${inImage}`] : ['/bin/sh', `/${inImage}`], {
+            env: hookEnvironment(ctx, point)
+          })
         } catch (error) {
           if (error instanceof CommandError) {
             throw new Error(

@@ -6,15 +6,16 @@ import os from 'node:os'
 import path from 'node:path'
 import { resolveOpenStackSettings, type ResolveOptions } from '../../src/openstack/config.js'
 import { connectGlance, type GlanceConnection } from '../../src/openstack/glance.js'
-import { HttpClient, OpenStackError } from '../../src/openstack/http.js'
-import { issueToken } from '../../src/openstack/keystone.js'
-import { publishImage } from '../../src/openstack/publish.js'
+import { OpenStackError } from '../../src/openstack/http.js'
+import { keystoneAccess } from '../../src/openstack/keystone.js'
+import { deleteUnsettledImage, deleteWithStoredToken, publishImage } from '../../src/openstack/publish.js'
 import {
-  adminEnv,
   appCredentialEnv,
   expectNoSecrets,
+  keystoneAccepts,
   memberEnv,
   recordingLog,
+  revokeToken,
   startHarness,
   stopHarness,
   type HarnessEnv,
@@ -43,16 +44,8 @@ async function connect(env: Record<string, string>, options: ResolveOptions = {}
   return { ...connection, log, masked, settings }
 }
 
-/** Revoke a token the way an operator would (admin: DELETE /v3/auth/tokens). */
 async function revoke(token: string): Promise<void> {
-  const http = new HttpClient()
-  const admin = await issueToken(http, resolveOpenStackSettings(adminEnv(h)))
-  await http.request({
-    method: 'DELETE',
-    url: `${h.authUrl}/auth/tokens`,
-    headers: { 'X-Auth-Token': admin.value, 'X-Subject-Token': token }
-  })
-  http.close()
+  await revokeToken(h, token)
 }
 
 beforeAll(async () => {
@@ -231,6 +224,56 @@ describe('Keystone auth and the image endpoint', () => {
     const error = (await glance.listImages().catch((caught: unknown) => caught)) as Error
     expect(error.message).toMatch(/^Keystone refused the credentials/)
     logs.push(error.message)
+  })
+
+  it('masks every token the moment Keystone hands it over, and revokes all a session obtained', async () => {
+    const masked: string[] = []
+    const log = { ...recordingLog(), setSecret: (value: string) => void masked.push(value) }
+    recorders.push(log)
+    const connection = await connectGlance(resolveOpenStackSettings(memberEnv(h)), log)
+    connections.push(connection)
+    const { session } = connection
+    const first = await session.token()
+    expect(masked).toEqual([first])
+    // a re-authentication replaces the token; the first one stays valid until revoked
+    const second = await session.reauthenticate('a test asked for a new token')
+    secrets.push(first, second)
+    expect(second).not.toBe(first)
+    expect(masked).toEqual([first, second])
+    expect(first.startsWith('gAAAA')).toBe(true)
+    expect(session.issuedTokens()).toEqual([first, second])
+    expect([await keystoneAccepts(h, first), await keystoneAccepts(h, second)]).toEqual([true, true])
+
+    await session.revoke()
+    expect([await keystoneAccepts(h, first), await keystoneAccepts(h, second)]).toEqual([false, false])
+    expect(log.lines).toContain('Keystone: revoked 2 of 2 token(s) of this session')
+    expect(session.issuedTokens()).toEqual([])
+  })
+
+  it('deletes an image with a stored token, says when Glance refuses it, and revokes what it took', async () => {
+    const { glance, session, settings, log } = await connect(memberEnv(h))
+    const image = await glance.createImage({ name: 'auth-stored-token', diskFormat: 'raw' })
+    const stored = { ...keystoneAccess(settings), endpoint: glance.endpoint, token: await session.token() }
+    await revoke(stored.token)
+    expect(await deleteWithStoredToken(stored, image.id, log)).toBe('refused')
+    expect(await glance.findImage(image.id)).toBeDefined()
+
+    const fresh = { ...stored, token: await session.token() }
+    secrets.push(fresh.token)
+    expect(await deleteWithStoredToken(fresh, image.id, log)).toBe('deleted')
+    expect(await glance.findImage(image.id)).toBeUndefined()
+
+    // with credentials (the post step's fallback): the token it took is revoked afterwards
+    const other = await glance.createImage({ name: 'auth-unsettled', diskFormat: 'raw' })
+    const taken: string[] = []
+    const fallbackLog = { ...recordingLog(), setSecret: (value: string) => void taken.push(value) }
+    recorders.push(fallbackLog)
+    expect(await deleteUnsettledImage(settings, other.id, fallbackLog)).toBe(true)
+    expect(await glance.findImage(other.id)).toBeUndefined()
+    expect(taken).toHaveLength(1)
+    secrets.push(...taken)
+    expect(await keystoneAccepts(h, taken[0] as string)).toBe(false)
+    expect(fallbackLog.lines).toContain('Keystone: revoked 1 of 1 token(s) of this run')
   })
 
   it('never wrote a password, credential secret or token into the log', () => {

@@ -8,6 +8,9 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { resolveOpenStackSettings } from '../../src/openstack/config.js'
+import { HttpClient } from '../../src/openstack/http.js'
+import { issueToken } from '../../src/openstack/keystone.js'
 
 const run = promisify(execFile)
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -155,6 +158,39 @@ export function recordingLog(): RecordingLog {
     info: message => void lines.push(message),
     warning: message => void lines.push(`warning: ${message}`)
   }
+}
+
+/** Ask Keystone about `token` as an operator would: with an admin token, revoked again afterwards. */
+async function asAdmin(h: HarnessEnv, method: 'GET' | 'DELETE', token: string): Promise<number> {
+  const http = new HttpClient()
+  try {
+    const admin = await issueToken(http, resolveOpenStackSettings(adminEnv(h)))
+    const url = `${h.authUrl}/auth/tokens`
+    const response = await http.request({
+      method,
+      url,
+      headers: { 'X-Auth-Token': admin.value, 'X-Subject-Token': token },
+      accept: [404]
+    })
+    await http.request({
+      method: 'DELETE',
+      url,
+      headers: { 'X-Auth-Token': admin.value, 'X-Subject-Token': admin.value }
+    })
+    return response.status
+  } finally {
+    http.close()
+  }
+}
+
+/** Whether Keystone still takes a token (GET /v3/auth/tokens: 404 once revoked or expired). */
+export async function keystoneAccepts(h: HarnessEnv, token: string): Promise<boolean> {
+  return (await asAdmin(h, 'GET', token)) === 200
+}
+
+/** Revoke a token the way an operator would (admin: DELETE /v3/auth/tokens). */
+export async function revokeToken(h: HarnessEnv, token: string): Promise<void> {
+  await asAdmin(h, 'DELETE', token)
 }
 
 /** Fail when any secret shows up in any of the texts. */
