@@ -19,7 +19,10 @@ export default {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/**/*.test.ts'],
-      slowTestThreshold: 600
+      slowTestThreshold: 600,
+      // Every step here talks to real services (Keystone, Glance, the openstack CLI, qemu) that take
+      // seconds on a loaded 2-core runner: jest's 5 s default failed tests that were only slow.
+      testTimeout: 120_000
     }
   ]
 }
