@@ -3,14 +3,8 @@ import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import {
-  ARCH_RELEASE_KEYS,
-  dearmor,
-  keyringFileProblem,
-  readKeyring,
-  shippedKeyring,
-  userKeyring
-} from '../src/bootstrap-env/keys.js'
+import { ARCH_RELEASE_KEYS, shippedKeyring, userKeyring } from '../src/bootstrap-env/keys.js'
+import { dearmor, keyringFileProblem, readKeyring } from '../src/openpgp/keyring.js'
 import { buildConfig, ConfigError } from '../src/config/config.js'
 import { TestKeys } from './helpers/gpg-keys.js'
 import { tempDir } from './helpers/temp-dir.js'

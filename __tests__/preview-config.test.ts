@@ -5,7 +5,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from '@jest/globals'
 import { buildConfig, ConfigError, isPreviewTag } from '../src/config/config.js'
-import { pullRequestFromEvent, type PullRequestEvent } from '../src/github/event.js'
+import type { PullRequestEvent } from '../src/config/config.js'
+import { pullRequestFromEvent } from '../src/github/event.js'
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'arch-image-preview-config-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import type { PacmanFrom } from '../src/bootstrap-env/run.js'
+import type { PacmanFrom } from '../src/config/config.js'
 import { buildConfig } from '../src/config/config.js'
 import { pacmanConf } from '../src/stages/bootstrap.js'
 import { snapshotServer, unixTimeToArchiveDate } from '../src/stages/resolve.js'

@@ -3,8 +3,7 @@ import * as core from '@actions/core'
 import { buildConfig, ConfigError, glanceSettingsFromInputs, type ConfigEnv } from './config/config.js'
 import { SECRET_INPUTS } from './config/inputs.js'
 import { pullRequestFromEvent } from './github/event.js'
-import { startBuild } from './pipeline/build.js'
-import type { Context } from './pipeline/context.js'
+import type { CacheState, Context } from './pipeline/context.js'
 import { Exec } from './pipeline/exec.js'
 import { ActionsLog } from './pipeline/log.js'
 import { diffMarkdown } from './manifest/diff.js'
@@ -18,8 +17,9 @@ import {
 } from './pipeline/report.js'
 import { releaseResource, type ImageDeleter, type Resource } from './pipeline/teardown.js'
 import { deleteUnsettledImage, deleteWithStoredToken } from './openstack/publish.js'
-import { savePackageCacheFromState, type CacheState } from './stages/cache.js'
-import { invokingOwner } from './stages/handover.js'
+import { savePackageCacheFromState } from './stages/cache.js'
+import { invokingOwner } from './pipeline/owner.js'
+import { startRun } from './stages/index.js'
 
 const TEARDOWN_STATE = 'teardown'
 const CACHE_STATE = 'package-cache'
@@ -78,7 +78,7 @@ export async function runMain(): Promise<void> {
     return
   }
 
-  const run = startBuild({
+  const run = startRun({
     config,
     log,
     tempRoot: process.env.RUNNER_TEMP || undefined,

@@ -4,9 +4,9 @@
 import { parseArgs } from 'node:util'
 import { buildConfig, ConfigError } from './config/config.js'
 import { INPUTS, OUTPUTS } from './config/inputs.js'
-import { startBuild } from './pipeline/build.js'
 import { ConsoleLog } from './pipeline/log.js'
 import { buildOutputs, factRows, stageRows } from './pipeline/report.js'
+import { startRun } from './stages/index.js'
 
 export function helpText(): string {
   const lines = [
@@ -85,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
   for (const secret of secrets) log.setSecret(secret)
   if (config.githubToken && !config.githubToken.includes('${{')) log.setSecret(config.githubToken)
   if (config.release) log.setSecret(config.release.token)
-  const run = startBuild({ config, log })
+  const run = startRun({ config, log })
   const onSignal = (signal: NodeJS.Signals): void => {
     void run.cancel(`received ${signal}`).finally(() => process.exit(130))
   }

@@ -32,14 +32,10 @@ import {
 } from '../src/bootstrap-env/environment.js'
 import { userKeyring } from '../src/bootstrap-env/keys.js'
 import { bootstrapSources, pacstrapWithBootstrapTarball } from '../src/bootstrap-env/run.js'
-import {
-  obtainBootstrapTarball,
-  ChecksumMismatchError,
-  type VerifiedTarball
-} from '../src/bootstrap-env/tarball.js'
+import { obtainBootstrapTarball, ChecksumMismatchError } from '../src/bootstrap-env/tarball.js'
 import { buildConfig } from '../src/config/config.js'
 import { createContext } from '../src/pipeline/build.js'
-import type { Context } from '../src/pipeline/context.js'
+import type { Context, VerifiedTarball } from '../src/pipeline/context.js'
 import { runStages } from '../src/pipeline/runner.js'
 import { packageList, pacmanConf } from '../src/stages/bootstrap.js'
 import { bootstrapTarballStage } from '../src/stages/bootstrap-tarball.js'

@@ -1,6 +1,7 @@
 // What the boot test asks a booted guest, and how the answers are judged. The probe runs in one SSH
 // session as the default user and prints `key=value` lines; judging them is plain code.
 import type { Firmware } from '../config/config.js'
+import type { CheckResult } from '../pipeline/context.js'
 
 /** Where the seed's runcmd leaves its marker. */
 export const MARKER_FILE = '/var/lib/arch-image-boot-test'
@@ -13,12 +14,6 @@ export interface Expected {
   /** The disk the guest was given, and the image's own virtual disk. */
   diskBytes: number
   imageBytes: number
-}
-
-export interface CheckResult {
-  name: string
-  ok: boolean
-  detail: string
 }
 
 export function userData(publicKey: string, marker: string): string {

@@ -6,9 +6,8 @@ import { accessSync, constants, existsSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import type { Firmware } from '../config/config.js'
+import type { Accel } from '../pipeline/context.js'
 import type { Exec } from '../pipeline/exec.js'
-
-export type Accel = 'kvm' | 'tcg'
 
 const OVMF_CANDIDATES = [
   '/usr/share/ovmf/OVMF.fd',

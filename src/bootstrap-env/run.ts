@@ -2,19 +2,11 @@
 // pacstrap inside Arch's own bootstrap tarball (today's pacman and keyring on any Linux host);
 // `auto` is the host's on an Arch host and the bootstrap tarball elsewhere.
 import { readFileSync } from 'node:fs'
-import type { Context } from '../pipeline/context.js'
+import type { PacmanFrom } from '../config/config.js'
+import type { Context, VerifiedTarball } from '../pipeline/context.js'
 import { pacstrapInside, prepareBootstrapEnvironment, releaseBootstrapEnvironment } from './environment.js'
 import { shippedKeyring, userKeyring, type TrustedKeyring } from './keys.js'
-import {
-  bootstrapUrls,
-  mirrorBase,
-  obtainBootstrapTarball,
-  type BootstrapSource,
-  type VerifiedTarball
-} from './tarball.js'
-
-export const PACMAN_FROM = ['auto', 'host', 'bootstrap'] as const
-export type PacmanFrom = (typeof PACMAN_FROM)[number]
+import { bootstrapUrls, mirrorBase, obtainBootstrapTarball, type BootstrapSource } from './tarball.js'
 
 /** The host's os-release text ('' when there is none). */
 export function readHostOsRelease(): string {

@@ -20,6 +20,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as tc from '@actions/tool-cache'
 import { isRoot, type Exec } from '../pipeline/exec.js'
+import type { VerifiedTarball } from '../pipeline/context.js'
 import type { Log } from '../pipeline/log.js'
 import type { TrustedKeyring } from './keys.js'
 import { refusal, verifySignature, type SignatureVerdict } from './signature.js'
@@ -257,18 +258,6 @@ export interface FetchOptions {
   /** Runs gpgv and the root-owned copies. */
   exec: Exec
   vault: VerificationDir
-}
-
-export interface VerifiedTarball {
-  /** The verified copy in the run's root-owned verification directory: the file to extract. */
-  path: string
-  /** The release (`YYYY.MM.DD`; a `0.0.0-<hash>` key when the checksums file names none). */
-  version: string
-  sha256: string
-  fromCache: boolean
-  /** The tool cache entry it was read from, or put into. */
-  cacheDir: string
-  signature: { fingerprint: string; signedAt: number; keyExpiredAt?: number; keyring: string }
 }
 
 // The tool cache entry: the tarball under a fixed name per compression, its signature beside it as

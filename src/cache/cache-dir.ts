@@ -4,18 +4,12 @@
 // is: read and written, never chowned or pruned.
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
-import type { Context } from '../pipeline/context.js'
+import type { Context, PackageCacheDir } from '../pipeline/context.js'
 
 export const CACHE_MARKER = '.arch-image-cache'
 
 const MARKER_TEXT =
   'arch-image created this package cache directory: it hands it to the invoking user and prunes it to the packages of its last image.\n'
-
-export interface PackageCacheDir {
-  dir: string
-  /** Created by arch-image (the marker is there): it may chown -R and prune it. */
-  ours: boolean
-}
 
 /** `stat` of each path, without following links: its type and owner, or undefined when missing. */
 async function statOf(ctx: Context, files: string[]): Promise<({ type: string; uid: number } | undefined)[]> {

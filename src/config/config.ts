@@ -1,9 +1,7 @@
 import { statSync } from 'node:fs'
 import path from 'node:path'
 import YAML from 'yaml'
-import { keyringFileProblem } from '../bootstrap-env/keys.js'
-import { PACMAN_FROM, type PacmanFrom } from '../bootstrap-env/run.js'
-import type { PullRequestEvent } from '../github/event.js'
+import { keyringFileProblem } from '../openpgp/keyring.js'
 import type { OpenStackSettings } from '../openstack/config.js'
 import { buildGlanceConfig, type GlanceConfig } from './glance-config.js'
 import { INPUTS } from './inputs.js'
@@ -15,6 +13,9 @@ export type Compression = 'zlib' | 'zstd' | 'none'
 export type Snapshot = { kind: 'none' } | { kind: 'latest' } | { kind: 'date'; date: string }
 export type Kernel = 'linux' | 'linux-lts'
 export type BootMode = 'hybrid' | 'bios' | 'uefi'
+/** Which pacman runs pacstrap: the host's, the one inside Arch's bootstrap tarball, or decided by the host. */
+export const PACMAN_FROM = ['auto', 'host', 'bootstrap'] as const
+export type PacmanFrom = (typeof PACMAN_FROM)[number]
 export const HOOK_POINTS = ['after-bootstrap', 'after-configure', 'before-seal'] as const
 export type HookPoint = (typeof HOOK_POINTS)[number]
 
@@ -84,6 +85,15 @@ export interface Config {
   /** Token for GitHub calls other than the release (cleanup, comment, previous manifest). */
   githubToken: string
   warnings: string[]
+}
+
+/** The pull request a run is about (github/event.ts reads it from the runner's event payload). */
+export interface PullRequestEvent {
+  number: number
+  /** The PR head's commit (not GITHUB_SHA, which is the merge commit on pull_request events). */
+  headSha: string
+  /** `opened`, `synchronize`, `closed`, ... */
+  action: string
 }
 
 export interface Preview {

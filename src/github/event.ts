@@ -1,14 +1,7 @@
 // The pull request a workflow run is about, from the event the runner hands the action
 // (GITHUB_EVENT_NAME and the JSON payload at GITHUB_EVENT_PATH).
 import { readFileSync } from 'node:fs'
-
-export interface PullRequestEvent {
-  number: number
-  /** The PR head's commit (not GITHUB_SHA, which is the merge commit on pull_request events). */
-  headSha: string
-  /** `opened`, `synchronize`, `closed`, ... */
-  action: string
-}
+import type { PullRequestEvent } from '../config/config.js'
 
 const PULL_REQUEST_EVENTS = new Set(['pull_request', 'pull_request_target'])
 

@@ -1,14 +1,16 @@
-import type { VerifiedTarball } from '../bootstrap-env/tarball.js'
-import type { PackageCacheDir } from '../cache/cache-dir.js'
-import type { Config } from '../config/config.js'
+import type { Config, Firmware } from '../config/config.js'
 import type { GlanceConnection } from '../openstack/glance.js'
 import type { PackageDiff } from '../manifest/diff.js'
-import type { BootTestReport } from '../stages/boot-test.js'
-import type { CacheState } from '../stages/cache.js'
 import type { Exec } from './exec.js'
 import type { Log } from './log.js'
-import type { StageRecord } from './runner.js'
 import type { Teardown } from './teardown.js'
+
+/** One stage of a run, as the job summary shows it. */
+export interface StageRecord {
+  name: string
+  seconds: number
+  result: 'ok' | 'failed' | 'skipped' | 'not run'
+}
 
 export interface Disk {
   rawPath: string
@@ -97,6 +99,62 @@ export interface Context {
   comment?: { url: string; updated: boolean }
   /** What `mode: cleanup` deleted, in order. */
   deleted?: DeletedItem[]
+}
+
+/** Arch's bootstrap tarball after its checksum and signature were verified. */
+export interface VerifiedTarball {
+  /** The verified copy in the run's root-owned verification directory: the file to extract. */
+  path: string
+  /** The release (`YYYY.MM.DD`; a `0.0.0-<hash>` key when the checksums file names none). */
+  version: string
+  sha256: string
+  fromCache: boolean
+  /** The tool cache entry it was read from, or put into. */
+  cacheDir: string
+  signature: { fingerprint: string; signedAt: number; keyExpiredAt?: number; keyring: string }
+}
+
+export interface PackageCacheDir {
+  dir: string
+  /** Created by arch-image (the marker is there): it may chown -R and prune it. */
+  ours: boolean
+}
+
+/** The package cache of a run, mirrored for the post step that saves it. */
+export interface CacheState {
+  dir: string
+  /** arch-image created the directory: the post step may chown -R and prune it. */
+  ours?: boolean
+  key: string
+  matchedKey?: string
+  /** Set once bootstrap has installed the packages: only then is there anything worth saving. */
+  installed?: InstalledPackage[]
+}
+
+export type Accel = 'kvm' | 'tcg'
+
+export interface CheckResult {
+  name: string
+  ok: boolean
+  detail: string
+}
+
+export interface BootReport {
+  firmware: Firmware
+  accel: Accel
+  /** Power-on to the first SSH login; undefined when there was none. */
+  seconds?: number
+  checks: CheckResult[]
+  /** The serial console, kept next to the image when the boot failed. */
+  consoleLog?: string
+  consoleTail: string
+}
+
+export interface BootTestReport {
+  result: 'passed' | 'failed'
+  boots: BootReport[]
+  /** Checks across boots (host keys and machine-id differ). */
+  across: CheckResult[]
 }
 
 export interface DeletedItem {

@@ -1,5 +1,5 @@
 // Runs the stages in order: each in a log group, timed, and recorded for the job summary.
-import type { Context } from './context.js'
+import type { Context, StageRecord } from './context.js'
 
 export interface Stage {
   name: string
@@ -8,12 +8,6 @@ export interface Stage {
   /** The stage opens log groups of its own (GitHub's log has no nested groups). */
   ownGroups?: boolean
   run(ctx: Context): Promise<void>
-}
-
-export interface StageRecord {
-  name: string
-  seconds: number
-  result: 'ok' | 'failed' | 'skipped' | 'not run'
 }
 
 export class StageError extends Error {

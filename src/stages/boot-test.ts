@@ -6,15 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { chownSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import {
-  compareBoots,
-  judge,
-  parseAnswers,
-  PROBE,
-  userData,
-  type Answers,
-  type CheckResult
-} from '../boot/checks.js'
+import { compareBoots, judge, parseAnswers, PROBE, userData, type Answers } from '../boot/checks.js'
 import {
   chooseAccel,
   createOverlay,
@@ -25,31 +17,12 @@ import {
   monitorCommand,
   qemuArgv,
   sshBanner,
-  type Accel,
   type MachineFiles
 } from '../boot/qemu.js'
 import type { Firmware } from '../config/config.js'
-import type { Context } from '../pipeline/context.js'
+import type { Accel, BootReport, BootTestReport, CheckResult, Context } from '../pipeline/context.js'
 import type { RunResult } from '../pipeline/exec.js'
 import type { Stage } from '../pipeline/runner.js'
-
-export interface BootReport {
-  firmware: Firmware
-  accel: Accel
-  /** Power-on to the first SSH login; undefined when there was none. */
-  seconds?: number
-  checks: CheckResult[]
-  /** The serial console, kept next to the image when the boot failed. */
-  consoleLog?: string
-  consoleTail: string
-}
-
-export interface BootTestReport {
-  result: 'passed' | 'failed'
-  boots: BootReport[]
-  /** Checks across boots (host keys and machine-id differ). */
-  across: CheckResult[]
-}
 
 const GiB = 1024 ** 3
 const POLL_MS = 3000

@@ -3,21 +3,12 @@
 // failure only warns; it never fails a build.
 import { preparePackageCacheDir } from '../cache/cache-dir.js'
 import { cacheKey, prunePackageCache, restorePackageCache, savePackageCache } from '../cache/package-cache.js'
-import type { InstalledPackage } from '../pipeline/context.js'
+import type { CacheState } from '../pipeline/context.js'
 import type { Log } from '../pipeline/log.js'
 import type { Stage } from '../pipeline/runner.js'
 import { packageList } from './bootstrap.js'
 
 /** What the post step needs to save the cache (mirrored into GITHUB_STATE). */
-export interface CacheState {
-  dir: string
-  /** arch-image created the directory: the post step may chown -R and prune it. */
-  ours?: boolean
-  key: string
-  matchedKey?: string
-  /** Set once bootstrap has installed the packages: only then is there anything worth saving. */
-  installed?: InstalledPackage[]
-}
 
 export const cacheRestoreStage: Stage = {
   name: 'cache restore',
