@@ -6,8 +6,9 @@ import { snapshotServer, unixTimeToArchiveDate } from '../src/stages/resolve.js'
 import { convertArgs, sha256sums } from '../src/stages/convert.js'
 import { partitionNode, partitionScript } from '../src/stages/disk.js'
 import { fstabText } from '../src/stages/fstab.js'
-import { hostFamily, requiredTools } from '../src/stages/host.js'
-import { manifestText } from '../src/stages/rootfs.js'
+import { requiredTools } from '../src/stages/host.js'
+import { hostFamily } from '../src/util/os-release.js'
+import { manifestText } from '../src/image/rootfs.js'
 
 const config = buildConfig(name => ({ 'package-cache-dir': '/var/cache/ai' })[name] ?? '', { cwd: '/w' })
 

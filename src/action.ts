@@ -19,6 +19,7 @@ import { releaseResource, type ImageDeleter, type Resource } from './pipeline/te
 import { deleteUnsettledImage, deleteWithStoredToken } from './openstack/publish.js'
 import { savePackageCacheFromState } from './stages/cache.js'
 import { invokingOwner } from './pipeline/owner.js'
+import { escapeHtml } from './util/html.js'
 import { startRun } from './stages/index.js'
 
 const TEARDOWN_STATE = 'teardown'
@@ -43,13 +44,6 @@ async function writeSummary(ctx: Context, error?: unknown): Promise<void> {
   }
   if (ctx.bootTest) core.summary.addRaw(bootTestHtml(ctx), true)
   await core.summary.write()
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(
-    /[&<>"]/g,
-    c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string
-  )
 }
 
 function configEnv(): ConfigEnv {

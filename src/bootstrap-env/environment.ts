@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Context } from '../pipeline/context.js'
 import type { RunOptions } from '../pipeline/exec.js'
+import { findCommand } from '../util/commands.js'
 
 /** Where pacman inside the environment downloads to (moved to the host cache afterwards). */
 export const ENV_NEW_PACKAGES_DIR = '/var/cache/arch-image/pkg-new'
@@ -106,7 +107,11 @@ export interface BootstrapEnvironment {
   handles: { tree: number; mounts: number[] }
 }
 
-function insideRoot(root: string, innerPath: string): string {
+/**
+ * The host path of a fixed path of ours in the bootstrap tree: a plain join, no link check (the tree
+ * is the verified tarball's; image/rootfs.ts insideRoot guards paths in an image built from packages).
+ */
+function treePath(root: string, innerPath: string): string {
   return path.join(root, innerPath.replace(/^\/+/, ''))
 }
 
@@ -135,14 +140,13 @@ let hostGpgconf: boolean | undefined
  * started inside anyway.
  */
 async function pushGpgAgent(ctx: Context, homedir: string): Promise<number | undefined> {
-  hostGpgconf ??=
-    (await ctx.exec.run(['sh', '-c', 'command -v gpgconf'], { allowFailure: true, quiet: true })).code === 0
+  hostGpgconf ??= findCommand('gpgconf') !== undefined
   return hostGpgconf ? ctx.teardown.push({ kind: 'gpg-agent', homedir }) : undefined
 }
 
 async function bindMount(ctx: Context, env: BootstrapEnvironment, bind: BindMount): Promise<void> {
   const { exec, teardown } = ctx
-  const target = insideRoot(env.root, bind.target)
+  const target = treePath(env.root, bind.target)
   await exec.run(['mkdir', '-p', '--', target], { privileged: true })
   env.handles.mounts.push(teardown.push({ kind: 'mount', target }))
   await exec.run(['mount', '--bind', ...(bind.readOnly ? ['-o', 'ro'] : []), '--', bind.source, target], {
@@ -208,14 +212,14 @@ export async function prepareBootstrapEnvironment(
   await exec.run(['mount', '--make-private', '--', root], { privileged: true })
   if (plan.hostCacheDir) await exec.run(['mkdir', '-p', '--', plan.hostCacheDir], { privileged: true })
   for (const bind of plan.binds) await bindMount(ctx, env, bind)
-  await exec.run(['mkdir', '-p', '--', insideRoot(root, ENV_NEW_PACKAGES_DIR)], { privileged: true })
+  await exec.run(['mkdir', '-p', '--', treePath(root, ENV_NEW_PACKAGES_DIR)], { privileged: true })
 
-  await installFile(ctx, plan.conf, insideRoot(root, ENV_PACMAN_CONF))
-  await installFile(ctx, plan.mirrorlist, insideRoot(root, '/etc/pacman.d/mirrorlist'))
+  await installFile(ctx, plan.conf, treePath(root, ENV_PACMAN_CONF))
+  await installFile(ctx, plan.mirrorlist, treePath(root, '/etc/pacman.d/mirrorlist'))
 
   // arch-chroot runs each command in a PID namespace of its own, so the gpg-agent pacman-key starts
   // ends with it; the teardown entry covers a run killed half-way.
-  const agent = await pushGpgAgent(ctx, insideRoot(root, '/etc/pacman.d/gnupg'))
+  const agent = await pushGpgAgent(ctx, treePath(root, '/etc/pacman.d/gnupg'))
   const keyringStarted = performance.now()
   await runInside(ctx, env, ['pacman-key', '--init'])
   await runInside(ctx, env, ['pacman-key', '--populate', 'archlinux'])
@@ -239,7 +243,7 @@ export async function pacstrapInside(
   const target = options.target ?? ctx.rootDir
   if (!target) throw new Error('BUG: root not mounted')
   if (packages.length === 0) throw new Error('BUG: no packages to install')
-  const mnt = insideRoot(env.root, '/mnt')
+  const mnt = treePath(env.root, '/mnt')
   await exec.run(['mkdir', '-p', '--', mnt], { privileged: true })
   const mount = teardown.push({ kind: 'mount', target: mnt })
   // pacstrap -K starts a gpg-agent for the image's keyring (inside arch-chroot's PID namespace, so
@@ -273,7 +277,7 @@ export async function pacstrapInside(
 export async function keepNewPackages(ctx: Context, env: BootstrapEnvironment): Promise<void> {
   const hostCache = env.plan.hostCacheDir
   if (!hostCache) return
-  const downloads = insideRoot(env.root, ENV_NEW_PACKAGES_DIR)
+  const downloads = treePath(env.root, ENV_NEW_PACKAGES_DIR)
   await ctx.exec.run(['mkdir', '-p', '--', hostCache], { privileged: true })
   const moved = await ctx.exec.run(
     [

@@ -1,30 +1,16 @@
 // `pacman-from`: whose pacman installs the image. `host` runs the host's pacstrap; `bootstrap` runs
 // pacstrap inside Arch's own bootstrap tarball (today's pacman and keyring on any Linux host);
 // `auto` is the host's on an Arch host and the bootstrap tarball elsewhere.
-import { readFileSync } from 'node:fs'
 import type { PacmanFrom } from '../config/config.js'
 import type { Context, VerifiedTarball } from '../pipeline/context.js'
 import { pacstrapInside, prepareBootstrapEnvironment, releaseBootstrapEnvironment } from './environment.js'
 import { shippedKeyring, userKeyring, type TrustedKeyring } from './keys.js'
 import { bootstrapUrls, mirrorBase, obtainBootstrapTarball, type BootstrapSource } from './tarball.js'
-
-/** The host's os-release text ('' when there is none). */
-export function readHostOsRelease(): string {
-  for (const file of ['/etc/os-release', '/usr/lib/os-release']) {
-    try {
-      return readFileSync(file, 'utf8')
-    } catch {
-      // try the next
-    }
-  }
-  return ''
-}
+import { hostFamily, readHostOsRelease } from '../util/os-release.js'
 
 /** Arch Linux or a distribution that says it is like Arch (ID / ID_LIKE of os-release). */
 export function isArchOsRelease(text: string): boolean {
-  const field = (name: string) =>
-    new RegExp(`^${name}=["']?([^"'\\n]*)["']?$`, 'm').exec(text)?.[1]?.trim().split(/\s+/) ?? []
-  return field('ID').includes('arch') || field('ID_LIKE').includes('arch')
+  return hostFamily(text) === 'arch'
 }
 
 /** Whether pacstrap runs inside the bootstrap tarball (true) or from the host (false). */

@@ -2,7 +2,7 @@
 // upload, verify and share a new one (deleting it again on any failure), then rotate the family.
 import type { OpenStackSettings } from './config.js'
 import type { UploadProgress } from './http.js'
-import { hashFile } from './http.js'
+import { hashFile } from '../util/hash.js'
 import { HttpClient } from './http.js'
 import type { DiskFormat, GlanceAccess, GlanceApi, Image, LocalDigest, Visibility } from './glance.js'
 import { connectGlance, Glance, verifyImage } from './glance.js'

@@ -1,5 +1,6 @@
 // What a finished (or failed) run reports: the action's outputs and the job summary's rows.
 import type { Context } from './context.js'
+import { escapeHtml } from '../util/html.js'
 
 export function buildOutputs(ctx: Context): Record<string, string> {
   if (ctx.config.mode === 'cleanup') return { deleted: JSON.stringify(ctx.deleted ?? []) }
@@ -57,13 +58,6 @@ export function bootTestOutputs(ctx: Context): Record<string, string> {
   return { 'boot-test': report?.result ?? 'skipped', 'boot-seconds': JSON.stringify(seconds) }
 }
 
-function html(text: string): string {
-  return text.replace(
-    /[&<>"]/g,
-    c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string
-  )
-}
-
 /** The boot test for the job summary: every check of every boot, and the console tail of a failed one. */
 export function bootTestHtml(ctx: Context): string {
   const report = ctx.bootTest
@@ -77,16 +71,16 @@ export function bootTestHtml(ctx: Context): string {
     '<table><tr><th>firmware</th><th>check</th><th>result</th><th>detail</th></tr>',
     ...rows.map(
       row =>
-        `<tr><td>${row.firmware}</td><td>${html(row.name)}</td><td>${row.ok ? 'ok' : '<b>failed</b>'}</td><td>${html(row.detail)}</td></tr>`
+        `<tr><td>${row.firmware}</td><td>${escapeHtml(row.name)}</td><td>${row.ok ? 'ok' : '<b>failed</b>'}</td><td>${escapeHtml(row.detail)}</td></tr>`
     ),
     '</table>'
   ]
   for (const boot of report.boots) {
     if (boot.checks.every(check => check.ok)) continue
-    const where = boot.consoleLog ? ` (the whole log: ${html(boot.consoleLog)})` : ''
+    const where = boot.consoleLog ? ` (the whole log: ${escapeHtml(boot.consoleLog)})` : ''
     parts.push(
       `<details open><summary>Serial console of the ${boot.firmware} boot, last lines${where}</summary>`,
-      `<pre>${html(boot.consoleTail)}</pre></details>`
+      `<pre>${escapeHtml(boot.consoleTail)}</pre></details>`
     )
   }
   return parts.join('\n')

@@ -3,8 +3,8 @@
 // without mounting FAT, so hosts without vfat (containers, some CI kernels) can build images.
 import type { Config } from '../config/config.js'
 import type { Stage } from '../pipeline/runner.js'
-import { inChroot, rootOf } from './chroot.js'
-import { insideRoot, writeImageFile } from './rootfs.js'
+import { inChroot, rootOf } from '../image/chroot.js'
+import { insideRoot, writeImageFile } from '../image/rootfs.js'
 
 export function kernelCmdline(config: Config): string {
   const parts = ['console=tty0', 'console=ttyS0,115200']

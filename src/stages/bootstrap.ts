@@ -6,7 +6,7 @@ import type { Config } from '../config/config.js'
 import { pacstrapWithBootstrapTarball, usesBootstrapTarball } from '../bootstrap-env/run.js'
 import type { Context } from '../pipeline/context.js'
 import type { Stage } from '../pipeline/runner.js'
-import { readInstalledPackages } from './rootfs.js'
+import { readInstalledPackages } from '../image/rootfs.js'
 
 export const REPOSITORIES = ['core', 'extra']
 

@@ -2,7 +2,7 @@
 import YAML from 'yaml'
 import type { Config } from '../config/config.js'
 import type { Stage } from '../pipeline/runner.js'
-import { writeImageFile } from './rootfs.js'
+import { writeImageFile } from '../image/rootfs.js'
 
 export const CLOUD_INIT_DROP_IN = 'etc/cloud/cloud.cfg.d/90-arch-image.cfg'
 

@@ -2,7 +2,7 @@
 // checked, hashed in one read, with SHA256SUMS beside it.
 import { closeSync, openSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { hashFile } from '../openstack/http.js'
+import { hashFile } from '../util/hash.js'
 import { uniqueSuffix } from '../pipeline/output-lock.js'
 import type { Stage } from '../pipeline/runner.js'
 

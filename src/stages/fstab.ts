@@ -1,7 +1,7 @@
 // fstab: root and ESP by filesystem UUID (read with blkid; genfstab needs udev, which hosts may lack).
 import type { Filesystem } from '../config/config.js'
 import type { Stage } from '../pipeline/runner.js'
-import { insideRoot, writeImageFile } from './rootfs.js'
+import { insideRoot, writeImageFile } from '../image/rootfs.js'
 
 export function fstabText(filesystem: Filesystem, rootUuid: string, espUuid: string): string {
   const root =

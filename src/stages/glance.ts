@@ -4,7 +4,7 @@
 import { statSync } from 'node:fs'
 import { describeAuth } from '../openstack/config.js'
 import { connectGlance } from '../openstack/glance.js'
-import { hashFile } from '../openstack/http.js'
+import { hashFile } from '../util/hash.js'
 import { keystoneAccess } from '../openstack/keystone.js'
 import { archImageProperties, publishImage } from '../openstack/publish.js'
 import { previewTagPrefix, publishedImageName, type Config } from '../config/config.js'

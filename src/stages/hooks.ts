@@ -6,8 +6,8 @@ import type { HookPoint } from '../config/config.js'
 import type { Context } from '../pipeline/context.js'
 import { CommandError } from '../pipeline/exec.js'
 import type { Stage } from '../pipeline/runner.js'
-import { inChroot, rootOf } from './chroot.js'
-import { insideRoot, writeImageFile } from './rootfs.js'
+import { inChroot, rootOf } from '../image/chroot.js'
+import { insideRoot, writeImageFile } from '../image/rootfs.js'
 
 /**
  * The variables a hook script gets from us, on top of the exec seam's allowlist (PATH, LANG,

@@ -1,11 +1,12 @@
 // host: make sure the machine has every program the pipeline runs, installing what is missing.
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
-import path from 'node:path'
+import { existsSync } from 'node:fs'
 import { findOvmf } from '../boot/qemu.js'
 import { usesBootstrapTarball } from '../bootstrap-env/run.js'
 import type { Config } from '../config/config.js'
 import type { Context } from '../pipeline/context.js'
 import type { Stage } from '../pipeline/runner.js'
+import { findCommand } from '../util/commands.js'
+import { hostFamily, readHostOsRelease, type HostFamily } from '../util/os-release.js'
 
 interface Tool {
   command: string
@@ -41,31 +42,6 @@ const BOOTSTRAP_TARBALL_TOOLS: Tool[] = [
 const FILESYSTEM_TOOLS: Record<string, Tool> = {
   ext4: { command: 'mkfs.ext4', debian: 'e2fsprogs', arch: 'e2fsprogs' },
   btrfs: { command: 'mkfs.btrfs', debian: 'btrfs-progs', arch: 'btrfs-progs' }
-}
-
-export function findCommand(command: string): string | undefined {
-  const dirs = (process.env.PATH ?? '').split(':').filter(Boolean)
-  for (const dir of dirs) {
-    const candidate = path.join(dir, command)
-    try {
-      accessSync(candidate, constants.X_OK)
-      return candidate
-    } catch {
-      // not here
-    }
-  }
-  return undefined
-}
-
-export type HostFamily = 'arch' | 'debian' | 'other'
-
-export function hostFamily(osRelease: string): HostFamily {
-  const field = (name: string): string[] =>
-    (new RegExp(`^${name}=(.*)$`, 'm').exec(osRelease)?.[1] ?? '').replace(/["']/g, '').split(/\s+/)
-  const ids = [...field('ID'), ...field('ID_LIKE')]
-  if (ids.includes('arch')) return 'arch'
-  if (ids.includes('debian') || ids.includes('ubuntu')) return 'debian'
-  return 'other'
 }
 
 const ESP_TOOLS: Tool[] = [
@@ -134,8 +110,7 @@ export const hostStage: Stage = {
         'no loop devices on this host (/dev/loop-control is missing); in a container, run it privileged or with the loop devices passed in'
       )
     }
-    const osRelease = existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : ''
-    const family = hostFamily(osRelease)
+    const family = hostFamily(readHostOsRelease())
     const missing = requiredTools(ctx.config).filter(tool => !isPresent(tool))
     if (missing.length === 0) {
       ctx.log.info(`all host tools present (${family} host)`)

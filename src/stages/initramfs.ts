@@ -1,12 +1,9 @@
 // initramfs: mkinitcpio without the autodetect hook (it would keep only the build host's drivers,
 // not the cloud's), one image per kernel and no fallback image.
 import type { Stage } from '../pipeline/runner.js'
-import { inChroot, rootOf } from './chroot.js'
-import { insideRoot, writeImageFile } from './rootfs.js'
-
-export function presetPath(kernel: string): string {
-  return `etc/mkinitcpio.d/${kernel}.preset`
-}
+import { inChroot, rootOf } from '../image/chroot.js'
+import { presetPath } from '../image/layout.js'
+import { insideRoot, writeImageFile } from '../image/rootfs.js'
 
 export function mkinitcpioPreset(kernel: string): string {
   return [

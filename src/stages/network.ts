@@ -1,8 +1,8 @@
 // network: DHCP (v4 and v6) with systemd-networkd on every en*/eth* interface, systemd-resolved's
 // stub as resolv.conf.
 import type { Stage } from '../pipeline/runner.js'
-import { rootOf } from './chroot.js'
-import { insideRoot, writeImageFile } from './rootfs.js'
+import { rootOf } from '../image/chroot.js'
+import { insideRoot, writeImageFile } from '../image/rootfs.js'
 
 export const NETWORK_FILE = 'etc/systemd/network/80-arch-image-dhcp.network'
 

@@ -2,8 +2,8 @@
 import { lstatSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import type { Stage } from '../pipeline/runner.js'
-import { rootOf } from './chroot.js'
-import { insideRoot } from './rootfs.js'
+import { rootOf } from '../image/chroot.js'
+import { insideRoot } from '../image/rootfs.js'
 
 /** Every path of the tree, relative, parents first. */
 export function walk(dir: string, prefix = ''): string[] {

@@ -4,8 +4,8 @@ import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Context } from '../pipeline/context.js'
 import type { Stage } from '../pipeline/runner.js'
-import { configLint } from './lint.js'
-import { insideRoot, manifestText, readInstalledPackages, writeImageFile } from './rootfs.js'
+import { configLint } from '../image/lint.js'
+import { insideRoot, manifestText, readInstalledPackages, writeImageFile } from '../image/rootfs.js'
 
 /** One thing the image must not contain: `find` arguments below the root. */
 export interface SealRule {

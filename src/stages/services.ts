@@ -1,17 +1,9 @@
 // services: the units a cloud image runs, a first-boot pacman keyring unit, and the user's choices.
 import type { Config } from '../config/config.js'
 import type { Stage } from '../pipeline/runner.js'
-import { inChroot } from './chroot.js'
-import { writeImageFile } from './rootfs.js'
-
-// cloud-init's unit names since 24.3.
-export const CLOUD_INIT_UNITS = [
-  'cloud-init-main',
-  'cloud-init-local',
-  'cloud-init-network',
-  'cloud-config',
-  'cloud-final'
-]
+import { inChroot } from '../image/chroot.js'
+import { CLOUD_INIT_UNITS } from '../image/layout.js'
+import { writeImageFile } from '../image/rootfs.js'
 
 export const DEFAULT_SERVICES = [
   'sshd',

@@ -1,6 +1,6 @@
 // ssh: sshd without root login or passwords; host keys are made at first boot (seal removes any).
 import type { Stage } from '../pipeline/runner.js'
-import { writeImageFile } from './rootfs.js'
+import { writeImageFile } from '../image/rootfs.js'
 
 // After cloud-init's 50-cloud-init.conf, so a user's `ssh_pwauth` in user-data still wins.
 export const SSHD_DROP_IN = 'etc/ssh/sshd_config.d/60-arch-image.conf'

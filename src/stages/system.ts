@@ -1,7 +1,7 @@
 // system: locale, time zone, hostname and keymap with systemd-firstboot, as the ArchWiki list does.
 import type { Stage } from '../pipeline/runner.js'
-import { inChroot } from './chroot.js'
-import { writeImageFile } from './rootfs.js'
+import { inChroot } from '../image/chroot.js'
+import { writeImageFile } from '../image/rootfs.js'
 
 const BUILT_IN_LOCALES = ['C', 'C.UTF-8', 'C.utf8', 'POSIX']
 

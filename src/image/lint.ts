@@ -3,8 +3,7 @@
 import type { Context } from '../pipeline/context.js'
 import { inChroot, rootOf } from './chroot.js'
 import { insideRoot } from './rootfs.js'
-import { presetPath } from './initramfs.js'
-import { CLOUD_INIT_UNITS } from './services.js'
+import { CLOUD_INIT_UNITS, presetPath } from './layout.js'
 
 async function readImageFile(ctx: Context, relative: string): Promise<string | undefined> {
   const result = await ctx.exec.run(['cat', insideRoot(rootOf(ctx), relative)], {
