@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { ARCH_RELEASE_KEYS } from '../src/bootstrap-env/keys.js'
 import { interpretGpgvStatus, refusal, verifySignature } from '../src/bootstrap-env/signature.js'
-import { Exec } from '../src/pipeline/exec.js'
+import { ProcessExec } from '../src/pipeline/exec.js'
 import { TestKeys } from './helpers/gpg-keys.js'
 import { MemoryLog } from './helpers/memory-log.js'
 import { tempDir } from './helpers/temp-dir.js'
@@ -153,7 +153,7 @@ describe('gpgv status lines', () => {
 describe('verifySignature with the real gpgv', () => {
   const dir = tempDir()
   const keys = new TestKeys(dir)
-  const exec = new Exec(new MemoryLog(), true)
+  const exec = new ProcessExec(new MemoryLog(), true)
   const file = path.join(dir, 'file')
   const keyring = path.join(dir, 'keyring.gpg')
   const homedir = path.join(dir, 'gpgv-home')

@@ -31,7 +31,7 @@ import {
   tarballName,
   toolCacheVersion
 } from '../src/bootstrap-env/tarball.js'
-import { Exec } from '../src/pipeline/exec.js'
+import { ProcessExec } from '../src/pipeline/exec.js'
 import { TestKeys } from './helpers/gpg-keys.js'
 import { MemoryLog } from './helpers/memory-log.js'
 
@@ -136,7 +136,7 @@ describe('fetchVerifiedTarball and obtainBootstrapTarball against a local server
   const requests: string[] = []
   const log = new MemoryLog()
   // The "privileged" copies run as this test's own user: root ownership is checked by test/bootstrap-tarball.test.ts.
-  const exec = new Exec(log, true)
+  const exec = new ProcessExec(log, true)
   const tarball = Buffer.from('pretend this is a zstd tarball\n'.repeat(1000))
   const hash = createHash('sha256').update(tarball).digest('hex')
   const name = 'archlinux-bootstrap-2026.11.01-x86_64.tar.zst'

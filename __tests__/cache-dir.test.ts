@@ -4,7 +4,7 @@ import path from 'node:path'
 import { CACHE_MARKER, preparePackageCacheDir } from '../src/cache/cache-dir.js'
 import { buildConfig } from '../src/config/config.js'
 import type { Context } from '../src/pipeline/context.js'
-import { Exec } from '../src/pipeline/exec.js'
+import { ProcessExec } from '../src/pipeline/exec.js'
 import { MemoryLog } from './helpers/memory-log.js'
 import { tempDir } from './helpers/temp-dir.js'
 
@@ -13,7 +13,7 @@ function context(cacheDir: string, owner?: { uid: number; gid: number }): { ctx:
   const workDir = tempDir()
   const ctx = {
     config: buildConfig(name => (name === 'package-cache-dir' ? cacheDir : ''), { cwd: workDir }),
-    exec: new Exec(log),
+    exec: new ProcessExec(log),
     log,
     workDir,
     ...(owner ? { owner } : {})

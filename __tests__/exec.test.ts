@@ -4,7 +4,7 @@ import path from 'node:path'
 import {
   CHILD_ENV_ALLOWLIST,
   CommandError,
-  Exec,
+  ProcessExec,
   shellQuote,
   SUDO_HOME,
   SUDO_PATH
@@ -15,7 +15,7 @@ import { tempDir } from './helpers/temp-dir.js'
 describe('exec seam', () => {
   it('puts sudo -n -- env -i in front of privileged commands only when not root', () => {
     const parent = { PATH: '/home/runner/bin:/usr/bin', HOME: '/home/runner', LANG: 'en_US.UTF-8' }
-    const asUser = new Exec(new MemoryLog(), false, parent)
+    const asUser = new ProcessExec(new MemoryLog(), false, parent)
     expect(asUser.plan(['losetup', '-f'], { privileged: true }).argv).toEqual([
       'sudo',
       '-n',
@@ -47,19 +47,21 @@ describe('exec seam', () => {
       'apt-get',
       'install'
     ])
-    const asRoot = new Exec(new MemoryLog(), true, parent)
+    const asRoot = new ProcessExec(new MemoryLog(), true, parent)
     expect(asRoot.plan(['losetup', '-f'], { privileged: true }).argv).toEqual(['losetup', '-f'])
   })
 
   it('passes arguments untouched (no shell) and logs the command quoted', async () => {
     const log = new MemoryLog()
-    const result = await new Exec(log, true).run(['printf', '%s|', 'a b', '$(id)', "it's"], { quiet: true })
+    const result = await new ProcessExec(log, true).run(['printf', '%s|', 'a b', '$(id)', "it's"], {
+      quiet: true
+    })
     expect(result.stdout).toBe("a b|$(id)|it's|")
     expect(log.lines[0]).toBe(`$ printf '%s|' 'a b' '$(id)' 'it'\\''s'`)
   })
 
   it('fails with the exit code and the tail of stderr', async () => {
-    const exec = new Exec(new MemoryLog(), true)
+    const exec = new ProcessExec(new MemoryLog(), true)
     const script = 'for i in $(seq 1 40); do echo line$i >&2; done; exit 3'
     const error = (await exec.run(['sh', '-c', script], { quiet: true }).catch(e => e)) as CommandError
     expect(error).toBeInstanceOf(CommandError)
@@ -70,7 +72,7 @@ describe('exec seam', () => {
   })
 
   it('returns failures when asked to, and names a missing command', async () => {
-    const exec = new Exec(new MemoryLog(), true)
+    const exec = new ProcessExec(new MemoryLog(), true)
     expect((await exec.run(['false'], { allowFailure: true })).code).toBe(1)
     await expect(exec.run(['arch-image-no-such-command'])).rejects.toThrow(
       'arch-image-no-such-command: command not found'
@@ -80,13 +82,13 @@ describe('exec seam', () => {
   it('masks secrets in logged commands and output', async () => {
     const log = new MemoryLog()
     log.setSecret('s3cret')
-    await new Exec(log, true).run(['echo', 'token=s3cret'])
+    await new ProcessExec(log, true).run(['echo', 'token=s3cret'])
     expect(log.lines.join('\n')).not.toContain('s3cret')
     expect(log.lines).toContain('$ echo token=***')
   })
 
   it('tells the teardown tracker about each running command', async () => {
-    const exec = new Exec(new MemoryLog(), true)
+    const exec = new ProcessExec(new MemoryLog(), true)
     const events: string[] = []
     exec.tracker = {
       started: pid => {
@@ -100,7 +102,7 @@ describe('exec seam', () => {
   })
 
   it('refuses new commands once closed', async () => {
-    const exec = new Exec(new MemoryLog(), true)
+    const exec = new ProcessExec(new MemoryLog(), true)
     exec.close()
     await expect(exec.run(['true'])).rejects.toThrow(/cancelled/)
   })
@@ -166,7 +168,7 @@ describe('the environment of spawned commands', () => {
     const bin = fakeSudoDir()
     const parent = runnerEnv(bin)
     for (const asRoot of [true, false]) {
-      const exec = new Exec(new MemoryLog(), asRoot, parent)
+      const exec = new ProcessExec(new MemoryLog(), asRoot, parent)
       for (const privileged of asRoot ? [false, true] : [false]) {
         const { stdout } = await exec.run(['env'], {
           privileged,
@@ -191,7 +193,7 @@ describe('the environment of spawned commands', () => {
 
   it('is exactly ours through sudo, with the system PATH and root HOME, whatever sudo keeps', async () => {
     const parent = runnerEnv(fakeSudoDir())
-    const exec = new Exec(new MemoryLog(), false, parent)
+    const exec = new ProcessExec(new MemoryLog(), false, parent)
     const { stdout } = await exec.run(['env'], {
       privileged: true,
       env: { MTOOLS_SKIP_CHECK: '1' },
@@ -222,7 +224,7 @@ describe('the environment of spawned commands', () => {
 
   it('logs the command and the names of the variables set, never their values', async () => {
     const log = new MemoryLog()
-    const exec = new Exec(log, false, runnerEnv(fakeSudoDir()))
+    const exec = new ProcessExec(log, false, runnerEnv(fakeSudoDir()))
     await exec.run(['true'], { privileged: true, env: { DEBIAN_FRONTEND: 'noninteractive' } })
     await exec.run(['true'], { env: { MTOOLS_SKIP_CHECK: '1' } })
     expect(log.lines).toEqual([

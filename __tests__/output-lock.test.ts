@@ -5,7 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { buildConfig } from '../src/config/config.js'
 import type { Context } from '../src/pipeline/context.js'
-import { Exec } from '../src/pipeline/exec.js'
+import { ProcessExec } from '../src/pipeline/exec.js'
 import { acquireOutputLock, outputLockPath } from '../src/pipeline/output-lock.js'
 import { processStartTime, Teardown } from '../src/pipeline/teardown.js'
 import { MemoryLog } from './helpers/memory-log.js'
@@ -15,7 +15,7 @@ function run(outputDir: string): { ctx: Context; log: MemoryLog } {
   const log = new MemoryLog()
   const ctx = {
     config: buildConfig(name => (name === 'output-dir' ? outputDir : ''), { cwd: outputDir }),
-    teardown: new Teardown(new Exec(log), log),
+    teardown: new Teardown(new ProcessExec(log), log),
     log,
     imageName: 'nightly'
   } as unknown as Context

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, 
 import path from 'node:path'
 import { buildConfig } from '../src/config/config.js'
 import type { Context } from '../src/pipeline/context.js'
-import { Exec } from '../src/pipeline/exec.js'
+import { ProcessExec } from '../src/pipeline/exec.js'
 import { Teardown } from '../src/pipeline/teardown.js'
 import { sealStage } from '../src/stages/seal.js'
 import { MemoryLog } from './helpers/memory-log.js'
@@ -42,8 +42,8 @@ function fakeImage(): { ctx: Context; root: string; canary: string; log: MemoryL
   })
   const ctx: Context = {
     config,
-    exec: new Exec(log),
-    teardown: new Teardown(new Exec(log), log),
+    exec: new ProcessExec(log),
+    teardown: new Teardown(new ProcessExec(log), log),
     log,
     workDir: path.join(dir, 'work'),
     imageName: 'sealed',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { existsSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { Exec } from '../src/pipeline/exec.js'
+import { ProcessExec } from '../src/pipeline/exec.js'
 import {
   describe as describeResource,
   mountsBelow,
@@ -19,7 +19,7 @@ describe('teardown stack', () => {
     const dir = scratch()
     const log = new MemoryLog()
     const saved: Resource[][] = []
-    const teardown = new Teardown(new Exec(log), log, resources => saved.push(resources))
+    const teardown = new Teardown(new ProcessExec(log), log, resources => saved.push(resources))
     const a = path.join(dir, 'a')
     const b = path.join(dir, 'b')
     writeFileSync(a, '')
@@ -38,7 +38,7 @@ describe('teardown stack', () => {
   it('forgets kept resources and releases one out of order', async () => {
     const dir = scratch()
     const log = new MemoryLog()
-    const teardown = new Teardown(new Exec(log), log)
+    const teardown = new Teardown(new ProcessExec(log), log)
     const keep = path.join(dir, 'keep')
     writeFileSync(keep, 'x')
     const keepId = teardown.push({ kind: 'path', path: keep })
@@ -52,7 +52,7 @@ describe('teardown stack', () => {
 
   it('releases idempotently what was never acquired', async () => {
     const log = new MemoryLog()
-    const teardown = new Teardown(new Exec(log), log)
+    const teardown = new Teardown(new ProcessExec(log), log)
     const dir = scratch()
     teardown.push({ kind: 'path', path: dir })
     teardown.push({ kind: 'process', pid: process.pid, startTime: 'not-our-start-time' })
@@ -65,7 +65,7 @@ describe('teardown stack', () => {
 
   it('never signals a pid that was reused by another process', async () => {
     const log = new MemoryLog()
-    const teardown = new Teardown(new Exec(log), log)
+    const teardown = new Teardown(new ProcessExec(log), log)
     // Our own pid with a different start time stands for a reused pid: it must survive.
     teardown.push({ kind: 'process', pid: process.pid, startTime: '1' })
     await teardown.releaseAll()

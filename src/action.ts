@@ -4,7 +4,7 @@ import { buildConfig, ConfigError, glanceSettingsFromInputs, type ConfigEnv } fr
 import { SECRET_INPUTS } from './config/inputs.js'
 import { pullRequestFromEvent } from './github/event.js'
 import type { CacheState, Context } from './pipeline/context.js'
-import { Exec } from './pipeline/exec.js'
+import { ProcessExec, type Exec } from './pipeline/exec.js'
 import { ActionsLog } from './pipeline/log.js'
 import { diffMarkdown } from './manifest/diff.js'
 import {
@@ -185,7 +185,7 @@ async function savePackageCacheInPost(log: ActionsLog, exec: Exec): Promise<void
 
 export async function runPost(): Promise<void> {
   const log = new ActionsLog()
-  const exec = new Exec(log)
+  const exec = new ProcessExec(log)
   const failures = await releaseLeftovers(log, exec)
   await savePackageCacheInPost(log, exec)
   if (failures.length > 0) core.setFailed(`post: could not release everything:\n${failures.join('\n')}`)

@@ -8,7 +8,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { MemoryLog } from '../__tests__/helpers/memory-log.js'
 import { createOverlay, findOvmf, freePort, makeSeed, qemuArgv } from '../src/boot/qemu.js'
-import { Exec } from '../src/pipeline/exec.js'
+import { ProcessExec } from '../src/pipeline/exec.js'
 import { KEYRING_READY } from '../src/stages/services.js'
 
 export interface BootOptions {
@@ -33,7 +33,7 @@ const ACCEL = process.env.QEMU_ACCEL === 'kvm' ? 'kvm' : 'tcg'
 /** Boot until the guest powers itself off (or the timeout), and return what it printed on ttyS0. */
 export async function bootImage(options: BootOptions): Promise<BootResult> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'arch-image-boot-'))
-  const exec = new Exec(new MemoryLog())
+  const exec = new ProcessExec(new MemoryLog())
   try {
     const overlay = path.join(dir, 'overlay.qcow2')
     await createOverlay(

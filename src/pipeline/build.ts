@@ -5,7 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import type { Config } from '../config/config.js'
 import type { CacheState, Context } from './context.js'
-import { Exec } from './exec.js'
+import { ProcessExec, type Exec } from './exec.js'
 import type { Log } from './log.js'
 import { invokingOwner } from './owner.js'
 import { runStages, type Stage } from './runner.js'
@@ -19,6 +19,9 @@ export interface BuildOptions {
   /** Where the package cache state goes for the post step. */
   persistCache?: (state: CacheState) => void
   tempRoot?: string
+  /** The seams commands run through (tests give recording ones): the stages', and the teardown's own. */
+  exec?: Exec
+  teardownExec?: Exec
   /** What to run, in order (stages/index.ts decides for a config). */
   stages: Stage[]
 }
@@ -35,9 +38,9 @@ export type ContextOptions = Omit<BuildOptions, 'stages'>
 
 export function createContext(options: ContextOptions): Context {
   const { config, log } = options
-  const exec = new Exec(log)
+  const exec = options.exec ?? new ProcessExec(log)
   // The teardown runs its commands through its own seam: it must still work after the pipeline's is closed.
-  const teardown = new Teardown(new Exec(log), log, options.persist)
+  const teardown = new Teardown(options.teardownExec ?? new ProcessExec(log), log, options.persist)
   exec.tracker = {
     started: pid => teardown.push({ kind: 'process', pid, startTime: processStartTime(pid) ?? '' }),
     finished: id => teardown.forget(id)

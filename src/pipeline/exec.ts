@@ -107,7 +107,16 @@ export function isRoot(): boolean {
   return process.geteuid?.() === 0
 }
 
-export class Exec {
+/** The seam every command goes through; ProcessExec spawns, test/support/exec.ts records. */
+export interface Exec {
+  run(argv: string[], options?: RunOptions): Promise<RunResult>
+  /** Refuse to start anything more (the run was cancelled). */
+  close(): void
+  /** Told of every process started, so the teardown stack can stop a killed run's commands. */
+  tracker?: ProcessTracker
+}
+
+export class ProcessExec implements Exec {
   tracker?: ProcessTracker
   private closed = false
 

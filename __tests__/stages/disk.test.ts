@@ -1,0 +1,55 @@
+// The disk stage through a recording exec: what it acquires is on the teardown stack before the
+// command that acquires it runs, and a bad answer from losetup or sfdisk fails with it named.
+import { describe, expect, it } from '@jest/globals'
+import { existsSync, statSync } from 'node:fs'
+import { diskStage, partitionScript } from '../../src/stages/disk.js'
+import { testContext } from '../../test/support/context.js'
+
+describe('disk stage', () => {
+  it('registers the lock, the sparse raw file and the loop device before losetup runs', async () => {
+    const { ctx, exec } = testContext({ 'disk-size': '2G' })
+    let stackWhenAttaching: string[] = []
+    exec.on(['losetup', '--find'], () => {
+      stackWhenAttaching = ctx.teardown.resources.map(resource => resource.kind)
+      return { stdout: 'no loop device here\n' }
+    })
+    await expect(diskStage.run(ctx)).rejects.toThrow(
+      'losetup printed no loop device (got "no loop device here")'
+    )
+    expect(stackWhenAttaching).toEqual(['lock', 'path', 'loop'])
+    const raw = ctx.teardown.resources.find(resource => resource.kind === 'path')
+    expect(raw?.kind === 'path' && raw.path).toMatch(/\/\.test-image\.[^/]+\.raw\.partial$/)
+    const rawPath = (raw as { path: string }).path
+    expect(statSync(rawPath).size).toBe(2 * 1024 ** 3)
+    expect(statSync(rawPath).blocks).toBe(0) // sparse
+    expect(exec.commands[0]?.argv).toEqual(['losetup', '--find', '--show', '--partscan', rawPath])
+    expect(exec.commands[0]?.options.privileged).toBe(true)
+  })
+
+  it('names the device on its teardown entry once losetup printed it, and writes the GPT through sfdisk', async () => {
+    const { ctx, exec } = testContext()
+    exec.on(['losetup', '--find'], { stdout: '/dev/loop42\n' })
+    exec.on(['sfdisk'], { code: 1, stderr: 'sfdisk: cannot open /dev/loop42: Permission denied' })
+    await expect(diskStage.run(ctx)).rejects.toThrow(
+      'sfdisk exited with code 1:\nsfdisk: cannot open /dev/loop42'
+    )
+    const loop = ctx.teardown.resources.find(resource => resource.kind === 'loop')
+    expect(loop).toMatchObject({ kind: 'loop', device: '/dev/loop42' })
+    const sfdisk = exec.commands.find(command => command.argv[0] === 'sfdisk')
+    expect(sfdisk?.argv).toEqual(['sfdisk', '--quiet', '--wipe', 'always', '/dev/loop42'])
+    expect(sfdisk?.options.input).toBe(partitionScript())
+    expect(ctx.disk).toBeUndefined()
+  })
+
+  it('a second run for the same image stops at the lock, before any file or device', async () => {
+    const first = testContext()
+    first.exec.on(['losetup', '--find'], { stdout: '' })
+    await expect(diskStage.run(first.ctx)).rejects.toThrow('losetup printed no loop device')
+    const { ctx, exec } = testContext({ 'output-dir': first.ctx.config.outputDir })
+    await expect(diskStage.run(ctx)).rejects.toThrow(/lock/)
+    expect(exec.commands).toEqual([])
+    expect(ctx.teardown.resources).toEqual([])
+    const lock = first.ctx.teardown.resources.find(resource => resource.kind === 'lock')
+    expect(lock && existsSync((lock as { path: string }).path)).toBe(true)
+  })
+})
