@@ -315,6 +315,226 @@ export function normaliseAuthUrl(value: string, setting = 'auth_url'): string {
   return url.toString()
 }
 
+/** Settings by field, each with where it came from (for messages). */
+interface Layered {
+  auth: Values
+  authFrom: Record<string, string>
+  top: Values
+  topFrom: Record<string, string>
+}
+
+/** The clouds.yaml entry, then the OS_* variables, then the explicit options: later wins. */
+function layerSettings(cloud: CloudEntry | undefined, env: Env, options: ResolveOptions): Layered {
+  const layered: Layered = { auth: {}, authFrom: {}, top: {}, topFrom: {} }
+  const setAuth = (field: string, value: string | undefined, from: string): void => {
+    if (value === undefined) return
+    layered.auth[field] = value
+    layered.authFrom[field] = from
+  }
+  const setTop = (field: string, value: string | undefined, from: string): void => {
+    if (value === undefined) return
+    layered.top[field] = value
+    layered.topFrom[field] = from
+  }
+  if (cloud) {
+    for (const [key, value] of Object.entries(cloud.auth))
+      setAuth(key, value, `auth.${key} in ${cloud.origin}`)
+    for (const [key, value] of Object.entries(cloud.top)) setTop(key, value, `${key} in ${cloud.origin}`)
+  }
+  for (const [field, variable] of Object.entries(AUTH_FIELDS) as [AuthField, string][]) {
+    const name = [variable, ...(ENV_ALIASES[field] ?? [])].find(
+      candidate => text(env[candidate]) !== undefined
+    )
+    if (name) setAuth(field, text(env[name]), name)
+  }
+  for (const [field, variable] of Object.entries(CLOUD_FIELDS) as [CloudField, string][]) {
+    setTop(field, text(env[variable]), variable)
+  }
+  setTop('region_name', text(options.region), 'region')
+  setTop('interface', text(options.interface), 'interface')
+  setTop('cacert', text(options.cacert), 'cacert')
+  setTop('insecure', options.insecure === undefined ? undefined : String(options.insecure), 'insecure')
+  setTop('image_endpoint_override', text(options.imageEndpoint), 'image-endpoint')
+  return layered
+}
+
+/** The auth type: explicit, or guessed from what is there (password wins, as the default plugin). */
+function chooseAuthType({ auth, top, topFrom }: Layered, problems: string[]): AuthType | undefined {
+  const raw = top.auth_type
+  if (!raw)
+    return !auth.password && auth.application_credential_secret ? 'v3applicationcredential' : 'password'
+  const authType = AUTH_TYPES[raw.trim().toLowerCase()]
+  if (!authType) {
+    problems.push(
+      `${topFrom.auth_type ?? 'auth_type'} '${raw}' is not supported: use password or v3applicationcredential`
+    )
+  }
+  return authType
+}
+
+function keystoneUrl(
+  { auth, authFrom }: Layered,
+  allowInsecureHttp: boolean,
+  problems: string[],
+  where: (field: AuthField) => string
+): string {
+  if (!auth.auth_url) {
+    problems.push(`the Keystone URL is missing: set ${where('auth_url')}`)
+    return ''
+  }
+  let authUrl = ''
+  try {
+    authUrl = normaliseAuthUrl(auth.auth_url, authFrom.auth_url ?? 'auth_url')
+  } catch (error) {
+    problems.push(...(error as OpenStackConfigError).problems)
+  }
+  const plainHttp = plainHttpProblem(auth.auth_url, authFrom.auth_url ?? 'auth_url', allowInsecureHttp)
+  if (plainHttp) problems.push(plainHttp)
+  return authUrl
+}
+
+function passwordAuth(
+  auth: Values,
+  authUrl: string,
+  problems: string[],
+  where: (field: AuthField) => string
+): OpenStackAuth {
+  // OSC fills missing user/project domains from default_domain ('default')
+  const defaultDomain = auth.default_domain ?? 'default'
+  if (!auth.username && !auth.user_id) {
+    problems.push(`password auth needs a user: set ${where('username')} or ${where('user_id')}`)
+  }
+  if (!auth.password) problems.push(`password auth needs ${where('password')}`)
+  const userDomainName = auth.user_domain_name ?? (auth.user_domain_id ? undefined : auth.domain_name)
+  const userDomainId = auth.user_domain_id ?? (userDomainName ? undefined : (auth.domain_id ?? defaultDomain))
+  const projectDomainName =
+    auth.project_domain_name ?? (auth.project_domain_id ? undefined : auth.domain_name)
+  const projectDomainId =
+    auth.project_domain_id ?? (projectDomainName ? undefined : (auth.domain_id ?? defaultDomain))
+  if (!auth.project_name && !auth.project_id) {
+    problems.push(
+      `password auth needs a project to scope the token to (images belong to a project): set ` +
+        `${where('project_name')} or ${where('project_id')}`
+    )
+  }
+  return {
+    type: 'password',
+    authUrl,
+    password: auth.password ?? '',
+    ...defined({
+      username: auth.user_id ? undefined : auth.username,
+      userId: auth.user_id,
+      userDomainName: auth.user_id ? undefined : userDomainName,
+      userDomainId: auth.user_id ? undefined : userDomainId,
+      projectName: auth.project_id ? undefined : auth.project_name,
+      projectId: auth.project_id,
+      projectDomainName: auth.project_id ? undefined : projectDomainName,
+      projectDomainId: auth.project_id ? undefined : projectDomainId
+    })
+  }
+}
+
+function applicationCredentialAuth(
+  { auth, authFrom }: Layered,
+  authUrl: string,
+  problems: string[],
+  warnings: string[],
+  where: (field: AuthField) => string
+): OpenStackAuth {
+  const defaultDomain = auth.default_domain ?? 'default'
+  if (!auth.application_credential_secret) {
+    problems.push(`application credential auth needs ${where('application_credential_secret')}`)
+  }
+  if (!auth.application_credential_id && !auth.application_credential_name) {
+    problems.push(
+      `application credential auth needs ${where('application_credential_id')} ` +
+        `(or ${where('application_credential_name')} with its user)`
+    )
+  }
+  if (
+    !auth.application_credential_id &&
+    auth.application_credential_name &&
+    !auth.username &&
+    !auth.user_id
+  ) {
+    problems.push(
+      `an application credential given by name needs its user: set ${where('username')} or ${where('user_id')}`
+    )
+  }
+  const ignored = (['project_name', 'project_id', 'project_domain_name', 'project_domain_id'] as AuthField[])
+    .filter(field => auth[field])
+    .map(field => authFrom[field] ?? field)
+  if (ignored.length > 0) {
+    warnings.push(
+      `ignoring ${ignored.join(', ')}: an application credential is bound to its project and takes no scope`
+    )
+  }
+  const byName = !auth.application_credential_id
+  const userDomainName = auth.user_domain_name ?? (auth.user_domain_id ? undefined : auth.domain_name)
+  return {
+    type: 'v3applicationcredential',
+    authUrl,
+    secret: auth.application_credential_secret ?? '',
+    ...defined({
+      id: auth.application_credential_id,
+      name: byName ? auth.application_credential_name : undefined,
+      username: byName && !auth.user_id ? auth.username : undefined,
+      userId: byName ? auth.user_id : undefined,
+      userDomainName: byName && !auth.user_id ? userDomainName : undefined,
+      userDomainId:
+        byName && !auth.user_id
+          ? (auth.user_domain_id ?? (userDomainName ? undefined : (auth.domain_id ?? defaultDomain)))
+          : undefined
+    })
+  }
+}
+
+/** interface, insecure, cacert and the image endpoint override, each checked. */
+function connectionSettings(
+  { top, topFrom }: Layered,
+  cwd: string,
+  fileExists: (file: string) => boolean,
+  allowInsecureHttp: boolean,
+  problems: string[],
+  warnings: string[]
+): { iface: Interface; insecure: boolean; cacert?: string; imageEndpoint?: string } {
+  const collect = <T>(parse: () => T, fallback: T): T => {
+    try {
+      return parse()
+    } catch (error) {
+      problems.push(...(error as OpenStackConfigError).problems)
+      return fallback
+    }
+  }
+  const iface: Interface = top.interface
+    ? collect(() => normaliseInterface(top.interface as string, topFrom.interface ?? 'interface'), 'public')
+    : 'public'
+  const insecure = top.insecure
+    ? collect(() => parseBoolean(top.insecure as string, topFrom.insecure ?? 'insecure'), false)
+    : false
+  let cacert: string | undefined
+  if (top.cacert) {
+    cacert = path.resolve(cwd, top.cacert)
+    if (!fileExists(cacert)) problems.push(`${topFrom.cacert ?? 'cacert'}: no such file ${cacert}`)
+  }
+  let imageEndpoint: string | undefined
+  const override = top.image_endpoint_override
+  if (override) {
+    const from = topFrom.image_endpoint_override ?? 'image-endpoint'
+    try {
+      const url = new URL(override)
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http')
+      imageEndpoint = override
+    } catch {
+      problems.push(`${from} must be an http(s) URL, not '${override}'`)
+    }
+    const plainHttp = imageEndpoint && plainHttpProblem(imageEndpoint, from, allowInsecureHttp)
+    if (plainHttp) problems.push(plainHttp)
+  }
+  if (cacert && insecure) warnings.push('insecure is set: the cacert is not used to verify the server')
+  return { iface, insecure, ...defined({ cacert, imageEndpoint }) }
+}
+
 /**
  * Resolve the settings. Order (later wins): clouds.yaml cloud (+ secure.yaml), OS_* variables,
  * explicit options. With a cloud selected, variables still override single fields, as with
@@ -325,229 +545,45 @@ export function resolveOpenStackSettings(env: Env, options: ResolveOptions = {})
   const readFile = options.readFile ?? ((file: string) => readFileSync(file, 'utf8'))
   const fileExists = options.fileExists ?? existsSync
   const mask = options.mask ?? (() => {})
+  const allowInsecureHttp = options.allowInsecureHttp ?? false
   const warnings: string[] = []
-
-  const cloudName = text(options.cloud) ?? text(env.OS_CLOUD)
-  let cloud: CloudEntry | undefined
-  if (cloudName) {
-    cloud = loadCloud(cloudName, options, env, cwd, readFile, fileExists)
-  } else if (options.cloudsYaml) {
-    throw new OpenStackConfigError(['clouds-yaml was given without a cloud name (cloud, or OS_CLOUD)'])
-  }
-
-  // field -> value, and where it came from (for messages)
-  const auth: Values = {}
-  const authFrom: Record<string, string> = {}
-  const top: Values = {}
-  const topFrom: Record<string, string> = {}
-  if (cloud) {
-    for (const [key, value] of Object.entries(cloud.auth)) {
-      if (value === undefined) continue
-      auth[key] = value
-      authFrom[key] = `auth.${key} in ${cloud.origin}`
-    }
-    for (const [key, value] of Object.entries(cloud.top)) {
-      if (value === undefined) continue
-      top[key] = value
-      topFrom[key] = `${key} in ${cloud.origin}`
-    }
-  }
-  for (const [field, variable] of Object.entries(AUTH_FIELDS) as [AuthField, string][]) {
-    for (const name of [variable, ...(ENV_ALIASES[field] ?? [])]) {
-      const value = text(env[name])
-      if (value === undefined) continue
-      auth[field] = value
-      authFrom[field] = name
-      break
-    }
-  }
-  for (const [field, variable] of Object.entries(CLOUD_FIELDS) as [CloudField, string][]) {
-    const value = text(env[variable])
-    if (value === undefined) continue
-    top[field] = value
-    topFrom[field] = variable
-  }
-  const explicit: [CloudField, string | undefined, string][] = [
-    ['region_name', text(options.region), 'region'],
-    ['interface', text(options.interface), 'interface'],
-    ['cacert', text(options.cacert), 'cacert'],
-    ['insecure', options.insecure === undefined ? undefined : String(options.insecure), 'insecure'],
-    ['image_endpoint_override', text(options.imageEndpoint), 'image-endpoint']
-  ]
-  for (const [field, value, input] of explicit) {
-    if (value === undefined) continue
-    top[field] = value
-    topFrom[field] = input
-  }
-  // Every secret we hold gets masked, even one the chosen auth type ends up not using.
-  for (const field of SECRET_FIELDS) if (auth[field]) mask(auth[field] as string)
-
-  const where = (field: AuthField): string =>
-    authFrom[field] ?? `${AUTH_FIELDS[field]} or auth.${field} in clouds.yaml`
   const problems: string[] = []
 
-  // auth type: explicit, or guessed from what is there (password wins, as the default plugin)
-  const authTypeRaw = top.auth_type
-  let authType: AuthType | undefined
-  if (authTypeRaw) {
-    authType = AUTH_TYPES[authTypeRaw.trim().toLowerCase()]
-    if (!authType) {
-      problems.push(
-        `${topFrom.auth_type ?? 'auth_type'} '${authTypeRaw}' is not supported: use password or v3applicationcredential`
-      )
-    }
-  } else {
-    authType = !auth.password && auth.application_credential_secret ? 'v3applicationcredential' : 'password'
+  const cloudName = text(options.cloud) ?? text(env.OS_CLOUD)
+  if (!cloudName && options.cloudsYaml) {
+    throw new OpenStackConfigError(['clouds-yaml was given without a cloud name (cloud, or OS_CLOUD)'])
   }
+  const cloud = cloudName ? loadCloud(cloudName, options, env, cwd, readFile, fileExists) : undefined
+  const layered = layerSettings(cloud, env, options)
+  const { auth, authFrom } = layered
+  // Every secret we hold gets masked, even one the chosen auth type ends up not using.
+  for (const field of SECRET_FIELDS) if (auth[field]) mask(auth[field] as string)
+  const where = (field: AuthField): string =>
+    authFrom[field] ?? `${AUTH_FIELDS[field]} or auth.${field} in clouds.yaml`
 
-  const allowInsecureHttp = options.allowInsecureHttp ?? false
-  let authUrl = ''
-  if (!auth.auth_url) {
-    problems.push(`the Keystone URL is missing: set ${where('auth_url')}`)
-  } else {
-    try {
-      authUrl = normaliseAuthUrl(auth.auth_url, authFrom.auth_url ?? 'auth_url')
-    } catch (error) {
-      problems.push(...(error as OpenStackConfigError).problems)
-    }
-    const plainHttp = plainHttpProblem(auth.auth_url, authFrom.auth_url ?? 'auth_url', allowInsecureHttp)
-    if (plainHttp) problems.push(plainHttp)
-  }
-
-  // OSC fills missing user/project domains from default_domain ('default')
-  const defaultDomain = auth.default_domain ?? 'default'
-
-  let resolvedAuth: OpenStackAuth | undefined
-  if (authType === 'password') {
-    if (!auth.username && !auth.user_id) {
-      problems.push(`password auth needs a user: set ${where('username')} or ${where('user_id')}`)
-    }
-    if (!auth.password) problems.push(`password auth needs ${where('password')}`)
-    const userDomainName = auth.user_domain_name ?? (auth.user_domain_id ? undefined : auth.domain_name)
-    const userDomainId =
-      auth.user_domain_id ?? (userDomainName ? undefined : (auth.domain_id ?? defaultDomain))
-    const projectDomainName =
-      auth.project_domain_name ?? (auth.project_domain_id ? undefined : auth.domain_name)
-    const projectDomainId =
-      auth.project_domain_id ?? (projectDomainName ? undefined : (auth.domain_id ?? defaultDomain))
-    if (!auth.project_name && !auth.project_id) {
-      problems.push(
-        `password auth needs a project to scope the token to (images belong to a project): set ` +
-          `${where('project_name')} or ${where('project_id')}`
-      )
-    }
-    resolvedAuth = {
-      type: 'password',
-      authUrl,
-      password: auth.password ?? '',
-      ...defined({
-        username: auth.user_id ? undefined : auth.username,
-        userId: auth.user_id,
-        userDomainName: auth.user_id ? undefined : userDomainName,
-        userDomainId: auth.user_id ? undefined : userDomainId,
-        projectName: auth.project_id ? undefined : auth.project_name,
-        projectId: auth.project_id,
-        projectDomainName: auth.project_id ? undefined : projectDomainName,
-        projectDomainId: auth.project_id ? undefined : projectDomainId
-      })
-    }
-  } else if (authType === 'v3applicationcredential') {
-    if (!auth.application_credential_secret) {
-      problems.push(`application credential auth needs ${where('application_credential_secret')}`)
-    }
-    if (!auth.application_credential_id && !auth.application_credential_name) {
-      problems.push(
-        `application credential auth needs ${where('application_credential_id')} ` +
-          `(or ${where('application_credential_name')} with its user)`
-      )
-    }
-    if (
-      !auth.application_credential_id &&
-      auth.application_credential_name &&
-      !auth.username &&
-      !auth.user_id
-    ) {
-      problems.push(
-        `an application credential given by name needs its user: set ${where('username')} or ${where('user_id')}`
-      )
-    }
-    const ignored = (
-      ['project_name', 'project_id', 'project_domain_name', 'project_domain_id'] as AuthField[]
-    )
-      .filter(field => auth[field])
-      .map(field => authFrom[field] ?? field)
-    if (ignored.length > 0) {
-      warnings.push(
-        `ignoring ${ignored.join(', ')}: an application credential is bound to its project and takes no scope`
-      )
-    }
-    const byName = !auth.application_credential_id
-    const userDomainName = auth.user_domain_name ?? (auth.user_domain_id ? undefined : auth.domain_name)
-    resolvedAuth = {
-      type: 'v3applicationcredential',
-      authUrl,
-      secret: auth.application_credential_secret ?? '',
-      ...defined({
-        id: auth.application_credential_id,
-        name: byName ? auth.application_credential_name : undefined,
-        username: byName && !auth.user_id ? auth.username : undefined,
-        userId: byName ? auth.user_id : undefined,
-        userDomainName: byName && !auth.user_id ? userDomainName : undefined,
-        userDomainId:
-          byName && !auth.user_id
-            ? (auth.user_domain_id ?? (userDomainName ? undefined : (auth.domain_id ?? defaultDomain)))
-            : undefined
-      })
-    }
-  }
-
-  let iface: Interface = 'public'
-  if (top.interface) {
-    try {
-      iface = normaliseInterface(top.interface, topFrom.interface ?? 'interface')
-    } catch (error) {
-      problems.push(...(error as OpenStackConfigError).problems)
-    }
-  }
-  let insecure = false
-  if (top.insecure) {
-    try {
-      insecure = parseBoolean(top.insecure, topFrom.insecure ?? 'insecure')
-    } catch (error) {
-      problems.push(...(error as OpenStackConfigError).problems)
-    }
-  }
-  let cacert: string | undefined
-  if (top.cacert) {
-    cacert = path.resolve(cwd, top.cacert)
-    if (!fileExists(cacert)) problems.push(`${topFrom.cacert ?? 'cacert'}: no such file ${cacert}`)
-  }
-  let imageEndpoint: string | undefined
-  if (top.image_endpoint_override) {
-    try {
-      const url = new URL(top.image_endpoint_override)
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http')
-      imageEndpoint = top.image_endpoint_override
-    } catch {
-      problems.push(
-        `${topFrom.image_endpoint_override ?? 'image-endpoint'} must be an http(s) URL, not '${top.image_endpoint_override}'`
-      )
-    }
-    const plainHttp =
-      imageEndpoint &&
-      plainHttpProblem(imageEndpoint, topFrom.image_endpoint_override ?? 'image-endpoint', allowInsecureHttp)
-    if (plainHttp) problems.push(plainHttp)
-  }
-  if (cacert && insecure) warnings.push('insecure is set: the cacert is not used to verify the server')
+  const authType = chooseAuthType(layered, problems)
+  const authUrl = keystoneUrl(layered, allowInsecureHttp, problems, where)
+  const resolvedAuth =
+    authType === 'password'
+      ? passwordAuth(auth, authUrl, problems, where)
+      : authType === 'v3applicationcredential'
+        ? applicationCredentialAuth(layered, authUrl, problems, warnings, where)
+        : undefined
+  const connection = connectionSettings(layered, cwd, fileExists, allowInsecureHttp, problems, warnings)
 
   if (problems.length > 0 || !resolvedAuth) throw new OpenStackConfigError(problems)
   return {
     auth: resolvedAuth,
-    interface: iface,
-    insecure,
+    interface: connection.iface,
+    insecure: connection.insecure,
     allowInsecureHttp,
     warnings,
-    ...defined({ regionName: top.region_name, cacert, imageEndpoint, cloud: cloudName })
+    ...defined({
+      regionName: layered.top.region_name,
+      cacert: connection.cacert,
+      imageEndpoint: connection.imageEndpoint,
+      cloud: cloudName
+    })
   }
 }
 
