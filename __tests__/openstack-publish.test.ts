@@ -8,12 +8,7 @@ import {
   listQuery,
   verifyImage,
   ImageVerificationError,
-  type GlanceApi,
-  type Image,
-  type ImageCreate,
-  type ListFilters,
-  type LocalDigest,
-  type PatchOperation
+  type Image
 } from '../src/openstack/glance.js'
 import {
   FAMILY_PROPERTY,
@@ -23,124 +18,9 @@ import {
   rotateImages,
   type PublishRequest
 } from '../src/openstack/publish.js'
+import { FAKE_GLANCE_PROJECT, FakeGlance } from '../test/support/glance.js'
 
-const PROJECT = 'p-ours'
-
-/** An in-memory Glance that keeps what publishImage asks for, with switchable failures. */
-class FakeGlance implements GlanceApi {
-  images = new Map<string, Image>()
-  calls: string[] = []
-  failUpload?: Error
-  corruptHash = false
-  deleteFailures = 0
-  private next = 1
-  private clock = Date.parse('2026-01-01T00:00:00Z')
-
-  add(partial: Partial<Image> & { name: string }): Image {
-    const id = `img-${this.next++}`
-    this.clock += 60_000
-    const image: Image = {
-      id,
-      status: 'active',
-      visibility: 'private',
-      protected: false,
-      tags: [],
-      size: 3,
-      checksum: null,
-      os_hash_algo: 'sha512',
-      os_hash_value: 'x',
-      owner: PROJECT,
-      created_at: new Date(this.clock).toISOString().replace(/\.\d+Z$/, 'Z'),
-      updated_at: new Date(this.clock).toISOString(),
-      disk_format: 'qcow2',
-      container_format: 'bare',
-      min_disk: 0,
-      min_ram: 0,
-      ...partial
-    }
-    this.images.set(id, image)
-    return image
-  }
-  async projectId() {
-    return PROJECT
-  }
-  async createImage(request: ImageCreate) {
-    this.calls.push(`create ${request.name}`)
-    const body = createBody(request)
-    return this.add({
-      ...(body as Partial<Image>),
-      name: request.name,
-      status: 'queued',
-      size: null,
-      os_hash_value: null
-    })
-  }
-  async getImage(id: string) {
-    const image = this.images.get(id)
-    if (!image) throw new Error(`404 ${id}`)
-    return image
-  }
-  async findImage(id: string) {
-    return this.images.get(id)
-  }
-  async listImages(filters: ListFilters = {}) {
-    this.calls.push(`list ${listQuery(filters)}`)
-    return [...this.images.values()].filter(
-      image =>
-        (filters.name === undefined || image.name === filters.name) &&
-        (!filters.status || image.status === filters.status) &&
-        Object.entries(filters.properties ?? {}).every(([key, value]) => image[key] === value)
-    )
-  }
-  async updateImage(id: string, _operations: PatchOperation[]) {
-    return this.getImage(id)
-  }
-  async deleteImage(id: string) {
-    this.calls.push(`delete ${id}`)
-    if (this.deleteFailures-- > 0) throw new Error('ECONNREFUSED')
-    return this.images.delete(id)
-  }
-  members: string[] = []
-  async addMember(imageId: string, projectId: string) {
-    this.calls.push(`share ${imageId} ${projectId}`)
-    this.members.push(projectId)
-  }
-  async listMembers() {
-    return this.members.map(member_id => ({ member_id, status: 'pending' }))
-  }
-  async importMethods() {
-    return ['glance-direct']
-  }
-  private async take(id: string, file: string, options: { expected?: Partial<LocalDigest> } = {}) {
-    if (this.failUpload) throw this.failUpload
-    const digest = { size: 3, sha256: sha('sha256'), sha512: sha('sha512') }
-    expect(options.expected).toEqual(digest)
-    const image = await this.getImage(id)
-    Object.assign(image, {
-      status: 'active',
-      size: 3,
-      os_hash_algo: 'sha512',
-      os_hash_value: this.corruptHash ? 'bad' : digest.sha512
-    })
-    this.calls.push(`upload ${id} ${path.basename(file)}`)
-    return digest
-  }
-  uploadFile(id: string, file: string, options?: { expected?: Partial<LocalDigest> }) {
-    return this.take(id, file, options)
-  }
-  stageFile(id: string, file: string, options?: { expected?: Partial<LocalDigest> }) {
-    this.calls.push(`stage ${id}`)
-    return this.take(id, file, options)
-  }
-  async importImage(id: string, method = 'glance-direct') {
-    this.calls.push(`import ${id} ${method}`)
-  }
-  async waitForStatus(id: string, wanted: string) {
-    const image = await this.getImage(id)
-    if (image.status !== wanted) throw new Error(`${id} is ${image.status}`)
-    return image
-  }
-}
+const PROJECT = FAKE_GLANCE_PROJECT
 
 const CONTENT = 'abc'
 function sha(algo: 'sha256' | 'sha512'): string {

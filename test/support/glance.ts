@@ -1,91 +1,145 @@
-// An in-memory Glance (the GlanceApi our client implements) for unit tests of the stages that
-// publish: images created, uploaded, listed and deleted; `failUpload` makes the next upload fail.
-// The client itself is tested against a real Glance (test/openstack/).
-import type { GlanceApi, Image, ImageCreate, LocalDigest, UploadOptions } from '../../src/openstack/glance.js'
+// An in-memory Glance (the GlanceApi our client implements) for unit tests of what publishes:
+// images created, uploaded (the file hashed), listed by name/status/properties, shared and deleted,
+// with switchable failures. The client itself is tested against a real Glance (test/openstack/).
+import path from 'node:path'
+import {
+  createBody,
+  listQuery,
+  type GlanceApi,
+  type Image,
+  type ImageCreate,
+  type ListFilters,
+  type LocalDigest,
+  type PatchOperation
+} from '../../src/openstack/glance.js'
 import { hashFile } from '../../src/util/hash.js'
 
-export class MemoryGlance implements GlanceApi {
-  readonly endpoint = 'https://glance.example/v2'
-  readonly images = new Map<string, Image>()
-  readonly calls: string[] = []
-  failUpload?: Error
-  /** Called once an upload has started (a token refresh mid-upload, say). */
-  duringUpload?: () => void
-  private next = 1
+/** The project our fake token is scoped to (images' owner). */
+export const FAKE_GLANCE_PROJECT = 'p-ours'
 
-  async createImage(request: ImageCreate): Promise<Image> {
-    const id = `image-${this.next++}`
-    this.calls.push(`create ${id}`)
-    const now = new Date().toISOString()
+export class FakeGlance implements GlanceApi {
+  /** What the publish stage shows as the image's URL base. */
+  readonly endpoint = 'https://glance.example/v2'
+  images = new Map<string, Image>()
+  calls: string[] = []
+  failUpload?: Error
+  /** Called as an upload starts (a token refresh mid-upload, say). */
+  duringUpload?: () => void
+  corruptHash = false
+  deleteFailures = 0
+  private next = 1
+  private clock = Date.parse('2026-01-01T00:00:00Z')
+
+  add(partial: Partial<Image> & { name: string }): Image {
+    const id = `img-${this.next++}`
+    this.clock += 60_000
     const image: Image = {
-      ...request.properties,
       id,
-      name: request.name,
-      status: 'queued',
-      visibility: request.visibility ?? 'private',
-      protected: request.protected ?? false,
-      tags: request.tags ?? [],
-      size: null,
+      status: 'active',
+      visibility: 'private',
+      protected: false,
+      tags: [],
+      size: 3,
       checksum: null,
-      os_hash_algo: null,
-      os_hash_value: null,
-      owner: 'project-1',
-      created_at: now,
-      updated_at: now,
-      disk_format: request.diskFormat,
-      container_format: request.containerFormat ?? 'bare',
-      min_disk: request.minDisk ?? 0,
-      min_ram: request.minRam ?? 0
+      os_hash_algo: 'sha512',
+      os_hash_value: 'x',
+      owner: FAKE_GLANCE_PROJECT,
+      created_at: new Date(this.clock).toISOString().replace(/\.\d+Z$/, 'Z'),
+      updated_at: new Date(this.clock).toISOString(),
+      disk_format: 'qcow2',
+      container_format: 'bare',
+      min_disk: 0,
+      min_ram: 0,
+      ...partial
     }
     this.images.set(id, image)
     return image
   }
-  async getImage(id: string): Promise<Image> {
+  async projectId() {
+    return FAKE_GLANCE_PROJECT
+  }
+  async createImage(request: ImageCreate) {
+    this.calls.push(`create ${request.name}`)
+    const body = createBody(request)
+    return this.add({
+      ...(body as Partial<Image>),
+      name: request.name,
+      status: 'queued',
+      size: null,
+      os_hash_value: null
+    })
+  }
+  async getImage(id: string) {
     const image = this.images.get(id)
-    if (!image) throw new Error(`no image ${id}`)
+    if (!image) throw new Error(`404 ${id}`)
     return image
   }
-  async findImage(id: string): Promise<Image | undefined> {
+  async findImage(id: string) {
     return this.images.get(id)
   }
-  async listImages(): Promise<Image[]> {
-    return [...this.images.values()]
+  async listImages(filters: ListFilters = {}) {
+    this.calls.push(`list ${listQuery(filters)}`)
+    return [...this.images.values()].filter(
+      image =>
+        (filters.name === undefined || image.name === filters.name) &&
+        (!filters.status || image.status === filters.status) &&
+        Object.entries(filters.properties ?? {}).every(([key, value]) => image[key] === value)
+    )
   }
-  async updateImage(id: string): Promise<Image> {
+  async updateImage(id: string, _operations: PatchOperation[]) {
     return this.getImage(id)
   }
-  async deleteImage(id: string): Promise<boolean> {
+  async deleteImage(id: string) {
     this.calls.push(`delete ${id}`)
+    if (this.deleteFailures-- > 0) throw new Error('ECONNREFUSED')
     return this.images.delete(id)
   }
-  async addMember(): Promise<void> {}
-  async listMembers(): Promise<{ member_id: string; status: string }[]> {
-    return []
+  members: string[] = []
+  async addMember(imageId: string, projectId: string) {
+    this.calls.push(`share ${imageId} ${projectId}`)
+    this.members.push(projectId)
   }
-  async importMethods(): Promise<string[]> {
+  async listMembers() {
+    return this.members.map(member_id => ({ member_id, status: 'pending' }))
+  }
+  async importMethods() {
     return ['glance-direct']
   }
-  async uploadFile(id: string, file: string, _options?: UploadOptions): Promise<LocalDigest> {
-    this.calls.push(`upload ${id}`)
+  private async take(id: string, file: string, options: { expected?: Partial<LocalDigest> } = {}) {
     this.duringUpload?.()
     if (this.failUpload) throw this.failUpload
     const digest = await hashFile(file)
-    Object.assign(await this.getImage(id), {
+    const differs = Object.entries(options.expected ?? {}).filter(
+      ([key, value]) => digest[key as keyof LocalDigest] !== value
+    )
+    if (differs.length > 0) {
+      throw new Error(
+        `upload of ${file}: expected ${JSON.stringify(options.expected)}, the file is ${JSON.stringify(digest)}`
+      )
+    }
+    const image = await this.getImage(id)
+    Object.assign(image, {
       status: 'active',
       size: digest.size,
       os_hash_algo: 'sha512',
-      os_hash_value: digest.sha512
+      os_hash_value: this.corruptHash ? 'bad' : digest.sha512
     })
+    this.calls.push(`upload ${id} ${path.basename(file)}`)
     return digest
   }
-  async stageFile(id: string, file: string, options?: UploadOptions): Promise<LocalDigest> {
-    return this.uploadFile(id, file, options)
+  uploadFile(id: string, file: string, options?: { expected?: Partial<LocalDigest> }) {
+    return this.take(id, file, options)
   }
-  async importImage(): Promise<void> {}
-  async waitForStatus(id: string): Promise<Image> {
-    return this.getImage(id)
+  stageFile(id: string, file: string, options?: { expected?: Partial<LocalDigest> }) {
+    this.calls.push(`stage ${id}`)
+    return this.take(id, file, options)
   }
-  async projectId(): Promise<string | undefined> {
-    return 'project-1'
+  async importImage(id: string, method = 'glance-direct') {
+    this.calls.push(`import ${id} ${method}`)
+  }
+  async waitForStatus(id: string, wanted: string) {
+    const image = await this.getImage(id)
+    if (image.status !== wanted) throw new Error(`${id} is ${image.status}`)
+    return image
   }
 }
