@@ -6,8 +6,8 @@ import path from 'node:path'
 import { ARCH_RELEASE_KEYS, shippedKeyring, userKeyring } from '../src/bootstrap-env/keys.js'
 import { dearmor, keyringFileProblem, readKeyring } from '../src/openpgp/keyring.js'
 import { buildConfig, ConfigError } from '../src/config/config.js'
-import { TestKeys } from './helpers/gpg-keys.js'
-import { tempDir } from './helpers/temp-dir.js'
+import { TestKeys } from '../test/support/gpg-keys.js'
+import { tempDir } from '../test/support/temp-dir.js'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const SHIPPED = path.join(ROOT, 'src/bootstrap-env/keys/archlinux-release.gpg')

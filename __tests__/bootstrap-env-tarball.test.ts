@@ -32,8 +32,8 @@ import {
   toolCacheVersion
 } from '../src/bootstrap-env/tarball.js'
 import { ProcessExec } from '../src/pipeline/exec.js'
-import { TestKeys } from './helpers/gpg-keys.js'
-import { MemoryLog } from './helpers/memory-log.js'
+import { TestKeys } from '../test/support/gpg-keys.js'
+import { MemoryLog } from '../test/support/log.js'
 
 // sha256sums.txt of the 2026.04.01 release as a mirror publishes it (four lines: ISO and bootstrap
 // tarball, each under its versioned and its versionless name).

@@ -5,8 +5,8 @@ import { CACHE_MARKER, preparePackageCacheDir } from '../src/cache/cache-dir.js'
 import { buildConfig } from '../src/config/config.js'
 import type { Context } from '../src/pipeline/context.js'
 import { ProcessExec } from '../src/pipeline/exec.js'
-import { MemoryLog } from './helpers/memory-log.js'
-import { tempDir } from './helpers/temp-dir.js'
+import { MemoryLog } from '../test/support/log.js'
+import { tempDir } from '../test/support/temp-dir.js'
 
 function context(cacheDir: string, owner?: { uid: number; gid: number }): { ctx: Context; log: MemoryLog } {
   const log = new MemoryLog()

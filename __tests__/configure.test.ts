@@ -17,7 +17,7 @@ import { insideRoot } from '../src/image/rootfs.js'
 import { pacmanInitUnit, unitsToEnable } from '../src/stages/services.js'
 import { sshdDropIn } from '../src/stages/ssh.js'
 import { localeGenLine } from '../src/stages/system.js'
-import { tempDir } from './helpers/temp-dir.js'
+import { tempDir } from '../test/support/temp-dir.js'
 
 function config(inputs: Record<string, string> = {}, cwd = '/w'): Config {
   return buildConfig(name => inputs[name] ?? '', { cwd })

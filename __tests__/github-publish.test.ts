@@ -18,26 +18,13 @@ import {
   type ReleaseAsset,
   type Releaser
 } from '../src/github/releaser.js'
-import type { Log } from '../src/pipeline/log.js'
+import { MemoryLog } from '../test/support/log.js'
 
 let dir: string
 beforeAll(() => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'arch-image-gh-unit-'))
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
-
-function quietLog(): Log & { lines: string[] } {
-  const lines: string[] = []
-  return {
-    lines,
-    info: m => lines.push(m),
-    warning: m => lines.push(`warning: ${m}`),
-    error: m => lines.push(`error: ${m}`),
-    startGroup: () => {},
-    endGroup: () => {},
-    setSecret: () => {}
-  }
-}
 
 function file(name: string, content: string): string {
   const p = path.join(dir, name)
@@ -201,7 +188,7 @@ describe('publishRelease against a scripted Releaser', () => {
         draft: false,
         prerelease: false,
         files: [{ path: big }],
-        log: quietLog()
+        log: new MemoryLog()
       })
     ).rejects.toThrow(/huge\.raw is 3\.00 GiB/)
     expect(releaser.calls).toEqual([])
@@ -232,7 +219,7 @@ describe('publishRelease against a scripted Releaser', () => {
       uploadAsset,
       deleteRelease
     }
-    const log = quietLog()
+    const log = new MemoryLog()
     await expect(
       publishRelease({
         releaser,
@@ -276,7 +263,7 @@ describe('publishRelease against a scripted Releaser', () => {
         draft: false,
         prerelease: false,
         files: [{ path: image }],
-        log: quietLog()
+        log: new MemoryLog()
       })
     ).rejects.toThrow(/digest sha256:0000 isn't the sha256 of what was sent/)
     expect(deleteRelease).toHaveBeenCalledWith(7)

@@ -19,20 +19,13 @@ import {
   type PublishRequest
 } from '../src/openstack/publish.js'
 import { FAKE_GLANCE_PROJECT, FakeGlance } from '../test/support/glance.js'
+import { MemoryLog } from '../test/support/log.js'
 
 const PROJECT = FAKE_GLANCE_PROJECT
 
 const CONTENT = 'abc'
 function sha(algo: 'sha256' | 'sha512'): string {
   return createHash(algo).update(CONTENT).digest('hex')
-}
-
-function recorder() {
-  const lines: string[] = []
-  return {
-    lines,
-    log: { info: (m: string) => lines.push(m), warning: (m: string) => lines.push(`warning: ${m}`) }
-  }
 }
 
 let dir: string
@@ -47,7 +40,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 function request(glance: FakeGlance, extra: Partial<PublishRequest> = {}): PublishRequest {
   return {
     glance,
-    log: recorder().log,
+    log: new MemoryLog(),
     file,
     name: 'arch-cloud-1',
     family: 'arch-cloud',
@@ -101,7 +94,8 @@ describe('publishImage', () => {
     glance.failUpload = new Error('ECONNRESET')
     glance.deleteFailures = 2
     const settled: string[] = []
-    const { lines, log } = recorder()
+    const log = new MemoryLog()
+    const lines = log.lines
     await expect(
       publishImage(request(glance, { log, onSettled: (id, kept) => void settled.push(`${id} ${kept}`) }))
     ).rejects.toThrow('ECONNRESET')
@@ -181,7 +175,7 @@ describe('rotateImages', () => {
       keep: 3,
       current,
       dryRun: false,
-      log: recorder().log
+      log: new MemoryLog()
     })
     expect(result.kept.map(image => image.id)).toEqual([current.id, old[4]?.id, old[3]?.id])
     expect(result.deleted.map(image => image.id).sort()).toEqual(
@@ -202,7 +196,7 @@ describe('rotateImages', () => {
       keep: 1,
       current,
       dryRun: false,
-      log: recorder().log
+      log: new MemoryLog()
     })
     expect(result.kept.map(image => image.id)).toEqual([current.id])
     expect(result.deleted.map(image => image.id)).toEqual([newer.id])
@@ -216,7 +210,7 @@ describe('rotateImages', () => {
       [FAMILY_PROPERTY]: 'f',
       created_at: '2026-01-01T00:00:00Z'
     })
-    const result = await rotateImages(glance, { family: 'f', keep: 1, dryRun: true, log: recorder().log })
+    const result = await rotateImages(glance, { family: 'f', keep: 1, dryRun: true, log: new MemoryLog() })
     expect(result.kept.map(image => image.id)).toEqual([b.id])
     expect(result.deleted.map(image => image.id)).toEqual([a.id])
   })
@@ -224,7 +218,8 @@ describe('rotateImages', () => {
   it('only says what it would delete in a dry run', async () => {
     const glance = new FakeGlance()
     const { old } = family(glance)
-    const { lines, log } = recorder()
+    const log = new MemoryLog()
+    const lines = log.lines
     const result = await rotateImages(glance, { family: 'arch-cloud', keep: 2, dryRun: true, log })
     expect(result.deleted).toHaveLength(3)
     expect(old.every(image => glance.images.has(image.id))).toBe(true)

@@ -8,8 +8,8 @@ import type { Context } from '../src/pipeline/context.js'
 import { ProcessExec } from '../src/pipeline/exec.js'
 import { acquireOutputLock, outputLockPath } from '../src/pipeline/output-lock.js'
 import { processStartTime, Teardown } from '../src/pipeline/teardown.js'
-import { MemoryLog } from './helpers/memory-log.js'
-import { tempDir } from './helpers/temp-dir.js'
+import { MemoryLog } from '../test/support/log.js'
+import { tempDir } from '../test/support/temp-dir.js'
 
 function run(outputDir: string): { ctx: Context; log: MemoryLog } {
   const log = new MemoryLog()

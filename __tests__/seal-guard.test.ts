@@ -9,8 +9,8 @@ import type { Context } from '../src/pipeline/context.js'
 import { ProcessExec } from '../src/pipeline/exec.js'
 import { Teardown } from '../src/pipeline/teardown.js'
 import { sealStage } from '../src/stages/seal.js'
-import { MemoryLog } from './helpers/memory-log.js'
-import { tempDir } from './helpers/temp-dir.js'
+import { MemoryLog } from '../test/support/log.js'
+import { tempDir } from '../test/support/temp-dir.js'
 
 function put(file: string, content = 'x'): void {
   mkdirSync(path.dirname(file), { recursive: true })

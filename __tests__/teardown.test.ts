@@ -9,8 +9,8 @@ import {
   Teardown,
   type Resource
 } from '../src/pipeline/teardown.js'
-import { MemoryLog } from './helpers/memory-log.js'
-import { tempDir } from './helpers/temp-dir.js'
+import { MemoryLog } from '../test/support/log.js'
+import { tempDir } from '../test/support/temp-dir.js'
 
 const scratch = tempDir
 

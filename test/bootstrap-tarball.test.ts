@@ -24,7 +24,7 @@ import {
 } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { MemoryLog } from '../__tests__/helpers/memory-log.js'
+import { MemoryLog } from './support/log.js'
 import {
   ENV_NEW_PACKAGES_DIR,
   pacstrapInside,

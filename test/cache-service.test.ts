@@ -12,7 +12,7 @@ import {
   savePackageCache,
   type CacheKeyInput
 } from '../src/cache/package-cache.js'
-import { MemoryLog } from '../__tests__/helpers/memory-log.js'
+import { MemoryLog } from './support/log.js'
 import { startCacheService, TWIRP_PREFIX, type CacheService } from './fakes/cache-service.js'
 
 const MiB = 1024 * 1024

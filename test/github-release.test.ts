@@ -19,15 +19,15 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { getOctokit } from '@actions/github'
 import { createOctokitReleaser } from '../src/github/octokit-releaser.js'
 import { publishRelease, type PublishReleaseOptions } from '../src/github/publish-release.js'
-import type { Log } from '../src/pipeline/log.js'
 import { FakeGitHub } from './fakes/github.js'
+import { MemoryLog } from './support/log.js'
 
 let dir: string
 let image: string
 let sums: string
 let manifest: string
 let fake: FakeGitHub
-let log: Log & { lines: string[] }
+let log: MemoryLog
 
 /** How far this process has read `file`, from the file offset of the descriptor it has open on it. */
 function readOffset(file: string): number {
@@ -49,19 +49,6 @@ function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex')
 }
 
-function memoryLog(): Log & { lines: string[] } {
-  const lines: string[] = []
-  return {
-    lines,
-    info: m => lines.push(m),
-    warning: m => lines.push(`warning: ${m}`),
-    error: m => lines.push(`error: ${m}`),
-    startGroup: () => {},
-    endGroup: () => {},
-    setSecret: () => {}
-  }
-}
-
 beforeAll(() => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'arch-image-gh-it-'))
   image = path.join(dir, 'arch-x86_64.qcow2')
@@ -75,7 +62,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 beforeEach(async () => {
   fake = await FakeGitHub.start()
-  log = memoryLog()
+  log = new MemoryLog()
 })
 afterEach(async () => {
   await fake.close()

@@ -4,8 +4,8 @@ import { describe, expect, it } from '@jest/globals'
 import { buildConfig } from '../../src/config/config.js'
 import { startBuild } from '../../src/pipeline/build.js'
 import type { Stage } from '../../src/pipeline/runner.js'
-import { MemoryLog } from '../helpers/memory-log.js'
-import { tempDir } from '../helpers/temp-dir.js'
+import { MemoryLog } from '../../test/support/log.js'
+import { tempDir } from '../../test/support/temp-dir.js'
 import { RecordingExec } from '../../test/support/exec.js'
 
 function setup(stages: Stage[]) {

@@ -5,8 +5,8 @@ import path from 'node:path'
 import { buildConfig, type ConfigEnv } from '../../src/config/config.js'
 import type { Context } from '../../src/pipeline/context.js'
 import { Teardown } from '../../src/pipeline/teardown.js'
-import { MemoryLog } from '../../__tests__/helpers/memory-log.js'
-import { tempDir } from '../../__tests__/helpers/temp-dir.js'
+import { MemoryLog } from './log.js'
+import { tempDir } from './temp-dir.js'
 import { RecordingExec } from './exec.js'
 
 export interface TestContext {
