@@ -634,6 +634,8 @@ export class FakeGitHub {
         return validationFailed(route, { resource: 'Release', code: 'already_exists', field: 'tag_name' })
       }
       const release = this.newRelease(body)
+      const makeLatest = (json as { make_latest?: unknown }).make_latest
+      if (typeof makeLatest === 'string') release.makeLatest = makeLatest
       if (!release.draft) {
         release.draft = true
         this.publish(release)
