@@ -19,6 +19,24 @@ function workflows(): string[] {
   })
 }
 
+interface Step {
+  uses?: string
+  run?: string
+  with?: Record<string, unknown>
+  env?: Record<string, unknown>
+}
+interface Job {
+  if?: string
+  env?: Record<string, unknown>
+  container?: unknown
+  concurrency?: unknown
+  steps?: Step[]
+}
+interface Workflow {
+  env?: Record<string, unknown>
+  jobs: Record<string, Job>
+}
+
 /** Every `uses:` of a workflow file, with the rest of its line (the version comment). */
 function usesLines(text: string): { ref: string; comment: string }[] {
   return [...text.matchAll(/^[ \t]*(?:-[ \t]+)?uses:[ \t]*['"]?([^\s'"#]+)['"]?[ \t]*(#.*)?$/gm)].map(m => ({
@@ -96,6 +114,65 @@ describe('workflows', () => {
         .filter(ref => /@[0-9a-f]{40}$/.test(ref))
     const ours = new Map(pins('.github/').map(ref => [ref.split('@')[0], ref]))
     for (const ref of pins('docs/examples/')) expect(ours.get(ref.split('@')[0]) ?? ref).toBe(ref)
+  })
+
+  it.each(workflows())(
+    '%s gives secrets only to the steps that use them, never to a job or the workflow',
+    file => {
+      const workflow = YAML.parse(readFileSync(path.join(root, file), 'utf8')) as Workflow
+      const secret = (value: unknown): boolean => /\bsecrets\./.test(JSON.stringify(value ?? null))
+      expect(secret(workflow.env)).toBe(false)
+      for (const job of Object.values(workflow.jobs)) {
+        expect(secret(job.env)).toBe(false)
+        expect(secret(job.container)).toBe(false)
+        // A step that reads a secret is an action given it in with:/env:, never a run: script.
+        for (const step of job.steps ?? []) if (secret(step)) expect(step.uses).toBeDefined()
+      }
+    }
+  )
+
+  describe('docs/examples/pr-preview.yml', () => {
+    const workflow = YAML.parse(
+      readFileSync(path.join(root, 'docs/examples/pr-preview.yml'), 'utf8')
+    ) as Workflow
+    const { preview, cleanup } = workflow.jobs as Record<'preview' | 'cleanup', Job>
+    const ours = (job: Job) => (job.steps ?? []).find(step => step.uses?.startsWith('<owner>/arch-image@'))
+
+    it('cleanup shares the preview concurrency group, so a closing pull request cancels a running preview', () => {
+      expect(preview.concurrency).toEqual({
+        group: 'image-preview-${{ github.event.pull_request.number }}',
+        'cancel-in-progress': true
+      })
+      expect(cleanup.concurrency).toEqual(preview.concurrency)
+    })
+
+    it('keeps at most a few images per pull request', () => {
+      expect(Number(ours(preview)?.with?.keep)).toBeGreaterThan(0)
+      expect(ours(preview)?.with?.['release-tag']).toMatch(
+        /pr\$\{\{ github\.event\.pull_request\.number \}\}$/
+      )
+    })
+
+    it('skips Dependabot and fork pull requests in both jobs', () => {
+      for (const job of [preview, cleanup]) {
+        expect(job.if).toContain("github.event.pull_request.user.login != 'dependabot[bot]'")
+        expect(job.if).toContain('github.event.pull_request.head.repo.full_name == github.repository')
+      }
+    })
+
+    it('hands the OpenStack secrets to the arch-image steps alone, and leaves no token in the checkout', () => {
+      for (const job of [preview, cleanup]) {
+        expect(Object.keys(ours(job)?.env ?? {})).toEqual(
+          expect.arrayContaining([
+            'OS_AUTH_URL',
+            'OS_APPLICATION_CREDENTIAL_ID',
+            'OS_APPLICATION_CREDENTIAL_SECRET'
+          ])
+        )
+      }
+      const checkout = (preview.steps ?? []).find(step => step.uses?.startsWith('actions/checkout@'))
+      expect(checkout?.with?.['persist-credentials']).toBe(false)
+    })
   })
 
   // actionlint does not read this action's action.yml: check what `uses: ./` steps pass against it.
