@@ -21,6 +21,14 @@ describe('action.yml', () => {
     })
   })
 
+  it('says which runner node24 needs and what GitHub Enterprise Server must provide', () => {
+    const text = readFileSync(new URL('../action.yml', import.meta.url), 'utf8')
+    expect(text).toMatch(/^# .*npm run action-yml/)
+    expect(text).toContain('actions/runner v2.327.1 or later')
+    expect(text).toContain('GitHub Enterprise Server')
+    expect(text).toContain('GITHUB_API_URL')
+  })
+
   it('declares exactly the inputs the code reads, with the same defaults and a description', () => {
     expect(Object.keys(action.inputs)).toEqual(INPUTS.map(input => input.name))
     for (const input of INPUTS) {

@@ -6,6 +6,19 @@ import path from 'node:path'
 import YAML from 'yaml'
 
 const root = path.resolve(import.meta.dirname, '..')
+
+// What the runner must provide, at the top of action.yml (README.md, "Requirements", says the same).
+// node24: actions/runner v2.327.1 or later, as actions/checkout's README (commit ff7abcd) and
+// actions/upload-artifact's v6 README state for their node24 releases.
+const HEADER = `# Generated from src/config/inputs.ts by \`npm run action-yml\`: edit there, not here.
+#
+# Runs on node24: needs actions/runner v2.327.1 or later. GitHub-hosted runners have it; update
+# self-hosted runners. On GitHub Enterprise Server: a GHES version whose runner is v2.327.1 or later
+# (or self-hosted runners updated to it); \`cache: true\` needs the Actions cache service enabled there
+# (without it the build runs without the package cache, and says so in its log); releases, comments and cleanup call the API at
+# GITHUB_API_URL, which the runner sets to the instance's.
+`
+
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'action-yml-'))
 try {
   execFileSync(
@@ -32,7 +45,7 @@ try {
     ),
     runs: { using: 'node24', main: 'dist/main/index.js', post: 'dist/post/index.js', 'post-if': 'always()' }
   }
-  writeFileSync(path.join(root, 'action.yml'), YAML.stringify(action, { lineWidth: 110 }))
+  writeFileSync(path.join(root, 'action.yml'), HEADER + YAML.stringify(action, { lineWidth: 110 }))
 } finally {
   rmSync(tmp, { recursive: true, force: true })
 }

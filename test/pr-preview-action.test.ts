@@ -2,13 +2,16 @@
 // the fake GitHub (test/fakes/github.ts, every request checked against GitHub's OpenAPI description):
 // the image is named after the PR and its head, the package diff against the latest release's manifest
 // lands in the job summary and in ONE comment on the PR, which the next push updates in place; the
-// preview's release is tagged on the PR head and never becomes the repository's latest.
+// preview's release is tagged on the PR head and never becomes the repository's latest. A comment
+// someone else wrote with the action's marker (posted before the first preview) is never edited.
 import { execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { FakeGitHub } from './fakes/github.js'
 import { fixtureInputs, fixtureRepo, leaksUnder, runAction, scratchDir } from './helpers.js'
+
+const MARKER = '<!-- arch-image preview: arch-cloud -->'
 
 const PREVIOUS_MANIFEST = [
   'base 0.9-3',
@@ -30,6 +33,14 @@ describe('pull request previews from the built action', () => {
     fake = await FakeGitHub.start()
     fake.pullRequests.add(7)
     fake.seedComment(7, 'Looks good to me')
+    fake.seedComment(
+      7,
+      `${MARKER}\n### arch-image preview: \`arch-cloud-pr7-0000000\`\nDownload it [here](https://evil.example)`,
+      {
+        login: 'mallory',
+        type: 'User'
+      }
+    )
     fake.seedRelease({ tag: 'nightly-20261123', assets: { 'arch-cloud-20261123.manifest': 'base 0.1-1\n' } })
     fake.seedRelease({
       tag: 'nightly-20261124',
@@ -80,7 +91,14 @@ describe('pull request previews from the built action', () => {
     })
   }
 
-  const ours = () => fake.comments.filter(c => c.body.startsWith('<!-- arch-image preview: arch-cloud -->'))
+  // The workflow's token (write-token) comments as github-actions[bot].
+  const ours = () =>
+    fake.comments.filter(c => c.body.startsWith(MARKER) && c.author.login === 'github-actions[bot]')
+  const mallorys = () => fake.comments.filter(c => c.author.login === 'mallory')
+  let mallory: string
+  beforeAll(() => {
+    mallory = JSON.stringify(mallorys())
+  })
 
   it('names the image after the PR head, diffs against the latest release and comments once', async () => {
     const sha = '1a2b3c4d5e6f'.padEnd(40, '7')
@@ -112,8 +130,14 @@ describe('pull request previews from the built action', () => {
     expect(run.summary).toContain('| linux | removed | 6.12.1.arch1-1 | |')
 
     // One comment of ours next to the reviewer's, with the image facts and the same diff, kernel first.
-    expect(fake.comments).toHaveLength(2)
+    // Mallory's comment carries the marker but is not ours: left as it was, ours posted after it.
+    expect(fake.comments).toHaveLength(3)
     expect(fake.comments[0]?.body).toBe('Looks good to me')
+    expect(JSON.stringify(mallorys())).toBe(mallory)
+    expect(fake.comments[2]?.id).toBe(ours()[0]?.id)
+    expect(run.output).toMatch(
+      /::warning::.*left alone 1 comment\(s\) with arch-image's marker not written by github-actions\[bot\] \(by mallory\)/
+    )
     const [comment] = ours()
     const body = comment?.body ?? ''
     expect(body).toContain('### arch-image preview: `arch-cloud-pr7-1a2b3c4`')
@@ -144,13 +168,16 @@ describe('pull request previews from the built action', () => {
     expect(run.code).toBe(0)
     expect(fake.violations).toEqual([])
     expect(run.outputs['image-name']).toBe('arch-cloud-pr7-9f8e7d6')
-    expect(fake.comments).toHaveLength(2)
+    expect(fake.comments).toHaveLength(3)
     expect(ours()).toHaveLength(1)
     expect(ours()[0]?.id).toBe(before?.id)
     expect(ours()[0]?.body).toContain('### arch-image preview: `arch-cloud-pr7-9f8e7d6`')
-    expect(fake.operations().filter(op => op.startsWith('issues/'))).toEqual([
+    expect(JSON.stringify(mallorys())).toBe(mallory)
+    expect(fake.operations().filter(op => op.startsWith('issues/') || op.startsWith('users/'))).toEqual([
+      'users/get-authenticated',
       'issues/list-comments',
       'issues/create-comment',
+      'users/get-authenticated',
       'issues/list-comments',
       'issues/update-comment'
     ])

@@ -307,7 +307,7 @@ export const INPUTS: InputSpec[] = [
   {
     name: 'comment',
     description:
-      '`true` posts (or updates) one comment on the pull request with the image, its sizes, sha256 and the package diff (needs `pull-requests: write`).',
+      "`true` posts (or updates) one comment on the pull request with the image, its sizes, sha256 and the package diff (needs `pull-requests: write`). Only a comment the token's own account wrote is updated (`github-actions[bot]` for the workflow's token); a marked comment by anyone else is left alone and a new one posted.",
     default: 'false'
   },
   {

@@ -5,10 +5,18 @@ import { getOctokit } from '@actions/github'
 import { apiError, call, toRelease, type RawRelease } from './octokit-releaser.js'
 import { ReleaseApiError, type Release, type ReleaseAsset } from './releaser.js'
 
+/** Who wrote a comment, or whom a token acts as: a login and GitHub's account type (`User`, `Bot`). */
+export interface Account {
+  login: string
+  type: string
+}
+
 export interface IssueComment {
   id: number
   body: string
   htmlUrl: string
+  /** Undefined for a deleted account's comment. */
+  author: Account | undefined
 }
 
 export interface GitHubRepo {
@@ -23,6 +31,11 @@ export interface GitHubRepo {
   /** The repository's latest release (published, not a prerelease), or undefined. */
   latestRelease(): Promise<Release | undefined>
   downloadAsset(asset: ReleaseAsset): Promise<Buffer>
+  /**
+   * GET /user: the user a token acts as, or undefined when GitHub refuses the call with 403, as it does
+   * for an installation token (the workflow's GITHUB_TOKEN).
+   */
+  authenticatedUser(): Promise<Account | undefined>
   listComments(issue: number): Promise<IssueComment[]>
   createComment(issue: number, body: string): Promise<IssueComment>
   updateComment(commentId: number, body: string): Promise<IssueComment>
@@ -39,12 +52,14 @@ interface RawComment {
   id: number
   body?: string
   html_url: string
+  user?: { login: string; type: string } | null
 }
 
 const toComment = (raw: RawComment): IssueComment => ({
   id: raw.id,
   body: raw.body ?? '',
-  htmlUrl: raw.html_url
+  htmlUrl: raw.html_url,
+  author: raw.user ? { login: raw.user.login, type: raw.user.type } : undefined
 })
 
 export function createGitHubRepo(options: GitHubRepoOptions): GitHubRepo {
@@ -112,6 +127,16 @@ export function createGitHubRepo(options: GitHubRepoOptions): GitHubRepo {
         })
       )
       return Buffer.from(data as unknown as ArrayBuffer)
+    },
+
+    async authenticatedUser() {
+      try {
+        const { data } = await octokit.rest.users.getAuthenticated()
+        return { login: data.login, type: data.type }
+      } catch (error) {
+        if ((error as { status?: unknown }).status === 403) return undefined
+        throw apiError("find the token's user (GET /user)", error)
+      }
     },
 
     async listComments(issue) {

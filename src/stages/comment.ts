@@ -1,5 +1,7 @@
 // comment: one comment on the preview's pull request with the image facts and the package diff. Found
-// again by a hidden marker (one per image family) and updated in place on every push.
+// again by a hidden marker (one per image family) and updated in place on every push, but only a marked
+// comment the token's own identity wrote: a marker in someone else's comment is left alone.
+import { tokenAuthor, writtenBy } from '../github/comment-author.js'
 import { createGitHubRepo } from '../github/repo.js'
 import { diffMarkdown } from '../manifest/diff.js'
 import type { Context } from '../pipeline/context.js'
@@ -42,7 +44,16 @@ export const commentStage: Stage = {
     const body = commentBody(ctx)
     const marker = commentMarker(ctx.config.imageFamily)
     try {
-      const ours = (await github.listComments(preview.pr)).find(c => c.body.startsWith(marker))
+      const author = tokenAuthor(await github.authenticatedUser())
+      const marked = (await github.listComments(preview.pr)).filter(c => c.body.startsWith(marker))
+      const ours = marked.find(c => writtenBy(c, author))
+      const others = marked.filter(c => !writtenBy(c, author))
+      if (others.length > 0) {
+        ctx.log.warning(
+          `pull request #${preview.pr}: left alone ${others.length} comment(s) with arch-image's marker ` +
+            `not written by ${author.login} (by ${others.map(c => c.author?.login ?? 'a deleted account').join(', ')})`
+        )
+      }
       const comment = ours
         ? await github.updateComment(ours.id, body)
         : await github.createComment(preview.pr, body)

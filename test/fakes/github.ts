@@ -10,7 +10,9 @@
 // an upload of a name that exists gets 422 already_exists; a published release of a repository with
 // immutable releases refuses asset uploads and deletions (422), and its tag can't be reused once deleted;
 // publishing a release creates its git tag, deleting the release leaves the tag, and deleting a tag that
-// doesn't exist gets 422 "Reference does not exist".
+// doesn't exist gets 422 "Reference does not exist". Comments are posted as the token's identity: a user
+// token (`users`) as its user, whom GET /user names; an installation token (GITHUB_TOKEN) as
+// github-actions[bot], and GET /user refuses it with 403 "Resource not accessible by integration".
 // Scenario controls inject a 422 race, a 502 that leaves a `starter` asset, a dropped connection, or any
 // status for an operation.
 import { createHash, randomBytes } from 'node:crypto'
@@ -25,6 +27,11 @@ export interface FakeGitHubOptions {
   repo?: string
   /** Token → permission; default `{ 'write-token': 'write', 'read-token': 'read' }`. */
   tokens?: Record<string, Permission>
+  /**
+   * Tokens of users (personal access tokens) → the user's login. Any other token is an installation
+   * token like the workflow's GITHUB_TOKEN: it acts as github-actions[bot], and GET /user refuses it.
+   */
+  users?: Record<string, string>
   /** The repository setting: publishing a release makes it immutable. */
   immutableReleases?: boolean
 }
@@ -43,10 +50,16 @@ export interface FakeAsset {
   updatedAt: string
 }
 
+export interface CommentAuthor {
+  login: string
+  type: 'User' | 'Bot'
+}
+
 export interface FakeComment {
   id: number
   issue: number
   body: string
+  author: CommentAuthor
   createdAt: string
   updatedAt: string
 }
@@ -155,11 +168,42 @@ const BOT = {
   site_admin: false
 }
 
+/** Who an installation token (the workflow's GITHUB_TOKEN) acts as. */
+export const ACTIONS_BOT: CommentAuthor = { login: BOT.login, type: 'Bot' }
+
+/** GitHub's public-user shape for `login` (GET /user, a comment's user). */
+function userJson(login: string): Record<string, unknown> {
+  const id = [...login].reduce((sum, c) => sum * 31 + c.charCodeAt(0), 7) % 100_000_000
+  const url = `https://api.github.com/users/${login}`
+  return {
+    login,
+    id,
+    node_id: Buffer.from(`04:User${id}`).toString('base64'),
+    avatar_url: `https://avatars.githubusercontent.com/u/${id}?v=4`,
+    gravatar_id: '',
+    url,
+    html_url: `https://github.com/${login}`,
+    followers_url: `${url}/followers`,
+    following_url: `${url}/following{/other_user}`,
+    gists_url: `${url}/gists{/gist_id}`,
+    starred_url: `${url}/starred{/owner}{/repo}`,
+    subscriptions_url: `${url}/subscriptions`,
+    organizations_url: `${url}/orgs`,
+    repos_url: `${url}/repos`,
+    events_url: `${url}/events{/privacy}`,
+    received_events_url: `${url}/received_events`,
+    type: 'User',
+    user_view_type: 'public',
+    site_admin: false
+  }
+}
+
 export class FakeGitHub {
   readonly openapi = OpenApi.load()
   readonly owner: string
   readonly repo: string
   readonly tokens: Record<string, Permission>
+  readonly users: Record<string, string>
   immutableReleases: boolean
   readonly releases: FakeRelease[] = []
   readonly requests: RecordedRequest[] = []
@@ -193,6 +237,7 @@ export class FakeGitHub {
     this.owner = options.owner ?? 'octo-org'
     this.repo = options.repo ?? 'arch-images'
     this.tokens = options.tokens ?? { 'write-token': 'write', 'read-token': 'read' }
+    this.users = options.users ?? {}
     this.immutableReleases = options.immutableReleases ?? false
   }
 
@@ -275,10 +320,14 @@ export class FakeGitHub {
     return release
   }
 
-  /** A comment as if posted earlier (by anyone) on pull request `issue`. */
-  seedComment(issue: number, body: string): FakeComment {
+  /** A comment as if posted earlier on pull request `issue` by `author` (default: the user octocat). */
+  seedComment(
+    issue: number,
+    body: string,
+    author: CommentAuthor = { login: 'octocat', type: 'User' }
+  ): FakeComment {
     const at = now()
-    const comment = { id: this.nextId++, issue, body, createdAt: at, updatedAt: at }
+    const comment = { id: this.nextId++, issue, body, author, createdAt: at, updatedAt: at }
     this.comments.push(comment)
     return comment
   }
@@ -298,6 +347,13 @@ export class FakeGitHub {
   }
 
   // --- model ----------------------------------------------------------------------------------------
+
+  /** Whom a request's token acts as: its user, or github-actions[bot] for an installation token. */
+  private author(req: IncomingMessage): CommentAuthor {
+    const token = /^(?:token|bearer) (.+)$/i.exec(String(req.headers.authorization ?? ''))?.[1] ?? ''
+    const login = this.users[token]
+    return login ? { login, type: 'User' } : ACTIONS_BOT
+  }
 
   private newRelease(body: {
     tag_name: string
@@ -397,7 +453,10 @@ export class FakeGitHub {
       url: `${api}/issues/comments/${comment.id}`,
       html_url: `https://github.com/${this.owner}/${this.repo}/pull/${comment.issue}#issuecomment-${comment.id}`,
       body: comment.body,
-      user: BOT,
+      user:
+        comment.author.type === 'Bot'
+          ? { ...BOT, login: comment.author.login }
+          : userJson(comment.author.login),
       created_at: comment.createdAt,
       updated_at: comment.updatedAt,
       issue_url: `${api}/issues/${comment.issue}`,
@@ -512,6 +571,26 @@ export class FakeGitHub {
       })
     }
     const { owner, repo } = route.params
+    if (id === 'users/get-authenticated') {
+      const login = this.users[auth?.[1] as string]
+      if (login) {
+        const profile = { name: null, company: null, blog: '', location: null, email: null, hireable: null }
+        const counts = { bio: null, public_repos: 0, public_gists: 0, followers: 0, following: 0 }
+        const at = '2020-01-01T00:00:00Z'
+        return send({
+          status: 200,
+          body: { ...userJson(login), ...profile, ...counts, created_at: at, updated_at: at }
+        })
+      }
+      return send({
+        status: 403,
+        body: {
+          message: 'Resource not accessible by integration',
+          documentation_url: docs(route),
+          status: '403'
+        }
+      })
+    }
     if (
       owner?.toLowerCase() !== this.owner.toLowerCase() ||
       repo?.toLowerCase() !== this.repo.toLowerCase()
@@ -594,10 +673,10 @@ export class FakeGitHub {
       )
     },
 
-    'issues/create-comment': ({ route, json }) => {
+    'issues/create-comment': ({ route, json, raw }) => {
       const issue = Number(route.params.issue_number)
       if (!this.pullRequests.has(issue)) return notFound(route)
-      const comment = this.seedComment(issue, (json as { body: string }).body)
+      const comment = this.seedComment(issue, (json as { body: string }).body, this.author(raw))
       return { status: 201, body: this.commentJson(comment) }
     },
 
@@ -634,6 +713,8 @@ export class FakeGitHub {
         return validationFailed(route, { resource: 'Release', code: 'already_exists', field: 'tag_name' })
       }
       const release = this.newRelease(body)
+      const makeLatest = (json as { make_latest?: unknown }).make_latest
+      if (typeof makeLatest === 'string') release.makeLatest = makeLatest
       if (!release.draft) {
         release.draft = true
         this.publish(release)
