@@ -8,7 +8,7 @@ import { execFile, execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { FakeGitHub } from '../test/fakes/github.js'
-import { tempDir } from './helpers/temp-dir.js'
+import { tempDir } from '../test/support/temp-dir.js'
 
 // Each run starts node and git several times: seconds on a loaded runner.
 jest.setTimeout(60_000)
