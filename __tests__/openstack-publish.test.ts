@@ -21,7 +21,6 @@ import {
 import { FAKE_GLANCE_PROJECT, FakeGlance } from '../test/support/glance.js'
 import { MemoryLog } from '../test/support/log.js'
 
-
 const CONTENT = 'abc'
 function sha(algo: 'sha256' | 'sha512'): string {
   return createHash(algo).update(CONTENT).digest('hex')
