@@ -2,7 +2,7 @@
 // Uploads stream the file from disk to the release's upload_url with an explicit Content-Length.
 import { createHash, type Hash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { getOctokit } from '@actions/github'
+import { repositoryClient } from './octokit.js'
 import {
   assetUploadUrl,
   ReleaseApiError,
@@ -23,8 +23,6 @@ export interface OctokitReleaserOptions {
   /** REST API root; defaults to GITHUB_API_URL, then https://api.github.com. */
   baseUrl?: string
 }
-
-type Octokit = ReturnType<typeof getOctokit>
 
 export interface RawAsset {
   id: number
@@ -120,16 +118,7 @@ async function* hashedChunks(path: string, hash: Hash): AsyncGenerator<Buffer> {
 }
 
 export function createOctokitReleaser(options: OctokitReleaserOptions): Releaser {
-  const [owner, repo, ...rest] = options.repository.split('/')
-  if (!owner || !repo || rest.length > 0) {
-    throw new Error(`repository must be owner/name, got ${JSON.stringify(options.repository)}`)
-  }
-  const baseUrl = (options.baseUrl ?? process.env.GITHUB_API_URL ?? 'https://api.github.com').replace(
-    /\/+$/,
-    ''
-  )
-  const octokit: Octokit = getOctokit(options.token, { baseUrl })
-  const where = { owner, repo }
+  const { octokit, where } = repositoryClient(options.token, options.repository, options.baseUrl)
 
   return {
     async findByTag(tag) {

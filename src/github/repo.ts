@@ -1,7 +1,7 @@
 // The other GitHub calls the action makes, next to the Releaser: every release of the repository and
 // the tags of the published ones (for the PR cleanup), the latest release's manifest (for the package
 // diff) and one PR comment.
-import { getOctokit } from '@actions/github'
+import { repositoryClient } from './octokit.js'
 import { apiError, call, toRelease, type RawRelease } from './octokit-releaser.js'
 import { ReleaseApiError, type Release, type ReleaseAsset } from './releaser.js'
 
@@ -63,16 +63,7 @@ const toComment = (raw: RawComment): IssueComment => ({
 })
 
 export function createGitHubRepo(options: GitHubRepoOptions): GitHubRepo {
-  const [owner, repo, ...rest] = options.repository.split('/')
-  if (!owner || !repo || rest.length > 0) {
-    throw new Error(`repository must be owner/name, got ${JSON.stringify(options.repository)}`)
-  }
-  const baseUrl = (options.baseUrl ?? process.env.GITHUB_API_URL ?? 'https://api.github.com').replace(
-    /\/+$/,
-    ''
-  )
-  const octokit = getOctokit(options.token, { baseUrl })
-  const where = { owner, repo }
+  const { octokit, where } = repositoryClient(options.token, options.repository, options.baseUrl)
 
   return {
     async listReleases() {

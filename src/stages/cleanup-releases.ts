@@ -6,15 +6,15 @@ import { isPreviewTag, previewTagPrefix } from '../config/config.js'
 import { explainReleaseError } from '../github/publish-release.js'
 import { createGitHubRepo } from '../github/repo.js'
 import type { Stage } from '../pipeline/runner.js'
+import { workflowRepository } from '../github/octokit.js'
 
 export const cleanupReleasesStage: Stage = {
   name: 'cleanup-releases',
   async run(ctx) {
     const { config } = ctx
     const pr = config.cleanup?.pr
-    const repository = process.env.GITHUB_REPOSITORY
     if (pr === undefined) throw new Error('BUG: cleanup without a pull request number')
-    if (!repository) throw new Error('GITHUB_REPOSITORY is not set: the cleanup needs owner/name')
+    const repository = workflowRepository('the cleanup')
     const github = createGitHubRepo({ token: config.githubToken, repository })
     const deleted = (ctx.deleted ??= [])
     const pattern = `${previewTagPrefix(config.imageFamily, pr)}[-*]`

@@ -7,6 +7,7 @@ import { diffMarkdown } from '../manifest/diff.js'
 import type { Context } from '../pipeline/context.js'
 import { factRows } from '../pipeline/report.js'
 import type { Stage } from '../pipeline/runner.js'
+import { workflowRepository } from '../github/octokit.js'
 
 export function commentMarker(family: string): string {
   return `<!-- arch-image preview: ${family} -->`
@@ -37,9 +38,8 @@ export const commentStage: Stage = {
   enabled: ctx => ctx.config.comment && ctx.config.preview !== undefined,
   async run(ctx) {
     const preview = ctx.config.preview
-    const repository = process.env.GITHUB_REPOSITORY
     if (!preview) throw new Error('BUG: comment without a pull request')
-    if (!repository) throw new Error('GITHUB_REPOSITORY is not set: a comment needs owner/name')
+    const repository = workflowRepository('a comment')
     const github = createGitHubRepo({ token: ctx.config.githubToken, repository })
     const body = commentBody(ctx)
     const marker = commentMarker(ctx.config.imageFamily)

@@ -5,14 +5,13 @@ import { createGitHubRepo } from '../github/repo.js'
 import { diffCounts, diffManifests, parseManifest } from '../manifest/diff.js'
 import type { Context } from '../pipeline/context.js'
 import type { Stage } from '../pipeline/runner.js'
+import { workflowRepository } from '../github/octokit.js'
 
 async function previousManifest(ctx: Context): Promise<{ against: string; text: string } | undefined> {
   const source = ctx.config.previousManifest
   if (!source) return undefined
   if (source.kind === 'path') return { against: source.path, text: readFileSync(source.path, 'utf8') }
-  const repository = process.env.GITHUB_REPOSITORY
-  if (!repository)
-    throw new Error('GITHUB_REPOSITORY is not set: previous-manifest: release needs owner/name')
+  const repository = workflowRepository('previous-manifest: release')
   const github = createGitHubRepo({ token: ctx.config.githubToken, repository })
   const latest = await github.latestRelease()
   if (!latest) {

@@ -2,6 +2,7 @@
 import { createOctokitReleaser } from '../github/octokit-releaser.js'
 import { publishRelease } from '../github/publish-release.js'
 import type { Stage } from '../pipeline/runner.js'
+import { workflowRepository } from '../github/octokit.js'
 
 export const releaseStage: Stage = {
   name: 'release',
@@ -10,9 +11,7 @@ export const releaseStage: Stage = {
     const release = ctx.config.release
     const image = ctx.image
     if (!release || !image) throw new Error('BUG: release without an image')
-    const repository = process.env.GITHUB_REPOSITORY
-    if (!repository)
-      throw new Error('GITHUB_REPOSITORY is not set: a release needs the owner/name of the repository')
+    const repository = workflowRepository('a release')
     const published = await publishRelease({
       releaser: createOctokitReleaser({ token: release.token, repository }),
       tag: release.tag,
