@@ -145,9 +145,14 @@ export async function main(argv: string[]): Promise<number> {
   if (config.release) log.setSecret(config.release.token)
   const run = startBuild({ config, log })
   // A signal stops the build and releases what it holds; the process then ends with 130, whether or
-  // not the stages have unwound by then.
+  // not the stages have unwound by then. Further signals (a second Ctrl-C) must not cut the release
+  // short: that would leave mounts and loop devices behind.
   let cancelling: Promise<void> | undefined
   const onSignal = (signal: NodeJS.Signals): void => {
+    if (cancelling) {
+      log.warning(`received ${signal} again: still releasing what the build held`)
+      return
+    }
     cancelling = run
       .cancel(`received ${signal}`)
       .catch(error => log.error(`releasing after ${signal}: ${(error as Error).message}`))
@@ -157,8 +162,8 @@ export async function main(argv: string[]): Promise<number> {
         process.exit(EXIT.cancelled)
       })
   }
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
   try {
     await run.done
   } catch (error) {
