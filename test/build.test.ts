@@ -1,7 +1,7 @@
 // The whole build on real loop devices with real pacstrap from the fixture repository, run as the
 // runner runs the action; the produced image is read back.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs'
 import http from 'node:http'
@@ -321,14 +321,30 @@ describe('bad inputs', () => {
 
 describe('CLI', () => {
   const cli = path.join(REPO_ROOT, 'dist/cli/index.js')
+  const run = (args: string[], cwd?: string) =>
+    spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8' })
 
-  it('lists every input as a flag in --help', () => {
+  it('lists every input as a flag, and the exit codes, in --help', () => {
     const help = execFileSync(process.execPath, [cli, '--help'], { encoding: 'utf8' })
     for (const input of INPUTS) expect(help).toContain(`--${input.name} <value>`)
+    for (const line of [
+      '0    built',
+      '1    the build failed',
+      '2    bad input',
+      '130  cancelled by SIGINT or SIGTERM'
+    ])
+      expect(help).toContain(line)
+  })
+
+  it('prints the package version with --version', () => {
+    const { version } = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      version: string
+    }
+    const result = run(['--version'])
+    expect([result.status, result.stdout, result.stderr]).toEqual([0, `${version}\n`, ''])
   })
 
   it('rejects an unknown command or flag with exit code 2', () => {
-    const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' })
     expect(run(['deploy']).status).toBe(2)
     const unknown = run(['build', '--disk', '2G'])
     expect(unknown.status).toBe(2)
@@ -338,7 +354,39 @@ describe('CLI', () => {
     expect(bad.stderr).toContain('format: "vhd" is not accepted; use one of qcow2, raw')
   })
 
-  it('builds an image and prints the outputs', () => {
+  it('validates flags without touching a disk or creating a directory', () => {
+    const dir = scratchDir()
+    try {
+      const flags = [
+        ...['--mirror', fixtureMirror(repo), '--signature-level', 'Never', '--pacman-from', 'host'],
+        ...['--output-dir', 'out', '--package-cache-dir', 'cache', '--image-name', 'checked']
+      ]
+      const valid = run(['validate', ...flags], dir)
+      expect([valid.status, valid.stdout]).toEqual([0, 'arch-image: the flags are valid\n'])
+      expect(valid.stderr).toBe('')
+      const json = run(['validate', '--json', ...flags], dir)
+      expect([json.status, JSON.parse(json.stdout)]).toEqual([0, { valid: true }])
+
+      const invalid = run(['validate', ...flags, '--filesystem', 'zfs', '--disk-size', '10M'], dir)
+      expect(invalid.status).toBe(2)
+      expect(invalid.stdout).toBe('')
+      expect(invalid.stderr).toContain('filesystem: "zfs" is not accepted; use one of ext4, btrfs')
+      expect(invalid.stderr).toContain('disk-size: "10M" is out of range')
+      const invalidJson = run(['validate', '--json', ...flags, '--filesystem', 'zfs'], dir)
+      expect(invalidJson.status).toBe(2)
+      expect(JSON.parse(invalidJson.stdout)).toEqual({
+        valid: false,
+        error: expect.stringContaining('filesystem: "zfs" is not accepted')
+      })
+
+      expect(readdirSync(dir)).toEqual([])
+      expect(leaksUnder(dir)).toEqual({ loops: [], mounts: [] })
+    } finally {
+      execFileSync('rm', ['-rf', dir])
+    }
+  })
+
+  it('builds an image and prints the outputs as one JSON object, every log line on stderr', () => {
     const dir = scratchDir()
     try {
       const result = spawnSync(
@@ -346,6 +394,7 @@ describe('CLI', () => {
         [
           cli,
           'build',
+          '--json',
           '--mirror',
           fixtureMirror(repo),
           '--signature-level',
@@ -372,10 +421,58 @@ describe('CLI', () => {
       expect(result.stderr).toContain('warning: signature-level Never')
       expect(result.status).toBe(0)
       const image = path.join(dir, 'out/from-cli.raw')
-      expect(result.stdout).toContain(`image-path=${image}\n`)
-      expect(result.stdout).toContain('image-format=raw\n')
+      const outputs = JSON.parse(result.stdout) as Record<string, string>
+      expect(result.stdout.trim().split('\n')).toHaveLength(1)
+      expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['image-path', 'sha256', 'boot-test']))
+      expect(outputs['image-path']).toBe(image)
+      expect(outputs['image-format']).toBe('raw')
+      expect(outputs.sha256).toBe(sha256(image))
       expect(statSync(image).size).toBe(600 * 1024 ** 2)
-      expect(result.stdout).toMatch(/^bootstrap +[0-9.]+ s +ok$/m)
+      expect(result.stderr).toMatch(/^==> bootstrap$/m)
+      expect(result.stderr).toMatch(/^bootstrap +[0-9.]+ s +ok$/m)
+      expect(result.stderr).not.toContain('image-path=')
+      expect(leaksUnder(dir)).toEqual({ loops: [], mounts: [] })
+    } finally {
+      execFileSync('rm', ['-rf', dir])
+    }
+  }, 120_000)
+
+  it('stops on SIGTERM, releases what the build held (a second signal cannot cut that short) and exits 130', async () => {
+    const dir = scratchDir()
+    try {
+      const child = spawn(
+        process.execPath,
+        [
+          cli,
+          'build',
+          ...['--mirror', fixtureMirror(repo), '--signature-level', 'Never', '--configure', 'false'],
+          ...['--pacman-from', 'host', '--base-packages', 'base', '--disk-size', '600M'],
+          ...['--output-dir', 'out', '--package-cache-dir', 'cache']
+        ],
+        { cwd: dir, env: { ...process.env, TMPDIR: dir, SUDO_UID: '', SUDO_GID: '' } }
+      )
+      let stdout = ''
+      let stderr = ''
+      let signalled = false
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        stdout += chunk
+        // The disk is attached by now: there is something to release. The second signal (a second
+        // Ctrl-C) must not cut the release short.
+        if (!signalled && /^==> bootstrap$/m.test(stdout)) {
+          signalled = true
+          child.kill('SIGTERM')
+          setTimeout(() => child.kill('SIGINT'), 20)
+        }
+      })
+      const code = await new Promise<number | null>(resolve => child.on('close', resolve))
+      expect([code, stderr]).toEqual([
+        130,
+        expect.stringContaining('cancelled (SIGTERM); everything the build held was released')
+      ])
+      expect(stderr).toContain('received SIGINT again: still releasing what the build held')
+      const out = path.join(dir, 'out')
+      expect(existsSync(out) ? readdirSync(out).filter(file => /\.(qcow2|raw)$/.test(file)) : []).toEqual([])
       expect(leaksUnder(dir)).toEqual({ loops: [], mounts: [] })
     } finally {
       execFileSync('rm', ['-rf', dir])
