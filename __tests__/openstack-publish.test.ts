@@ -18,7 +18,7 @@ import {
   rotateImages,
   type PublishRequest
 } from '../src/openstack/publish.js'
-import { FAKE_GLANCE_PROJECT, FakeGlance } from '../test/support/glance.js'
+import { FakeGlance } from '../test/support/glance.js'
 import { MemoryLog } from '../test/support/log.js'
 
 const CONTENT = 'abc'
