@@ -4,11 +4,12 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { compareBoots, judge, parseAnswers, userData, type Expected } from '../src/boot/checks.js'
+import { consoleText } from '../src/boot/console.js'
+import { sshArgv } from '../src/boot/machine.js'
 import { chooseAccel, findOvmf, freePort, kvmNotice, qemuArgv, sshBanner } from '../src/boot/qemu.js'
 import { buildConfig, ConfigError } from '../src/config/config.js'
 import { bootTestHtml, bootTestOutputs } from '../src/pipeline/report.js'
 import type { Context } from '../src/pipeline/context.js'
-import { consoleText, sshArgv } from '../src/stages/boot-test.js'
 
 const GiB = 1024 ** 3
 

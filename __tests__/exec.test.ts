@@ -87,6 +87,20 @@ describe('exec seam', () => {
     expect(log.lines).toContain('$ echo token=***')
   })
 
+  it('hands output lines, ended by \\n or \\r, to onLine as they arrive instead of the log', async () => {
+    const log = new MemoryLog()
+    const lines: string[] = []
+    // A progress meter's carriage returns, a line split across writes, stderr, and no final newline.
+    const script =
+      "printf '  (0.00/100%%)\\r  (50'; sleep 0.2; printf '.00/100%%)\\r\\n'; echo warn >&2; printf done"
+    const result = await new ProcessExec(log, true).run(['sh', '-c', script], {
+      onLine: line => lines.push(line)
+    })
+    expect(lines).toEqual(['  (0.00/100%)', '  (50.00/100%)', 'warn', 'done'])
+    expect(log.lines).toEqual([`$ sh -c ${shellQuote(script)}`])
+    expect(result.stdout).toBe('  (0.00/100%)\r  (50.00/100%)\r\ndone')
+  })
+
   it('tells the teardown tracker about each running command', async () => {
     const exec = new ProcessExec(new MemoryLog(), true)
     const events: string[] = []

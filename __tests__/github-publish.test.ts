@@ -9,7 +9,8 @@ import {
   explainReleaseError,
   MAX_ASSET_SIZE,
   publishRelease,
-  releaseAssetFiles
+  releaseAssetFiles,
+  uploadProgress
 } from '../src/github/publish-release.js'
 import {
   assetUploadUrl,
@@ -267,5 +268,73 @@ describe('publishRelease against a scripted Releaser', () => {
       })
     ).rejects.toThrow(/digest sha256:0000 isn't the sha256 of what was sent/)
     expect(deleteRelease).toHaveBeenCalledWith(7)
+  })
+})
+
+describe('upload progress', () => {
+  const asset = { path: '/x', name: 'img.qcow2', contentType: 'application/octet-stream' }
+  const MiB = 1024 * 1024
+
+  /** The lines logged while `size` bytes go out in `chunk`-sized pieces. */
+  function linesFor(size: number, chunk: number): string[] {
+    const log = new MemoryLog()
+    const onSent = uploadProgress({ ...asset, size }, log)
+    for (let sent = chunk; sent < size + chunk; sent += chunk) onSent(Math.min(sent, size))
+    return log.lines
+  }
+
+  test('a line per 10 % of the bytes, not per chunk', () => {
+    const lines = linesFor(95 * MiB, MiB)
+    expect(lines).toHaveLength(10)
+    expect(lines[0]).toBe(`Uploading img.qcow2: 10% (${10 * MiB} of ${95 * MiB} bytes)`)
+    expect(lines[9]).toBe(`Uploading img.qcow2: 100% (${95 * MiB} of ${95 * MiB} bytes)`)
+    expect(linesFor(3 * MiB, MiB).map(line => line.split(': ')[1]?.split(' ')[0])).toEqual([
+      '33%',
+      '66%',
+      '100%'
+    ])
+  })
+
+  test('none for a file sent in one piece', () => {
+    expect(linesFor(200, MiB)).toEqual([])
+    expect(linesFor(0, MiB)).toEqual([])
+  })
+
+  test('publishRelease hands the upload a progress callback that logs', async () => {
+    const image = file('progress.qcow2', 'x'.repeat(1000))
+    const releaser: Releaser = {
+      ...untouchable(),
+      findByTag: async () => undefined,
+      create: async () => draft,
+      update: async () => ({ ...draft, draft: false }),
+      uploadAsset: async (_release, f, onSent) => {
+        for (const sent of [250, 500, 750, 1000]) onSent?.(sent)
+        return {
+          id: 72,
+          name: f.name,
+          state: 'uploaded',
+          size: f.size,
+          contentType: f.contentType,
+          url: 'u',
+          digest: null,
+          sha256: 'ab'
+        }
+      }
+    }
+    const log = new MemoryLog()
+    await publishRelease({
+      releaser,
+      tag: 'v1',
+      draft: false,
+      prerelease: false,
+      files: [{ path: image }],
+      log
+    })
+    expect(log.lines.filter(line => line.startsWith('Uploading progress.qcow2:'))).toEqual([
+      'Uploading progress.qcow2: 25% (250 of 1000 bytes)',
+      'Uploading progress.qcow2: 50% (500 of 1000 bytes)',
+      'Uploading progress.qcow2: 75% (750 of 1000 bytes)',
+      'Uploading progress.qcow2: 100% (1000 of 1000 bytes)'
+    ])
   })
 })

@@ -3,7 +3,7 @@ import type { PacmanFrom } from '../src/config/config.js'
 import { buildConfig } from '../src/config/config.js'
 import { pacmanConf } from '../src/stages/bootstrap.js'
 import { snapshotServer, unixTimeToArchiveDate } from '../src/stages/resolve.js'
-import { convertArgs, sha256sums } from '../src/stages/convert.js'
+import { convertArgs, qemuImgPercent, sha256sums } from '../src/stages/convert.js'
 import { partitionNode, partitionScript } from '../src/stages/disk.js'
 import { fstabText } from '../src/stages/fstab.js'
 import { requiredTools } from '../src/stages/host.js'
@@ -86,6 +86,7 @@ describe('convert', () => {
     expect(convertArgs('zlib', 'a.raw', 'b')).toEqual([
       'qemu-img',
       'convert',
+      '-p',
       '-f',
       'raw',
       '-O',
@@ -98,6 +99,14 @@ describe('convert', () => {
     ])
     expect(convertArgs('zstd', 'a', 'b')).toContain('compression_type=zstd')
     expect(convertArgs('none', 'a', 'b')).not.toContain('-c')
+  })
+
+  it("reads qemu-img's progress meter and nothing else as progress", () => {
+    expect(qemuImgPercent('    (0.00/100%)')).toBe(0)
+    expect(qemuImgPercent('    (47.25/100%)')).toBe(47.25)
+    expect(qemuImgPercent('    (100.00/100%)')).toBe(100)
+    expect(qemuImgPercent('qemu-img: warning: (50/100%) of something')).toBeUndefined()
+    expect(qemuImgPercent('(12.5/200%)')).toBeUndefined()
   })
 
   it('writes SHA256SUMS in the format sha256sum -c reads', () => {

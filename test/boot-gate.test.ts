@@ -202,6 +202,12 @@ describe('boot-test gate', () => {
       // Printed for the README's timing table.
       process.stdout.write(`boot-test seconds to SSH: ${JSON.stringify(seconds)}\n`)
       expect(run.summary).toMatch(/<td>boot-test<\/td><td>[0-9.]+ s<\/td><td>ok<\/td>/)
+      // A heartbeat every 30 s while waiting for the guest (both boots take more than that under TCG).
+      for (const firmware of ['bios', 'uefi']) {
+        expect(run.output).toMatch(
+          new RegExp(`^boot test ${firmware} \\(tcg\\): waiting for SSH for \\d+ s; console: .+$`, 'm')
+        )
+      }
     })
 
     it('ran every check on both boots and compared them', () => {

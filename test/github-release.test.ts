@@ -394,9 +394,27 @@ describe('publishRelease with the octokit Releaser', () => {
       await sleep(300)
       // While GitHub reads nothing, the client has read no more of the file than the socket buffers hold.
       expect(readOffset(big)).toBeLessThan(32 * 1024 * 1024)
+      // ...and the progress lines claim no more than that.
+      const progress = (): string[] => log.lines.filter(line => line.startsWith('Uploading large.raw: '))
+      expect(progress().every(line => /^Uploading large\.raw: [12]0% /.test(line))).toBe(true)
       resume()
       const result = await publishing
       expect(result.assets).toEqual([expect.objectContaining({ name: 'large.raw', size: 128 * 1024 * 1024 })])
+      expect(progress().map(line => line.split(' ')[2])).toEqual([
+        '10%',
+        '20%',
+        '30%',
+        '40%',
+        '50%',
+        '60%',
+        '70%',
+        '80%',
+        '90%',
+        '100%'
+      ])
+      expect(progress().at(-1)).toBe(
+        `Uploading large.raw: 100% (${128 * 1024 * 1024} of ${128 * 1024 * 1024} bytes)`
+      )
     } finally {
       resume()
       rmSync(big)

@@ -72,6 +72,18 @@ describe('release assets from the built action', () => {
     expect(byName['SHA256SUMS']?.sha256).toBe(sha256(run.outputs['sha256sums-path'] as string))
     expect(byName['released.manifest']?.contentType).toBe('text/plain')
     expect(fake.uploads.every(upload => !upload.chunked && upload.contentLength === upload.bytes)).toBe(true)
+    // Progress of the long steps: qemu-img's meter as at most a line per 10 % (never the raw meter), and
+    // the image's upload (1.5 MB, more than the one 1 MiB read a small file goes out in) per 10 % sent.
+    const converted = run.output.match(/^qemu-img convert: \d+%$/gm) ?? []
+    expect(converted.length).toBeGreaterThanOrEqual(2)
+    expect(converted.length).toBeLessThanOrEqual(10)
+    expect(converted.at(-1)).toBe('qemu-img convert: 100%')
+    expect(run.output).not.toMatch(/\(\d+\.\d+\/100%\)/)
+    const size = byName['released.qcow2']?.size
+    const uploaded = run.output.match(/^Uploading released\.qcow2: \d+% \(\d+ of \d+ bytes\)$/gm) ?? []
+    expect(uploaded.length).toBeGreaterThanOrEqual(2)
+    expect(uploaded.at(-1)).toBe(`Uploading released.qcow2: 100% (${size} of ${size} bytes)`)
+    expect(run.output).not.toMatch(/^Uploading SHA256SUMS: /m)
     expect(run.outputs['release-url']).toMatch(/nightly-20261125/)
     const assets = JSON.parse(run.outputs['release-assets'] as string) as { name: string; size: number }[]
     expect(assets.map(asset => asset.name).sort()).toEqual([

@@ -37,6 +37,7 @@ describe('convert stage', () => {
     expect(convert?.argv).toEqual([
       'qemu-img',
       'convert',
+      '-p',
       '-f',
       'raw',
       '-O',

@@ -109,11 +109,19 @@ export async function call<T>(operation: string, request: () => Promise<T>): Pro
   }
 }
 
-/** Read a file in chunks, feeding the hash with exactly what is sent. */
-async function* hashedChunks(path: string, hash: Hash): AsyncGenerator<Buffer> {
+/** Read a file in chunks, feeding the hash with exactly what is sent and counting it. */
+async function* hashedChunks(
+  path: string,
+  hash: Hash,
+  onSent?: (bytes: number) => void
+): AsyncGenerator<Buffer> {
+  let sent = 0
   for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
     hash.update(chunk as Buffer)
     yield chunk as Buffer
+    // Counted when the next chunk is asked for: once the connection took this one.
+    sent += (chunk as Buffer).length
+    onSent?.(sent)
   }
 }
 
@@ -191,7 +199,11 @@ export function createOctokitReleaser(options: OctokitReleaserOptions): Releaser
       )
     },
 
-    async uploadAsset(release: Release, file: AssetFile): Promise<UploadedAsset> {
+    async uploadAsset(
+      release: Release,
+      file: AssetFile,
+      onSent?: (bytes: number) => void
+    ): Promise<UploadedAsset> {
       const hash = createHash('sha256')
       const { data } = await call(`upload ${file.name}`, () =>
         octokit.request({
@@ -200,7 +212,7 @@ export function createOctokitReleaser(options: OctokitReleaserOptions): Releaser
           headers: { 'content-type': file.contentType, 'content-length': file.size },
           // An async iterable body: undici streams it (duplex half) and sends the Content-Length above
           // instead of chunked encoding; it fails the request if the file doesn't match that length.
-          data: hashedChunks(file.path, hash)
+          data: hashedChunks(file.path, hash, onSent)
         })
       )
       return { ...toAsset(data as RawAsset), sha256: hash.digest('hex') }

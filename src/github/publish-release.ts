@@ -5,6 +5,7 @@ import { statSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Log } from '../pipeline/log.js'
+import { progressThrottle } from '../pipeline/progress.js'
 import {
   ReleaseApiError,
   type AssetFile,
@@ -171,6 +172,22 @@ async function deleteAssetsNamed(
 }
 
 /**
+ * A log line per 10 % of `file` sent. A file that goes in one piece gets none: the line announcing the
+ * upload says it all.
+ */
+export function uploadProgress(file: AssetFile, log: Log): (sent: number) => void {
+  const due = progressThrottle({ stepPercent: 10 })
+  let reported = false
+  return sent => {
+    const percent = file.size > 0 ? Math.min(100, (sent / file.size) * 100) : 100
+    if (percent >= 100 && !reported) return
+    if (!due(percent)) return
+    reported = true
+    log.info(`Uploading ${file.name}: ${Math.floor(percent)}% (${sent} of ${file.size} bytes)`)
+  }
+}
+
+/**
  * Upload one asset; after a 5xx or a dropped connection (which can leave a `starter` asset), and once
  * after a 422 already_exists (someone uploaded the same name meanwhile), delete what is there and retry.
  */
@@ -185,7 +202,7 @@ async function uploadWithRetries(
   let raced = false
   for (;;) {
     try {
-      return await releaser.uploadAsset(release, file)
+      return await releaser.uploadAsset(release, file, uploadProgress(file, log))
     } catch (error) {
       if (!(error instanceof ReleaseApiError)) throw error
       if (isAlreadyExists(error) && !raced) {

@@ -67,8 +67,11 @@ export interface Releaser {
   deleteRelease(releaseId: number): Promise<void>
   listAssets(releaseId: number): Promise<ReleaseAsset[]>
   deleteAsset(assetId: number): Promise<void>
-  /** Stream `file` from disk to the release's upload_url with an explicit Content-Length. */
-  uploadAsset(release: Release, file: AssetFile): Promise<UploadedAsset>
+  /**
+   * Stream `file` from disk to the release's upload_url with an explicit Content-Length; `onSent` is
+   * told the bytes handed to the connection so far, as they go.
+   */
+  uploadAsset(release: Release, file: AssetFile, onSent?: (bytes: number) => void): Promise<UploadedAsset>
 }
 
 export interface ApiErrorDetail {

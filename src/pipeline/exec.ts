@@ -15,6 +15,11 @@ export interface RunOptions {
   allowFailure?: boolean
   /** Do not echo the command's output lines (they are still captured). */
   quiet?: boolean
+  /**
+   * Each non-empty output line (stdout and stderr, ended by \n or \r, as progress meters end theirs)
+   * goes here instead of the log, as it arrives; the output is still captured.
+   */
+  onLine?: (line: string) => void
 }
 
 export interface RunResult {
@@ -99,6 +104,25 @@ export class CommandError extends Error {
   }
 }
 
+/** Cuts a stream's chunks into lines at \n or \r, holding a partial line until its end arrives. */
+function lineSplitter(onLine: (line: string) => void): { push(chunk: string): void; end(): void } {
+  let partial = ''
+  const emit = (line: string): void => {
+    if (line.trim()) onLine(line)
+  }
+  return {
+    push(chunk) {
+      const pieces = (partial + chunk).split(/\r\n|\r|\n/)
+      partial = pieces.pop() ?? ''
+      for (const piece of pieces) emit(piece)
+    },
+    end() {
+      emit(partial)
+      partial = ''
+    }
+  }
+}
+
 export function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`
 }
@@ -171,17 +195,21 @@ export class ProcessExec implements Exec {
 
     let stdout = ''
     let stderr = ''
+    const { onLine } = options
+    const split = onLine ? { stdout: lineSplitter(onLine), stderr: lineSplitter(onLine) } : undefined
     const echo = (text: string): void => {
       if (options.quiet) return
       for (const outputLine of text.split('\n')) if (outputLine.trim()) this.log.info(`  ${outputLine}`)
     }
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       if (stdout.length < CAPTURE_LIMIT) stdout += chunk
-      echo(chunk)
+      if (split) split.stdout.push(chunk)
+      else echo(chunk)
     })
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       stderr = (stderr + chunk).slice(-CAPTURE_LIMIT)
-      echo(chunk)
+      if (split) split.stderr.push(chunk)
+      else echo(chunk)
     })
     child.stdin.on('error', () => {})
     child.stdin.end(options.input ?? '')
@@ -199,6 +227,8 @@ export class ProcessExec implements Exec {
       }
     ).finally(() => {
       if (handle !== undefined) this.tracker?.finished(handle)
+      split?.stdout.end()
+      split?.stderr.end()
     })
 
     if (code !== 0 && !options.allowFailure) {

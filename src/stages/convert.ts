@@ -3,7 +3,9 @@
 import { closeSync, openSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { hashFile } from '../util/hash.js'
+import type { Log } from '../pipeline/log.js'
 import { uniqueSuffix } from '../pipeline/output-lock.js'
+import { progressThrottle } from '../pipeline/progress.js'
 import type { Stage } from '../pipeline/runner.js'
 
 export const detachStage: Stage = {
@@ -19,9 +21,25 @@ export const detachStage: Stage = {
 }
 
 export function convertArgs(compression: string, raw: string, out: string): string[] {
-  const args = ['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2']
+  const args = ['qemu-img', 'convert', '-p', '-f', 'raw', '-O', 'qcow2']
   if (compression !== 'none') args.push('-c', '-o', `compression_type=${compression}`)
   return [...args, raw, out]
+}
+
+/** The percent in a line of qemu-img's `-p` meter, `    (12.34/100%)`; undefined for any other line. */
+export function qemuImgPercent(line: string): number | undefined {
+  const match = /^\s*\((\d+(?:\.\d+)?)\/100%\)\s*$/.exec(line)
+  return match ? Number(match[1]) : undefined
+}
+
+/** qemu-img's output for the log: its meter as a line per 10 % (or per 30 s), anything else as it is. */
+function convertOutput(log: Log): (line: string) => void {
+  const due = progressThrottle({ stepPercent: 10, intervalMs: 30_000 })
+  return line => {
+    const percent = qemuImgPercent(line)
+    if (percent === undefined) log.info(`  ${line}`)
+    else if (due(percent)) log.info(`qemu-img convert: ${Math.floor(percent)}%`)
+  }
 }
 
 export function sha256sums(entries: { sha256: string; file: string }[]): string {
@@ -42,7 +60,9 @@ export const convertStage: Stage = {
       const partial = path.join(config.outputDir, `.${ctx.imageName}.${uniqueSuffix()}.qcow2.partial`)
       const partialId = teardown.push({ kind: 'path', path: partial })
       closeSync(openSync(partial, 'wx'))
-      await exec.run(convertArgs(config.compression, disk.rawPath, partial))
+      await exec.run(convertArgs(config.compression, disk.rawPath, partial), {
+        onLine: convertOutput(ctx.log)
+      })
       await exec.run(['qemu-img', 'check', '-f', 'qcow2', partial])
       ctx.outputs.push(teardown.push({ kind: 'path', path: imagePath }))
       renameSync(partial, imagePath)
