@@ -2,9 +2,9 @@ import { describe, expect, it } from '@jest/globals'
 import { chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { CACHE_MARKER, preparePackageCacheDir } from '../src/cache/cache-dir.js'
-import { buildConfig } from '../src/config/config.js'
 import type { Context } from '../src/pipeline/context.js'
 import { Exec } from '../src/pipeline/exec.js'
+import { config } from '../test/support/config.js'
 import { MemoryLog } from './helpers/memory-log.js'
 import { tempDir } from './helpers/temp-dir.js'
 
@@ -12,7 +12,7 @@ function context(cacheDir: string, owner?: { uid: number; gid: number }): { ctx:
   const log = new MemoryLog()
   const workDir = tempDir()
   const ctx = {
-    config: buildConfig(name => (name === 'package-cache-dir' ? cacheDir : ''), { cwd: workDir }),
+    config: config({ 'package-cache-dir': cacheDir }, { cwd: workDir }),
     exec: new Exec(log),
     log,
     workDir,

@@ -83,8 +83,8 @@ export async function main(argv: string[]): Promise<number> {
 
   const log = new ConsoleLog()
   for (const secret of secrets) log.setSecret(secret)
-  if (config.githubToken && !config.githubToken.includes('${{')) log.setSecret(config.githubToken)
-  if (config.release) log.setSecret(config.release.token)
+  if (config.github.token && !config.github.token.includes('${{')) log.setSecret(config.github.token)
+  if (config.github.release) log.setSecret(config.github.release.token)
   const run = startRun({ config, log })
   const onSignal = (signal: NodeJS.Signals): void => {
     void run.cancel(`received ${signal}`).finally(() => process.exit(130))

@@ -135,7 +135,7 @@ async function waitForLogin(
   key: string,
   deadline: number
 ): Promise<Login> {
-  const user = ctx.config.user
+  const user = ctx.config.configure.user
   let deniedSince: number | undefined
   let finishedSince: number | undefined
   for (;;) {
@@ -199,7 +199,7 @@ async function inGuest(
 ): Promise<RunResult> {
   for (let attempt = 1; ; attempt++) {
     const seconds = Math.max(10, Math.round((guest.deadline - performance.now()) / 1000))
-    const argv = sshArgv(guest.key, guest.machine.port, ctx.config.user, command)
+    const argv = sshArgv(guest.key, guest.machine.port, ctx.config.configure.user, command)
     const result = await ctx.exec.run(['timeout', String(seconds), ...argv], { allowFailure: true, input })
     const unreached = result.code === 255 && result.stdout === ''
     if (!unreached || attempt >= 10 || performance.now() > guest.deadline) return result
@@ -257,9 +257,9 @@ async function bootOnce(ctx: Context, firmware: Firmware, accel: Accel): Promise
     report.checks.push({
       name: 'ssh-login',
       ok: true,
-      detail: `${config.user} logged in after ${login.seconds.toFixed(0)} s`
+      detail: `${config.configure.user} logged in after ${login.seconds.toFixed(0)} s`
     })
-    ctx.log.info(`SSH login as ${config.user} after ${login.seconds.toFixed(1)} s`)
+    ctx.log.info(`SSH login as ${config.configure.user} after ${login.seconds.toFixed(1)} s`)
 
     const guest = { machine, key, deadline }
     const probe = await inGuest(ctx, guest, 'sh -s', PROBE)
@@ -267,7 +267,7 @@ async function bootOnce(ctx: Context, firmware: Firmware, accel: Accel): Promise
     report.checks.push(
       ...judge(answers, {
         firmware,
-        user: config.user,
+        user: config.configure.user,
         hostname,
         marker,
         diskBytes,
@@ -330,7 +330,7 @@ export class BootTestError extends Error {
 
 export const bootTestStage: Stage = {
   name: 'boot-test',
-  enabled: ctx => ctx.config.mode === 'build' && ctx.config.configure && ctx.config.bootTest.enabled,
+  enabled: ctx => ctx.config.mode === 'build' && ctx.config.configure.enabled && ctx.config.bootTest.enabled,
   async run(ctx) {
     const report: BootTestReport = { result: 'failed', boots: [], across: [] }
     ctx.bootTest = report

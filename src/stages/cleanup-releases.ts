@@ -11,15 +11,15 @@ export const cleanupReleasesStage: Stage = {
   name: 'cleanup-releases',
   async run(ctx) {
     const { config } = ctx
-    const pr = config.cleanup?.pr
+    const pr = config.github.cleanup?.pr
     const repository = process.env.GITHUB_REPOSITORY
     if (pr === undefined) throw new Error('BUG: cleanup without a pull request number')
     if (!repository) throw new Error('GITHUB_REPOSITORY is not set: the cleanup needs owner/name')
-    const github = createGitHubRepo({ token: config.githubToken, repository })
+    const github = createGitHubRepo({ token: config.github.token, repository })
     const deleted = (ctx.deleted ??= [])
-    const pattern = `${previewTagPrefix(config.imageFamily, pr)}[-*]`
+    const pattern = `${previewTagPrefix(config.image.family, pr)}[-*]`
     try {
-      const ours = (await github.listReleases()).filter(r => isPreviewTag(r.tagName, config.imageFamily, pr))
+      const ours = (await github.listReleases()).filter(r => isPreviewTag(r.tagName, config.image.family, pr))
       if (ours.length === 0) ctx.log.info(`no release or draft of pull request #${pr} (tags ${pattern})`)
       for (const release of ours) {
         await github.deleteRelease(release.id)

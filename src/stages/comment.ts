@@ -12,11 +12,11 @@ export function commentMarker(family: string): string {
 
 export function commentBody(ctx: Context): string {
   const { config } = ctx
-  const sha = config.preview?.sha ?? ''
+  const sha = config.github.preview?.sha ?? ''
   const rows = factRows(ctx).filter(([name]) => name !== 'file')
   if (ctx.release) rows.push(['release', ctx.release.url])
   const lines = [
-    commentMarker(config.imageFamily),
+    commentMarker(config.image.family),
     `### arch-image preview: \`${ctx.imageName}\``,
     '',
     `Built from ${sha.slice(0, 7)} (${sha}).`,
@@ -32,15 +32,15 @@ export function commentBody(ctx: Context): string {
 
 export const commentStage: Stage = {
   name: 'comment',
-  enabled: ctx => ctx.config.comment && ctx.config.preview !== undefined,
+  enabled: ctx => ctx.config.github.comment && ctx.config.github.preview !== undefined,
   async run(ctx) {
-    const preview = ctx.config.preview
+    const preview = ctx.config.github.preview
     const repository = process.env.GITHUB_REPOSITORY
     if (!preview) throw new Error('BUG: comment without a pull request')
     if (!repository) throw new Error('GITHUB_REPOSITORY is not set: a comment needs owner/name')
-    const github = createGitHubRepo({ token: ctx.config.githubToken, repository })
+    const github = createGitHubRepo({ token: ctx.config.github.token, repository })
     const body = commentBody(ctx)
-    const marker = commentMarker(ctx.config.imageFamily)
+    const marker = commentMarker(ctx.config.image.family)
     try {
       const ours = (await github.listComments(preview.pr)).find(c => c.body.startsWith(marker))
       const comment = ours

@@ -7,13 +7,13 @@ import type { Context } from '../pipeline/context.js'
 import type { Stage } from '../pipeline/runner.js'
 
 async function previousManifest(ctx: Context): Promise<{ against: string; text: string } | undefined> {
-  const source = ctx.config.previousManifest
+  const source = ctx.config.github.previousManifest
   if (!source) return undefined
   if (source.kind === 'path') return { against: source.path, text: readFileSync(source.path, 'utf8') }
   const repository = process.env.GITHUB_REPOSITORY
   if (!repository)
     throw new Error('GITHUB_REPOSITORY is not set: previous-manifest: release needs owner/name')
-  const github = createGitHubRepo({ token: ctx.config.githubToken, repository })
+  const github = createGitHubRepo({ token: ctx.config.github.token, repository })
   const latest = await github.latestRelease()
   if (!latest) {
     ctx.log.warning('previous-manifest: the repository has no latest release yet; no package diff')
@@ -32,7 +32,7 @@ async function previousManifest(ctx: Context): Promise<{ against: string; text: 
 
 export const packageDiffStage: Stage = {
   name: 'package-diff',
-  enabled: ctx => ctx.config.previousManifest !== undefined,
+  enabled: ctx => ctx.config.github.previousManifest !== undefined,
   async run(ctx) {
     if (!ctx.installed) throw new Error('BUG: package diff before the manifest')
     let previous
@@ -40,7 +40,7 @@ export const packageDiffStage: Stage = {
       previous = await previousManifest(ctx)
     } catch (error) {
       // The diff is a report: GitHub being unreachable or the token lacking read access must not fail a build.
-      if (ctx.config.previousManifest?.kind !== 'release') throw error
+      if (ctx.config.github.previousManifest?.kind !== 'release') throw error
       ctx.log.warning(`previous-manifest: release: ${(error as Error).message}; no package diff`)
       return
     }
