@@ -7,25 +7,11 @@ import { compareBoots, judge, parseAnswers, userData, type Expected } from '../s
 import { consoleText } from '../src/boot/console.js'
 import { sshArgv } from '../src/boot/machine.js'
 import { chooseAccel, findOvmf, freePort, kvmNotice, qemuArgv, sshBanner } from '../src/boot/qemu.js'
-import { buildConfig, ConfigError } from '../src/config/config.js'
 import { bootTestHtml, bootTestOutputs } from '../src/pipeline/report.js'
 import type { Context } from '../src/pipeline/context.js'
+import { config, problemsOf } from '../test/support/config.js'
 
 const GiB = 1024 ** 3
-
-function config(inputs: Record<string, string>) {
-  return buildConfig(name => inputs[name] ?? '', { cwd: '/work/repo' })
-}
-
-function problemsOf(inputs: Record<string, string>): string[] {
-  try {
-    config(inputs)
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems
-    throw error
-  }
-  throw new Error(`accepted ${JSON.stringify(inputs)}`)
-}
 
 describe('boot-test inputs', () => {
   it('boots both firmwares by default, 900 s each, no script', () => {

@@ -5,9 +5,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { ARCH_RELEASE_KEYS, shippedKeyring, userKeyring } from '../src/bootstrap-env/keys.js'
 import { dearmor, keyringFileProblem, readKeyring } from '../src/openpgp/keyring.js'
-import { buildConfig, ConfigError } from '../src/config/config.js'
 import { TestKeys } from '../test/support/gpg-keys.js'
 import { tempDir } from '../test/support/temp-dir.js'
+import { config, problemsOf, type Inputs } from '../test/support/config.js'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const SHIPPED = path.join(ROOT, 'src/bootstrap-env/keys/archlinux-release.gpg')
@@ -125,20 +125,12 @@ describe('keyring files', () => {
   })
 
   describe('the bootstrap-keyring input', () => {
-    const read = (inputs: Record<string, string>) => buildConfig(name => inputs[name] ?? '', { cwd: dir })
-    const problems = (inputs: Record<string, string>): string[] => {
-      try {
-        read(inputs)
-      } catch (error) {
-        if (error instanceof ConfigError) return error.problems
-        throw error
-      }
-      throw new Error('accepted')
-    }
+    const read = (inputs: Inputs) => config(inputs, { cwd: dir })
+    const problems = (inputs: Inputs) => problemsOf(inputs, { cwd: dir })
 
     it('is empty by default (the shipped keys), else a path resolved from the working directory', () => {
-      expect(read({}).bootstrapKeyring).toBeUndefined()
-      expect(read({ 'bootstrap-keyring': 'armored.asc' }).bootstrapKeyring).toBe(armored)
+      expect(read({}).packages.bootstrapKeyring).toBeUndefined()
+      expect(read({ 'bootstrap-keyring': 'armored.asc' }).packages.bootstrapKeyring).toBe(armored)
     })
 
     it('is refused at config time when it is not a public keyring, naming the input', () => {

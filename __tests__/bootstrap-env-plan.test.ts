@@ -5,13 +5,9 @@ import {
   planEnvironment
 } from '../src/bootstrap-env/environment.js'
 import { bootstrapSources, isArchOsRelease, usesBootstrapTarball } from '../src/bootstrap-env/run.js'
-import { buildConfig } from '../src/config/config.js'
 import type { Context } from '../src/pipeline/context.js'
 import { pacmanConf } from '../src/stages/bootstrap.js'
-
-function config(inputs: Record<string, string>) {
-  return buildConfig(name => inputs[name] ?? '', { cwd: '/work' })
-}
+import { config } from '../test/support/config.js'
 
 describe('planEnvironment', () => {
   it('maps the host cache read-only behind a writable download dir, and file:// repositories read-only', () => {

@@ -2,17 +2,17 @@ import { describe, expect, it } from '@jest/globals'
 import { chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { CACHE_MARKER, preparePackageCacheDir } from '../src/cache/cache-dir.js'
-import { buildConfig } from '../src/config/config.js'
 import type { Context } from '../src/pipeline/context.js'
 import { ProcessExec } from '../src/pipeline/exec.js'
 import { MemoryLog } from '../test/support/log.js'
 import { tempDir } from '../test/support/temp-dir.js'
+import { config } from '../test/support/config.js'
 
 function context(cacheDir: string, owner?: { uid: number; gid: number }): { ctx: Context; log: MemoryLog } {
   const log = new MemoryLog()
   const workDir = tempDir()
   const ctx = {
-    config: buildConfig(name => (name === 'package-cache-dir' ? cacheDir : ''), { cwd: workDir }),
+    config: config({ 'package-cache-dir': cacheDir }, { cwd: workDir }),
     exec: new ProcessExec(log),
     log,
     workDir,

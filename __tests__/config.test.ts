@@ -1,54 +1,42 @@
 import { describe, expect, it } from '@jest/globals'
-import { buildConfig, ConfigError, defaultImageName, parseSize } from '../src/config/config.js'
+import { defaultImageName, parseSize } from '../src/config/config.js'
 import { DEFAULT_BASE_PACKAGES } from '../src/config/inputs.js'
-
-const env = { cwd: '/work/repo' }
-
-function config(inputs: Record<string, string> = {}, extraEnv: { runnerTemp?: string } = {}) {
-  return buildConfig(name => inputs[name] ?? '', { ...env, ...extraEnv })
-}
-
-function problemsOf(inputs: Record<string, string>): string[] {
-  try {
-    config(inputs)
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems
-    throw error
-  }
-  throw new Error(`accepted ${JSON.stringify(inputs)}`)
-}
+import { config, problemsOf, type Inputs } from '../test/support/config.js'
 
 describe('defaults', () => {
   it('builds the official cloud image set as a zlib qcow2 of 2 GiB on ext4', () => {
     const c = config()
     expect(c).toMatchObject({
       mode: 'build',
-      imageName: '',
-      imageFamily: 'arch-cloud',
-      diskSizeBytes: 2 * 1024 ** 3,
-      filesystem: 'ext4',
-      format: 'qcow2',
-      compression: 'zlib',
-      packages: [],
-      mirrors: ['https://geo.mirror.pkgbuild.com/$repo/os/$arch'],
-      snapshot: { kind: 'none' },
-      signatureLevel: 'Required DatabaseOptional',
-      outputDir: '/work/repo/arch-image-out',
-      packageCacheDir: '/var/cache/arch-image/pkg',
+      image: {
+        name: '',
+        family: 'arch-cloud',
+        format: 'qcow2',
+        compression: 'zlib',
+        outputDir: '/work/repo/arch-image-out'
+      },
+      disk: { sizeBytes: 2 * 1024 ** 3, filesystem: 'ext4' },
+      packages: {
+        extra: [],
+        mirrors: ['https://geo.mirror.pkgbuild.com/$repo/os/$arch'],
+        snapshot: { kind: 'none' },
+        signatureLevel: 'Required DatabaseOptional',
+        cacheDir: '/var/cache/arch-image/pkg'
+      },
       warnings: []
     })
-    expect(c.basePackages).toEqual(DEFAULT_BASE_PACKAGES.split(' '))
-    expect(c.basePackages).toContain('cloud-init')
+    expect(c.packages.base).toEqual(DEFAULT_BASE_PACKAGES.split(' '))
+    expect(c.packages.base).toContain('cloud-init')
   })
 
   it('keeps the package cache in RUNNER_TEMP under Actions', () => {
-    expect(config({}, { runnerTemp: '/home/runner/work/_temp' }).packageCacheDir).toBe(
+    expect(config({}, { runnerTemp: '/home/runner/work/_temp' }).packages.cacheDir).toBe(
       '/home/runner/work/_temp/arch-image-pkg'
     )
   })
 
   it('names the image after the snapshot date, or today for a mirror', () => {
-    expect(config({ snapshot: '2026/10/01' }).snapshot).toEqual({ kind: 'date', date: '2026/10/01' })
+    expect(config({ snapshot: '2026/10/01' }).packages.snapshot).toEqual({ kind: 'date', date: '2026/10/01' })
     expect(defaultImageName('nightly', '2026/10/01', new Date('2026-11-25T10:00:00Z'))).toBe(
       'nightly-20261001'
     )
@@ -66,11 +54,11 @@ describe('accepted values', () => {
     ['1.5G', 1.5 * 1024 ** 3],
     ['1T', 1024 ** 4]
   ])('disk-size %s', (text, bytes) => {
-    expect(config({ 'disk-size': text }).diskSizeBytes).toBe(bytes)
+    expect(config({ 'disk-size': text }).disk.sizeBytes).toBe(bytes)
   })
 
   it('splits package lists on spaces, commas and newlines', () => {
-    expect(config({ packages: 'htop vim\n  git,core/less\n' }).packages).toEqual([
+    expect(config({ packages: 'htop vim\n  git,core/less\n' }).packages.extra).toEqual([
       'htop',
       'vim',
       'git',
@@ -80,41 +68,43 @@ describe('accepted values', () => {
 
   it('appends the repository layout to a bare mirror URL and keeps full ones', () => {
     const c = config({ mirror: 'file:///srv/repo/ https://m.example/$repo/os/$arch' })
-    expect(c.mirrors).toEqual(['file:///srv/repo/$repo/os/$arch', 'https://m.example/$repo/os/$arch'])
+    expect(c.packages.mirrors).toEqual([
+      'file:///srv/repo/$repo/os/$arch',
+      'https://m.example/$repo/os/$arch'
+    ])
   })
 
   it('warns about SigLevel Never but accepts it', () => {
     const c = config({ 'signature-level': 'Never' })
-    expect(c.signatureLevel).toBe('Never')
+    expect(c.packages.signatureLevel).toBe('Never')
     expect(c.warnings.join()).toMatch(/without checking signatures/)
   })
 
   it('accepts raw with the default compression and turns compression off', () => {
-    expect(config({ format: 'raw' }).compression).toBe('none')
+    expect(config({ format: 'raw' }).image.compression).toBe('none')
   })
 
   it('takes absolute file:// URLs for the mirror and the Archive', () => {
     const c = config({ mirror: 'file:///srv/repo/$repo/os/$arch', 'archive-url': 'file:///srv/archive/' })
-    expect(c.mirrors).toEqual(['file:///srv/repo/$repo/os/$arch'])
-    expect(c.archiveUrl).toBe('file:///srv/archive')
+    expect(c.packages.mirrors).toEqual(['file:///srv/repo/$repo/os/$arch'])
+    expect(c.packages.archiveUrl).toBe('file:///srv/archive')
   })
 
   it('takes names of letters, digits and ._-', () => {
     expect(config({ 'image-family': 'arch_cloud.v2-x', 'image-name': 'A.b_c-1' })).toMatchObject({
-      imageFamily: 'arch_cloud.v2-x',
-      imageName: 'A.b_c-1'
+      image: { family: 'arch_cloud.v2-x', name: 'A.b_c-1' }
     })
   })
 
   it('resolves relative directories against the workspace', () => {
     const c = config({ 'output-dir': 'out/images', 'package-cache-dir': '../cache' })
-    expect(c.outputDir).toBe('/work/repo/out/images')
-    expect(c.packageCacheDir).toBe('/work/cache')
+    expect(c.image.outputDir).toBe('/work/repo/out/images')
+    expect(c.packages.cacheDir).toBe('/work/cache')
   })
 })
 
 // Each bad input is rejected with a message that names the input, quotes the bad value and says what is accepted.
-const BAD_INPUTS: [Record<string, string>, string, RegExp][] = [
+const BAD_INPUTS: [Inputs, string, RegExp][] = [
   [{ mode: 'publish' }, 'image-path', /image-path: is empty; mode: publish needs the image file/],
   [{ 'image-path': 'x.qcow2' }, 'image-path', /only read by mode: publish/],
   [{ glance: 'yes' }, 'glance', /"yes" is not accepted; use auto, true or false/],

@@ -4,7 +4,6 @@ import { describe, expect, it } from '@jest/globals'
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import YAML from 'yaml'
-import { buildConfig, ConfigError, type Config } from '../src/config/config.js'
 import { efiEarlyConfig, grubDefaults, kernelCmdline, rootByUuid } from '../src/stages/bootloader.js'
 import { packageList } from '../src/stages/bootstrap.js'
 import { cloudInitConfig } from '../src/stages/cloudinit.js'
@@ -18,19 +17,7 @@ import { pacmanInitUnit, unitsToEnable } from '../src/stages/services.js'
 import { sshdDropIn } from '../src/stages/ssh.js'
 import { localeGenLine } from '../src/stages/system.js'
 import { tempDir } from '../test/support/temp-dir.js'
-
-function config(inputs: Record<string, string> = {}, cwd = '/w'): Config {
-  return buildConfig(name => inputs[name] ?? '', { cwd })
-}
-
-function problems(inputs: Record<string, string>, cwd = '/w'): string[] {
-  try {
-    config(inputs, cwd)
-  } catch (error) {
-    return (error as ConfigError).problems
-  }
-  throw new Error('accepted')
-}
+import { config, problemsOf } from '../test/support/config.js'
 
 describe('sshd drop-in', () => {
   it('allows keys only and no root login', () => {
@@ -243,8 +230,8 @@ describe('writing into the image', () => {
 
 describe('configure inputs', () => {
   it('has cloud image defaults', () => {
-    expect(config()).toMatchObject({
-      configure: true,
+    expect(config().configure).toMatchObject({
+      enabled: true,
       kernel: 'linux',
       bootMode: 'hybrid',
       kernelCmdline: '',
@@ -263,13 +250,16 @@ describe('configure inputs', () => {
     const dir = tempDir()
     writeFileSync(path.join(dir, 'a.sh'), '#!/bin/sh\n')
     writeFileSync(path.join(dir, 'b.sh'), '#!/bin/sh\n')
-    const c = config({ scripts: 'after-configure: a.sh\nbefore-seal: [b.sh, a.sh]\n', files: '.' }, dir)
-    expect(c.scripts).toEqual([
+    const c = config(
+      { scripts: 'after-configure: a.sh\nbefore-seal: [b.sh, a.sh]\n', files: '.' },
+      { cwd: dir }
+    )
+    expect(c.configure.scripts).toEqual([
       { point: 'after-configure', path: path.join(dir, 'a.sh') },
       { point: 'before-seal', path: path.join(dir, 'b.sh') },
       { point: 'before-seal', path: path.join(dir, 'a.sh') }
     ])
-    expect(c.filesDir).toBe(dir)
+    expect(c.configure.filesDir).toBe(dir)
   })
 
   it.each([
@@ -302,6 +292,6 @@ describe('configure inputs', () => {
     ],
     [{ scripts: '- just a list' }, /^scripts: use lines "<point>: <path>"/]
   ])('%j is rejected', (inputs, message) => {
-    expect(problems(inputs)).toEqual([expect.stringMatching(message)])
+    expect(problemsOf(inputs)).toEqual([expect.stringMatching(message)])
   })
 })

@@ -3,8 +3,9 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { buildConfig, ConfigError, glanceSettingsFromInputs, type Config } from '../src/config/config.js'
+import { ConfigError, glanceSettingsFromInputs, type Config } from '../src/config/config.js'
 import { readQcow2Header } from '../src/config/qcow2-header.js'
+import { config as configOf, problemsOf, type Inputs } from '../test/support/config.js'
 
 const OS_ENV = {
   OS_AUTH_URL: 'https://keystone.example:5000/v3',
@@ -15,14 +16,14 @@ const OS_ENV = {
   OS_PROJECT_DOMAIN_NAME: 'Default'
 }
 
+/** The config and every secret it masked while reading the inputs. */
 function config(
-  inputs: Record<string, string>,
+  inputs: Inputs,
   environment: Record<string, string> = {},
   extra: { pullRequest?: { number: number; headSha: string } } = {}
 ): { config: Config; masked: string[] } {
   const masked: string[] = []
-  const result = buildConfig(name => inputs[name] ?? '', {
-    cwd: '/work/repo',
+  const result = configOf(inputs, {
     environment,
     mask: secret => masked.push(secret),
     ...(extra.pullRequest ? { pullRequest: extra.pullRequest as never } : {})
@@ -30,14 +31,8 @@ function config(
   return { config: result, masked }
 }
 
-function problems(inputs: Record<string, string>, environment: Record<string, string> = {}): string[] {
-  try {
-    config(inputs, environment)
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems
-    throw error
-  }
-  throw new Error('accepted')
+function problems(inputs: Inputs, environment: Record<string, string> = {}): string[] {
+  return problemsOf(inputs, { environment })
 }
 
 describe('glance input', () => {
@@ -179,7 +174,7 @@ describe('mode publish', () => {
     writeFileSync(file, 'x')
     const { config: c } = config({ mode: 'publish', 'image-path': file }, OS_ENV)
     expect(c.mode).toBe('publish')
-    expect(c.imagePath).toBe(file)
+    expect(c.image.path).toBe(file)
     expect(c.glance).toBeDefined()
     expect(problems({ mode: 'publish', 'image-path': file }).join('\n')).toMatch(/no OpenStack credentials/)
     expect(problems({ mode: 'publish', 'image-path': file, glance: 'false' }, OS_ENV).join('\n')).toMatch(
@@ -229,9 +224,9 @@ describe('mode publish', () => {
 
     it('refuses a backing file or an external data file at config time, naming the file', () => {
       for (const file of ['plain.qcow2', 'v2.qcow2', 'base.raw']) {
-        expect(config({ mode: 'publish', 'image-path': path.join(dir, file) }, OS_ENV).config.imagePath).toBe(
-          path.join(dir, file)
-        )
+        expect(
+          config({ mode: 'publish', 'image-path': path.join(dir, file) }, OS_ENV).config.image.path
+        ).toBe(path.join(dir, file))
       }
       for (const file of ['backed.qcow2', 'backed-v2.qcow2']) {
         expect(problems({ mode: 'publish', 'image-path': path.join(dir, file) }, OS_ENV)).toEqual([
@@ -247,7 +242,7 @@ describe('mode publish', () => {
 
     it('names the image after the file, and refuses a file name that is no image name', () => {
       expect(
-        config({ mode: 'publish', 'image-path': path.join(dir, 'plain.qcow2') }, OS_ENV).config.imageName
+        config({ mode: 'publish', 'image-path': path.join(dir, 'plain.qcow2') }, OS_ENV).config.image.name
       ).toBe('plain')
       execFileSync('cp', ['plain.qcow2', 'nightly+1.qcow2'], { cwd: dir })
       expect(problems({ mode: 'publish', 'image-path': path.join(dir, 'nightly+1.qcow2') }, OS_ENV)).toEqual([
@@ -262,7 +257,7 @@ describe('mode publish', () => {
 describe('glanceSettingsFromInputs (the post step when its stored token is refused)', () => {
   it('reads the Glance inputs and OS_* alone: other inputs, and the files they name, may be gone', () => {
     const masked: string[] = []
-    const inputs: Record<string, string> = {
+    const inputs: Inputs = {
       mode: 'publish',
       'image-path': '/gone/image.qcow2',
       'disk-size': 'not-a-size',
@@ -278,11 +273,10 @@ describe('glanceSettingsFromInputs (the post step when its stored token is refus
   })
 
   it('names what is wrong with the Glance inputs, and is empty without credentials', () => {
-    expect(() =>
-      glanceSettingsFromInputs(name => ({ 'clouds-yaml': '/gone/clouds.yaml', cloud: 'lab' })[name] ?? '', {
-        cwd: '/work/repo'
-      })
-    ).toThrow(ConfigError)
+    const gone: Inputs = { 'clouds-yaml': '/gone/clouds.yaml', cloud: 'lab' }
+    expect(() => glanceSettingsFromInputs(name => gone[name] ?? '', { cwd: '/work/repo' })).toThrow(
+      ConfigError
+    )
     expect(glanceSettingsFromInputs(() => '', { cwd: '/work/repo', environment: {} })).toBeUndefined()
   })
 })

@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals'
-import { buildConfig } from '../src/config/config.js'
 import type { Context } from '../src/pipeline/context.js'
 import { glanceFamily, provenanceProperties } from '../src/stages/glance.js'
+import { config } from '../test/support/config.js'
 
 function configFor(pullRequest?: { number: number; headSha: string; action: string }) {
-  return buildConfig(() => '', { cwd: '/w', ...(pullRequest ? { pullRequest } : {}) })
+  return config({}, { cwd: '/w', pullRequest })
 }
 
 describe('Glance family and provenance', () => {

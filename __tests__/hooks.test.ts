@@ -1,13 +1,11 @@
 import { describe, expect, it } from '@jest/globals'
-import { buildConfig } from '../src/config/config.js'
 import type { Context } from '../src/pipeline/context.js'
 import { hookEnvironment } from '../src/stages/hooks.js'
+import { config as configOf } from '../test/support/config.js'
 
 describe('hook script environment', () => {
   it('is what the build is, by name, and nothing else', () => {
-    const config = buildConfig(name => ({ filesystem: 'btrfs', 'boot-mode': 'uefi' })[name] ?? '', {
-      cwd: '/w'
-    })
+    const config = configOf({ filesystem: 'btrfs', 'boot-mode': 'uefi' })
     const ctx = { config, imageName: 'arch-cloud-20261124', snapshotDate: '2026/11/24' } as unknown as Context
     expect(hookEnvironment(ctx, 'before-seal')).toEqual({
       ARCH_IMAGE_IMAGE_NAME: 'arch-cloud-20261124',
@@ -21,7 +19,7 @@ describe('hook script environment', () => {
   })
 
   it('says an empty snapshot when the build uses a mirror', () => {
-    const config = buildConfig(() => '', { cwd: '/w' })
+    const config = configOf()
     const ctx = { config, imageName: 'x' } as unknown as Context
     expect(hookEnvironment(ctx, 'after-bootstrap').ARCH_IMAGE_SNAPSHOT).toBe('')
   })

@@ -3,18 +3,18 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { buildConfig } from '../src/config/config.js'
 import type { Context } from '../src/pipeline/context.js'
 import { ProcessExec } from '../src/pipeline/exec.js'
 import { acquireOutputLock, outputLockPath } from '../src/pipeline/output-lock.js'
 import { processStartTime, Teardown } from '../src/pipeline/teardown.js'
 import { MemoryLog } from '../test/support/log.js'
 import { tempDir } from '../test/support/temp-dir.js'
+import { config } from '../test/support/config.js'
 
 function run(outputDir: string): { ctx: Context; log: MemoryLog } {
   const log = new MemoryLog()
   const ctx = {
-    config: buildConfig(name => (name === 'output-dir' ? outputDir : ''), { cwd: outputDir }),
+    config: config({ 'output-dir': outputDir }, { cwd: outputDir }),
     teardown: new Teardown(new ProcessExec(log), log),
     log,
     imageName: 'nightly'

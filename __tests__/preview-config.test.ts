@@ -4,9 +4,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from '@jest/globals'
-import { buildConfig, ConfigError, isPreviewTag } from '../src/config/config.js'
+import { isPreviewTag } from '../src/config/config.js'
 import type { PullRequestEvent } from '../src/config/config.js'
 import { pullRequestFromEvent } from '../src/github/event.js'
+import { config as configIn, problemsOf as problemsIn, type Inputs } from '../test/support/config.js'
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'arch-image-preview-config-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -14,19 +15,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const SHA = '3f786850e387550fdab836ed7e6dc881de23001b'
 const PR: PullRequestEvent = { number: 42, headSha: SHA, action: 'synchronize' }
 
-function config(inputs: Record<string, string>, pullRequest?: PullRequestEvent) {
-  return buildConfig(name => inputs[name] ?? '', { cwd: dir, pullRequest })
-}
-
-function problemsOf(inputs: Record<string, string>, pullRequest?: PullRequestEvent): string[] {
-  try {
-    config(inputs, pullRequest)
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems
-    throw error
-  }
-  throw new Error(`accepted ${JSON.stringify(inputs)}`)
-}
+const config = (inputs: Inputs, pullRequest?: PullRequestEvent) => configIn(inputs, { cwd: dir, pullRequest })
+const problemsOf = (inputs: Inputs, pullRequest?: PullRequestEvent) =>
+  problemsIn(inputs, { cwd: dir, pullRequest })
 
 function eventFile(name: string, payload: unknown): NodeJS.ProcessEnv {
   const file = path.join(dir, `${name}-${Math.random().toString(16).slice(2)}.json`)
@@ -67,20 +58,20 @@ describe('the pull request of the event', () => {
 describe('previews', () => {
   it('name the image <family>-pr<N>-<short head sha> and carry the PR facts', () => {
     const c = config({ 'image-family': 'arch-min' }, PR)
-    expect(c.imageName).toBe('arch-min-pr42-3f78685')
-    expect(c.preview).toEqual({ pr: 42, sha: SHA })
+    expect(c.image.name).toBe('arch-min-pr42-3f78685')
+    expect(c.github.preview).toEqual({ pr: 42, sha: SHA })
   })
 
   it('keep an explicit image-name, still as a preview of the PR', () => {
     const c = config({ 'image-name': 'mine' }, PR)
-    expect(c.imageName).toBe('mine')
-    expect(c.preview).toEqual({ pr: 42, sha: SHA })
+    expect(c.image.name).toBe('mine')
+    expect(c.github.preview).toEqual({ pr: 42, sha: SHA })
   })
 
   it('are not made outside pull requests', () => {
     const c = config({})
-    expect(c.imageName).toBe('')
-    expect(c.preview).toBeUndefined()
+    expect(c.image.name).toBe('')
+    expect(c.github.preview).toBeUndefined()
   })
 
   it('own exactly the tags <family>-pr<N> and <family>-pr<N>-…', () => {
@@ -96,11 +87,11 @@ describe('previews', () => {
 describe('mode: cleanup', () => {
   it('takes the PR number from the event, or from pr-number', () => {
     const token = { 'github-token': 't' }
-    expect(config({ mode: 'cleanup', ...token }, PR).cleanup).toEqual({ pr: 42 })
-    expect(config({ mode: 'cleanup', 'pr-number': '7', ...token }).cleanup).toEqual({ pr: 7 })
-    expect(config({ mode: 'cleanup', 'pr-number': '7', ...token }, PR).cleanup).toEqual({ pr: 7 })
+    expect(config({ mode: 'cleanup', ...token }, PR).github.cleanup).toEqual({ pr: 42 })
+    expect(config({ mode: 'cleanup', 'pr-number': '7', ...token }).github.cleanup).toEqual({ pr: 7 })
+    expect(config({ mode: 'cleanup', 'pr-number': '7', ...token }, PR).github.cleanup).toEqual({ pr: 7 })
     // A cleanup run is no preview build.
-    expect(config({ mode: 'cleanup', ...token }, PR).preview).toBeUndefined()
+    expect(config({ mode: 'cleanup', ...token }, PR).github.preview).toBeUndefined()
   })
 
   it('names what is missing', () => {
@@ -116,7 +107,7 @@ describe('mode: cleanup', () => {
 
 describe('comment and previous-manifest', () => {
   it('comment on a pull request; outside one it only warns', () => {
-    expect(config({ comment: 'true', 'github-token': 't' }, PR).comment).toBe(true)
+    expect(config({ comment: 'true', 'github-token': 't' }, PR).github.comment).toBe(true)
     const c = config({ comment: 'true', 'github-token': 't' })
     expect(c.warnings).toContain(
       'comment: true needs a pull_request or pull_request_target event; no comment is posted'
@@ -127,11 +118,11 @@ describe('comment and previous-manifest', () => {
   it('previous-manifest is a file or release', () => {
     const manifest = path.join(dir, 'old.manifest')
     writeFileSync(manifest, 'base 3-2\n')
-    expect(config({ 'previous-manifest': 'old.manifest' }).previousManifest).toEqual({
+    expect(config({ 'previous-manifest': 'old.manifest' }).github.previousManifest).toEqual({
       kind: 'path',
       path: manifest
     })
-    expect(config({ 'previous-manifest': 'release', 'github-token': 't' }).previousManifest).toEqual({
+    expect(config({ 'previous-manifest': 'release', 'github-token': 't' }).github.previousManifest).toEqual({
       kind: 'release'
     })
     expect(problemsOf({ 'previous-manifest': 'nope.manifest' })).toEqual([

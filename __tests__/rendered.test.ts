@@ -1,6 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
 import type { PacmanFrom } from '../src/config/config.js'
-import { buildConfig } from '../src/config/config.js'
 import { pacmanConf } from '../src/stages/bootstrap.js'
 import { snapshotServer, unixTimeToArchiveDate } from '../src/stages/resolve.js'
 import { convertArgs, qemuImgPercent, sha256sums } from '../src/stages/convert.js'
@@ -9,8 +8,9 @@ import { fstabText } from '../src/stages/fstab.js'
 import { requiredTools } from '../src/stages/host.js'
 import { hostFamily } from '../src/util/os-release.js'
 import { manifestText } from '../src/image/rootfs.js'
+import { config as configOf } from '../test/support/config.js'
 
-const config = buildConfig(name => ({ 'package-cache-dir': '/var/cache/ai' })[name] ?? '', { cwd: '/w' })
+const config = configOf({ 'package-cache-dir': '/var/cache/ai' }, { cwd: '/w' })
 
 describe('pacman.conf', () => {
   const text = pacmanConf(config, ['https://a.example/$repo/os/$arch', 'file:///srv/$repo/os/$arch'])
@@ -142,9 +142,10 @@ describe('host', () => {
 
   it('needs the tool of the chosen filesystem only', () => {
     const tools = (filesystem: string, configure = true, bootMode = 'hybrid') =>
-      requiredTools({ filesystem, configure, bootMode } as Parameters<typeof requiredTools>[0]).map(
-        t => t.command
-      )
+      requiredTools({
+        disk: { filesystem },
+        configure: { enabled: configure, bootMode }
+      } as unknown as Parameters<typeof requiredTools>[0]).map(t => t.command)
     expect(tools('btrfs')).toContain('mkfs.btrfs')
     expect(tools('btrfs')).not.toContain('mkfs.ext4')
     expect(tools('ext4')).toContain('mcopy')
@@ -155,7 +156,7 @@ describe('host', () => {
 
   it("needs gpgv (the tarball's signature) and arch-chroot when pacstrap runs inside the bootstrap tarball", () => {
     const bootstrapTools = (pacmanFrom: PacmanFrom, osRelease: string) =>
-      requiredTools({ ...config, pacmanFrom }, osRelease)
+      requiredTools({ ...config, packages: { ...config.packages, pacmanFrom } }, osRelease)
         .filter(tool => ['gpgv', 'arch-chroot'].includes(tool.command))
         .map(tool => `${tool.command}:${tool.debian}`)
     const ubuntu = 'ID=ubuntu\nID_LIKE=debian\n'

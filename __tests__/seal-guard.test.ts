@@ -4,13 +4,13 @@
 import { describe, expect, it } from '@jest/globals'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { buildConfig } from '../src/config/config.js'
 import type { Context } from '../src/pipeline/context.js'
 import { ProcessExec } from '../src/pipeline/exec.js'
 import { Teardown } from '../src/pipeline/teardown.js'
 import { sealStage } from '../src/stages/seal.js'
 import { MemoryLog } from '../test/support/log.js'
 import { tempDir } from '../test/support/temp-dir.js'
+import { config as configOf } from '../test/support/config.js'
 
 function put(file: string, content = 'x'): void {
   mkdirSync(path.dirname(file), { recursive: true })
@@ -37,9 +37,7 @@ function fakeImage(): { ctx: Context; root: string; canary: string; log: MemoryL
   mkdirSync(outputDir)
   mkdirSync(path.join(dir, 'work'))
   const log = new MemoryLog()
-  const config = buildConfig(name => ({ configure: 'false', 'output-dir': outputDir })[name] ?? '', {
-    cwd: dir
-  })
+  const config = configOf({ configure: 'false', 'output-dir': outputDir }, { cwd: dir })
   const ctx: Context = {
     config,
     exec: new ProcessExec(log),
@@ -67,7 +65,7 @@ describe('seal', () => {
     expect(existsSync(path.join(root, 'etc/ssh/ssh_host_ed25519_key'))).toBe(false)
     expect(existsSync(path.join(root, 'root/.bash_history'))).toBe(false)
     expect(readFileSync(path.join(root, 'etc/machine-id'), 'utf8')).toBe('')
-    expect(readFileSync(path.join(ctx.config.outputDir, 'sealed.manifest'), 'utf8')).toBe('base 1-1\n')
+    expect(readFileSync(path.join(ctx.config.image.outputDir, 'sealed.manifest'), 'utf8')).toBe('base 1-1\n')
     await ctx.teardown.releaseAll()
   }, 60_000)
 

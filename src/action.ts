@@ -30,8 +30,8 @@ async function writeSummary(ctx: Context, error?: unknown): Promise<void> {
   const header = ['stage', 'duration', 'result'].map(data => ({ data, header: true }))
   const title =
     ctx.config.mode === 'cleanup'
-      ? `cleanup of pull request #${ctx.config.cleanup?.pr}`
-      : ctx.imageName || ctx.config.imageFamily
+      ? `cleanup of pull request #${ctx.config.github.cleanup?.pr}`
+      : ctx.imageName || ctx.config.image.family
   core.summary.addHeading(`arch-image: ${title}`, 2)
   if (error)
     core.summary.addRaw(`<p><b>Failed:</b> ${escapeHtml(String((error as Error).message ?? error))}</p>`)

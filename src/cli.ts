@@ -141,8 +141,8 @@ export async function main(argv: string[]): Promise<number> {
 
   const log = new ConsoleLog()
   for (const secret of secrets) log.setSecret(secret)
-  if (config.githubToken && !config.githubToken.includes('${{')) log.setSecret(config.githubToken)
-  if (config.release) log.setSecret(config.release.token)
+  if (config.github.token && !config.github.token.includes('${{')) log.setSecret(config.github.token)
+  if (config.github.release) log.setSecret(config.github.release.token)
   const run = startRun({ config, log })
   // A signal stops the build and releases what it holds; the process then ends with 130, whether or
   // not the stages have unwound by then. Further signals (a second Ctrl-C) must not cut the release

@@ -33,7 +33,6 @@ import {
 import { userKeyring } from '../src/bootstrap-env/keys.js'
 import { bootstrapSources, pacstrapWithBootstrapTarball } from '../src/bootstrap-env/run.js'
 import { obtainBootstrapTarball, ChecksumMismatchError } from '../src/bootstrap-env/tarball.js'
-import { buildConfig } from '../src/config/config.js'
 import { createContext } from '../src/pipeline/build.js'
 import type { Context, VerifiedTarball } from '../src/pipeline/context.js'
 import { runStages } from '../src/pipeline/runner.js'
@@ -53,6 +52,7 @@ import {
   type ActionRun,
   type FileServer
 } from './helpers.js'
+import { config, type Inputs } from './support/config.js'
 
 const RELEASE = '2026.11.01'
 const SNAPSHOT = '2026/11/20'
@@ -100,8 +100,8 @@ function useToolCache(name: string): string {
 }
 
 /** pacman-from bootstrap, checked with the fixture release key (the shipped Arch keys cannot know it). */
-function configFor(inputs: Record<string, string>) {
-  const all: Record<string, string> = {
+function configFor(inputs: Inputs) {
+  const all: Inputs = {
     'pacman-from': 'bootstrap',
     'bootstrap-keyring': path.join(bootstrap, 'keys/release.gpg'),
     'signature-level': 'Never',
@@ -114,7 +114,7 @@ function configFor(inputs: Record<string, string>) {
     'package-cache-dir': path.join(dir, 'pkg-cache'),
     ...inputs
   }
-  return buildConfig(name => all[name] ?? '', { cwd: dir })
+  return config(all, { cwd: dir })
 }
 
 function isoRequests(): string[] {
@@ -259,7 +259,7 @@ describe('pacstrap inside the bootstrap tarball, Archive snapshot', () => {
           calls: readFileSync(path.join(env.root, 'var/log/bootstrap-pacman.calls'), 'utf8'),
           installed: readdirSync(path.join(root, 'var/lib/pacman/local')).sort(),
           scriptlet: readFileSync(path.join(root, 'var/lib/fixture-service/scriptlet-ran'), 'utf8').trim(),
-          cacheFiles: readdirSync(config.packageCacheDir).sort(),
+          cacheFiles: readdirSync(config.packages.cacheDir).sort(),
           newDownloadsLeft: readdirSync(path.join(env.root, ENV_NEW_PACKAGES_DIR)),
           mountsUnderBootstrap: leaksUnder(path.join(env.root, 'mnt')).mounts,
           processes: processesRootedUnder(env.root),

@@ -1,16 +1,16 @@
 // startBuild: whatever the stages acquired is released newest first on success, on failure and on
 // cancel; a cancel closes the stages' seam (nothing new starts) while the teardown still runs.
 import { describe, expect, it } from '@jest/globals'
-import { buildConfig } from '../../src/config/config.js'
 import { startBuild } from '../../src/pipeline/build.js'
 import type { Stage } from '../../src/pipeline/runner.js'
 import { MemoryLog } from '../../test/support/log.js'
 import { tempDir } from '../../test/support/temp-dir.js'
+import { config as configOf } from '../../test/support/config.js'
 import { RecordingExec } from '../../test/support/exec.js'
 
 function setup(stages: Stage[]) {
   const dir = tempDir()
-  const config = buildConfig(name => ({ 'output-dir': `${dir}/out` })[name] ?? '', { cwd: dir })
+  const config = configOf({ 'output-dir': `${dir}/out` }, { cwd: dir })
   const exec = new RecordingExec()
   const teardownExec = new RecordingExec()
   const log = new MemoryLog()

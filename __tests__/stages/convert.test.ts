@@ -13,7 +13,7 @@ const sha256 = (data: string | Buffer): string => createHash('sha256').update(da
 function converting(inputs: Record<string, string> = {}) {
   const test = testContext(inputs)
   const { ctx, exec } = test
-  const outputDir = ctx.config.outputDir
+  const outputDir = ctx.config.image.outputDir
   mkdirSync(outputDir, { recursive: true })
   const rawPath = path.join(outputDir, '.test-image.x.raw.partial')
   writeFileSync(rawPath, Buffer.alloc(4096, 1))

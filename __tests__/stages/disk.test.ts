@@ -45,7 +45,7 @@ describe('disk stage', () => {
     const first = testContext()
     first.exec.on(['losetup', '--find'], { stdout: '' })
     await expect(diskStage.run(first.ctx)).rejects.toThrow('losetup printed no loop device')
-    const { ctx, exec } = testContext({ 'output-dir': first.ctx.config.outputDir })
+    const { ctx, exec } = testContext({ 'output-dir': first.ctx.config.image.outputDir })
     await expect(diskStage.run(ctx)).rejects.toThrow(/lock/)
     expect(exec.commands).toEqual([])
     expect(ctx.teardown.resources).toEqual([])

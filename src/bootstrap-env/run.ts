@@ -34,18 +34,20 @@ function archiveDate(date: Date): string {
  */
 export function bootstrapSources(ctx: Context, today: Date = new Date()): BootstrapSource[] {
   const { config } = ctx
-  if (ctx.snapshotDate) return bootstrapUrls(config.archiveUrl, ctx.snapshotDate)
-  const servers = ctx.servers.length > 0 ? ctx.servers : config.mirrors
+  if (ctx.snapshotDate) return bootstrapUrls(config.packages.archiveUrl, ctx.snapshotDate)
+  const servers = ctx.servers.length > 0 ? ctx.servers : config.packages.mirrors
   const bases = [...new Set(servers.map(mirrorBase).filter((base): base is string => base !== undefined))]
   return [
     ...bases.flatMap(base => bootstrapUrls(base)),
-    ...bootstrapUrls(config.archiveUrl, archiveDate(today))
+    ...bootstrapUrls(config.packages.archiveUrl, archiveDate(today))
   ]
 }
 
 /** The keyring the tarball's signature is checked against: the `bootstrap-keyring` input, else the shipped one. */
 export function bootstrapKeyring(ctx: Context): TrustedKeyring {
-  return ctx.config.bootstrapKeyring ? userKeyring(ctx.config.bootstrapKeyring) : shippedKeyring()
+  return ctx.config.packages.bootstrapKeyring
+    ? userKeyring(ctx.config.packages.bootstrapKeyring)
+    : shippedKeyring()
 }
 
 /**

@@ -37,7 +37,7 @@ function ownedByUs(ctx: Context, uid: number): boolean {
  */
 export async function preparePackageCacheDir(ctx: Context): Promise<PackageCacheDir> {
   if (ctx.packageCache) return ctx.packageCache
-  const dir = ctx.config.packageCacheDir
+  const dir = ctx.config.packages.cacheDir
   const { exec } = ctx
   await exec.run(['mkdir', '-p', '--', path.dirname(dir)], { privileged: true })
   // Without -p: it succeeds only when this run creates the directory.

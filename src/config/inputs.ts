@@ -11,7 +11,7 @@ export const DEFAULT_BASE_PACKAGES =
 
 export const DEFAULT_MIRROR = 'https://geo.mirror.pkgbuild.com/$repo/os/$arch'
 
-export const INPUTS: InputSpec[] = [
+export const INPUTS = [
   {
     name: 'mode',
     description:
@@ -328,10 +328,13 @@ export const INPUTS: InputSpec[] = [
       'Host directory pacman keeps downloaded packages in (no whitespace). Default: `$RUNNER_TEMP/arch-image-pkg` in Actions, `/var/cache/arch-image/pkg` elsewhere. Only a directory the action created (it marks it with `.arch-image-cache`) is handed to the runner user and pruned; an existing one is used as it is.',
     default: ''
   }
-]
+] as const satisfies readonly InputSpec[]
+
+/** The name of an input: only names of the table compile. */
+export type InputName = (typeof INPUTS)[number]['name']
 
 /** Inputs whose values are masked in every log the moment they are read. */
-export const SECRET_INPUTS = new Set(['github-token'])
+export const SECRET_INPUTS: ReadonlySet<string> = new Set<InputName>(['github-token'])
 
 export interface OutputSpec {
   name: string

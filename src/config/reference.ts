@@ -11,7 +11,7 @@ export function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ')
 }
 
-export function referenceMarkdown(inputs: InputSpec[], outputs: OutputSpec[]): string {
+export function referenceMarkdown(inputs: readonly InputSpec[], outputs: readonly OutputSpec[]): string {
   return [
     REFERENCE_START,
     '',

@@ -53,11 +53,11 @@ export async function configLint(ctx: Context): Promise<string[]> {
     if (states[i] !== 'enabled') problems.push(`services: ${unit} is ${states[i] || 'missing'}, not enabled`)
   })
 
-  const preset = await readImageFile(ctx, presetPath(config.kernel))
-  if (!preset) problems.push(`initramfs: /${presetPath(config.kernel)} is missing`)
+  const preset = await readImageFile(ctx, presetPath(config.configure.kernel))
+  if (!preset) problems.push(`initramfs: /${presetPath(config.configure.kernel)} is missing`)
   else if (!/^default_options=.*-S autodetect/m.test(preset))
     problems.push('initramfs: the preset keeps the autodetect hook')
-  const image = `boot/initramfs-${config.kernel}.img`
+  const image = `boot/initramfs-${config.configure.kernel}.img`
   const size = await ctx.exec.run(['stat', '-c', '%s', insideRoot(rootOf(ctx), image)], {
     privileged: true,
     allowFailure: true,
@@ -73,15 +73,15 @@ export async function configLint(ctx: Context): Promise<string[]> {
   if (!grubCfg) problems.push('grub: /boot/grub/grub.cfg is missing')
   else {
     const kernelLine = new RegExp(
-      `^\\s*linux\\s+\\S*/vmlinuz-${config.kernel}\\s+root=UUID=${disk.rootUuid}\\s`,
+      `^\\s*linux\\s+\\S*/vmlinuz-${config.configure.kernel}\\s+root=UUID=${disk.rootUuid}\\s`,
       'm'
     )
     if (!kernelLine.test(grubCfg))
       problems.push(
-        `grub: grub.cfg has no entry booting /boot/vmlinuz-${config.kernel} with root=UUID=${disk.rootUuid}`
+        `grub: grub.cfg has no entry booting /boot/vmlinuz-${config.configure.kernel} with root=UUID=${disk.rootUuid}`
       )
   }
-  if (config.bootMode !== 'uefi') {
+  if (config.configure.bootMode !== 'uefi') {
     const core = await ctx.exec.run(['test', '-s', insideRoot(rootOf(ctx), 'boot/grub/i386-pc/core.img')], {
       privileged: true,
       allowFailure: true,
@@ -92,7 +92,7 @@ export async function configLint(ctx: Context): Promise<string[]> {
     if (!mbr.stdout.includes('GRUB'))
       problems.push(`grub: BIOS boot requested but ${disk.device} has no GRUB boot sector`)
   }
-  if (config.bootMode !== 'bios') {
+  if (config.configure.bootMode !== 'bios') {
     const listing = await ctx.exec.run(['mdir', '-b', '-i', disk.esp, '::/EFI/BOOT'], {
       privileged: true,
       allowFailure: true,

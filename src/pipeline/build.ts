@@ -53,7 +53,7 @@ export function createContext(options: ContextOptions): Context {
     teardown,
     log,
     workDir,
-    imageName: config.imageName,
+    imageName: config.image.name,
     owner: invokingOwner(),
     cancelled: false,
     records: [],

@@ -81,7 +81,7 @@ function moveStaleAside(file: string, staleText: string): boolean {
  * the teardown stack the moment it exists; releasing it removes it only while it is still ours.
  */
 export function acquireOutputLock(ctx: Context): string {
-  const file = outputLockPath(ctx.config.outputDir, ctx.imageName)
+  const file = outputLockPath(ctx.config.image.outputDir, ctx.imageName)
   const mine: LockHolder = {
     pid: process.pid,
     startTime: processStartTime(process.pid) ?? '',
@@ -90,7 +90,7 @@ export function acquireOutputLock(ctx: Context): string {
   }
   const text = `${JSON.stringify(mine)}\n`
   // Written whole under a name of our own, then linked into place: the lock never exists half-written.
-  const staged = path.join(ctx.config.outputDir, `.${ctx.imageName}.lock.${uniqueSuffix()}`)
+  const staged = path.join(ctx.config.image.outputDir, `.${ctx.imageName}.lock.${uniqueSuffix()}`)
   const stagedId = ctx.teardown.push({ kind: 'path', path: staged })
   writeFileSync(staged, text, { flag: 'wx' })
   try {
@@ -106,7 +106,7 @@ export function acquireOutputLock(ctx: Context): string {
       if (!found) continue // released meanwhile
       if (!found.holder || !gone(found.holder)) {
         throw new Error(
-          `${describeHolder(found.holder)} is writing ${ctx.imageName} in ${ctx.config.outputDir} and holds ${file}; ` +
+          `${describeHolder(found.holder)} is writing ${ctx.imageName} in ${ctx.config.image.outputDir} and holds ${file}; ` +
             'wait for it to finish, or use another image-name or output-dir. If no such run exists any more, remove the lock file.'
         )
       }

@@ -35,7 +35,7 @@ export function buildOutputs(ctx: Context): Record<string, string> {
 /** What mode: cleanup deleted, as Markdown for the job summary. */
 export function deletedMarkdown(ctx: Context): string {
   const deleted = ctx.deleted ?? []
-  const pr = ctx.config.cleanup?.pr
+  const pr = ctx.config.github.cleanup?.pr
   if (deleted.length === 0) return `\nNothing of pull request #${pr} was left to delete.\n`
   return [
     '',

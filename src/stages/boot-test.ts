@@ -46,9 +46,9 @@ async function checkGuest(
   report.checks.push({
     name: 'ssh-login',
     ok: true,
-    detail: `${config.user} logged in after ${login.seconds.toFixed(0)} s`
+    detail: `${config.configure.user} logged in after ${login.seconds.toFixed(0)} s`
   })
-  ctx.log.info(`SSH login as ${config.user} after ${login.seconds.toFixed(1)} s`)
+  ctx.log.info(`SSH login as ${config.configure.user} after ${login.seconds.toFixed(1)} s`)
 
   const probe = await inGuest(ctx, machine, 'sh -s', PROBE)
   const answers = parseAnswers(probe.stdout)
@@ -78,7 +78,7 @@ async function bootOnce(ctx: Context, firmware: Firmware, accel: Accel): Promise
   const report: BootReport = { firmware, accel, checks: [], consoleTail: '' }
   const expected: Expected = {
     firmware,
-    user: config.user,
+    user: config.configure.user,
     hostname,
     marker,
     diskBytes,
@@ -92,7 +92,7 @@ async function bootOnce(ctx: Context, firmware: Firmware, accel: Accel): Promise
       accel,
       image,
       diskBytes,
-      user: config.user,
+      user: config.configure.user,
       timeoutSeconds: config.bootTest.timeoutSeconds,
       seed: { instanceId: `arch-image-${marker}`, hostname, userData: key => userData(key, marker) }
     })
@@ -140,7 +140,7 @@ export class BootTestError extends Error {
 
 export const bootTestStage: Stage = {
   name: 'boot-test',
-  enabled: ctx => ctx.config.mode === 'build' && ctx.config.configure && ctx.config.bootTest.enabled,
+  enabled: ctx => ctx.config.mode === 'build' && ctx.config.configure.enabled && ctx.config.bootTest.enabled,
   async run(ctx) {
     const report: BootTestReport = { result: 'failed', boots: [], across: [] }
     ctx.bootTest = report

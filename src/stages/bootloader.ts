@@ -8,8 +8,8 @@ import { insideRoot, writeImageFile } from '../image/rootfs.js'
 
 export function kernelCmdline(config: Config): string {
   const parts = ['console=tty0', 'console=ttyS0,115200']
-  if (!config.predictableNicNames) parts.push('net.ifnames=0')
-  if (config.kernelCmdline) parts.push(config.kernelCmdline)
+  if (!config.configure.predictableNicNames) parts.push('net.ifnames=0')
+  if (config.configure.kernelCmdline) parts.push(config.configure.kernelCmdline)
   return parts.join(' ')
 }
 
@@ -81,7 +81,7 @@ export function rootByUuid(grubCfg: string, loopPartition: string, rootUuid: str
 
 export const bootloaderStage: Stage = {
   name: 'bootloader',
-  enabled: ctx => ctx.config.configure,
+  enabled: ctx => ctx.config.configure.enabled,
   async run(ctx) {
     const { config, exec } = ctx
     const disk = ctx.disk
@@ -89,10 +89,10 @@ export const bootloaderStage: Stage = {
     const root = rootOf(ctx)
     await writeImageFile(ctx, 'etc/default/grub', grubDefaults(config))
 
-    if (config.bootMode !== 'uefi') {
+    if (config.configure.bootMode !== 'uefi') {
       await inChroot(ctx, ['grub-install', '--target=i386-pc', '--recheck', disk.device])
     }
-    if (config.bootMode !== 'bios') {
+    if (config.configure.bootMode !== 'bios') {
       // Modules grub.cfg may insmod must be next to it; BOOTX64.EFI carries what it needs to get there.
       const modulesDir = insideRoot(root, 'boot/grub/x86_64-efi')
       await exec.run(['mkdir', '-p', modulesDir], { privileged: true })

@@ -6,7 +6,7 @@ import type { Stage } from '../pipeline/runner.js'
 
 export const bootstrapTarballStage: Stage = {
   name: 'bootstrap-tarball',
-  enabled: ctx => usesBootstrapTarball(ctx.config.pacmanFrom),
+  enabled: ctx => usesBootstrapTarball(ctx.config.packages.pacmanFrom),
   async run(ctx) {
     ctx.bootstrapTarball = await obtainVerifiedBootstrapTarball(ctx)
   }

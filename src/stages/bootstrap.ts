@@ -15,9 +15,9 @@ export function pacmanConf(config: Config, servers: string[]): string {
   const lines = [
     '# Written by arch-image for pacstrap.',
     '[options]',
-    `Architecture = ${config.architecture}`,
-    `CacheDir = ${config.packageCacheDir}/`,
-    `SigLevel = ${config.signatureLevel}`,
+    `Architecture = ${config.image.architecture}`,
+    `CacheDir = ${config.packages.cacheDir}/`,
+    `SigLevel = ${config.packages.signatureLevel}`,
     'LocalFileSigLevel = Optional',
     'ParallelDownloads = 5',
     'CheckSpace',
@@ -37,9 +37,16 @@ const FILESYSTEM_TOOLS = { ext4: 'e2fsprogs', btrfs: 'btrfs-progs' }
  * root filesystem's tools when configuring, and the extras.
  */
 export function packageList(config: Config): string[] {
-  if (!config.configure) return [...new Set([...config.basePackages, ...config.packages])]
-  const base = config.basePackages.map(name => (name === 'linux' ? config.kernel : name))
-  return [...new Set([...base, config.kernel, FILESYSTEM_TOOLS[config.filesystem], ...config.packages])]
+  if (!config.configure.enabled) return [...new Set([...config.packages.base, ...config.packages.extra])]
+  const base = config.packages.base.map(name => (name === 'linux' ? config.configure.kernel : name))
+  return [
+    ...new Set([
+      ...base,
+      config.configure.kernel,
+      FILESYSTEM_TOOLS[config.disk.filesystem],
+      ...config.packages.extra
+    ])
+  ]
 }
 
 async function pacstrapFromHost(ctx: Context, packages: string[]): Promise<void> {
@@ -67,8 +74,10 @@ export const bootstrapStage: Stage = {
 
     await preparePackageCacheDir(ctx)
     const packages = packageList(config)
-    if (usesBootstrapTarball(config.pacmanFrom)) {
-      ctx.log.info(`pacstrap runs inside Arch's bootstrap tarball (pacman-from: ${config.pacmanFrom})`)
+    if (usesBootstrapTarball(config.packages.pacmanFrom)) {
+      ctx.log.info(
+        `pacstrap runs inside Arch's bootstrap tarball (pacman-from: ${config.packages.pacmanFrom})`
+      )
       if (!ctx.bootstrapTarball) throw new Error('BUG: the bootstrap-tarball stage did not run')
       await pacstrapWithBootstrapTarball(ctx, ctx.bootstrapTarball, packages, pacmanConf(config, ctx.servers))
     } else {

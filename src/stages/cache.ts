@@ -12,21 +12,21 @@ import { packageList } from './bootstrap.js'
 
 export const cacheRestoreStage: Stage = {
   name: 'cache restore',
-  enabled: ctx => ctx.config.cache,
+  enabled: ctx => ctx.config.cache.enabled,
   async run(ctx) {
     const { config } = ctx
     const { key, restoreKeys } = cacheKey({
-      architecture: config.architecture,
+      architecture: config.image.architecture,
       servers: ctx.servers,
       snapshot: ctx.snapshotDate,
       packages: packageList(config)
     })
     const { ours } = await preparePackageCacheDir(ctx)
-    const restored = await restorePackageCache(config.packageCacheDir, key, restoreKeys, ctx.log)
+    const restored = await restorePackageCache(config.packages.cacheDir, key, restoreKeys, ctx.log)
     ctx.cache = {
       key,
       hit: restored.hit,
-      state: { dir: config.packageCacheDir, ours, key, matchedKey: restored.matchedKey }
+      state: { dir: config.packages.cacheDir, ours, key, matchedKey: restored.matchedKey }
     }
     ctx.saveCacheState(ctx.cache.state)
     ctx.log.info(

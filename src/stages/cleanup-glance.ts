@@ -10,10 +10,10 @@ export const cleanupGlanceStage: Stage = {
   name: 'cleanup-glance',
   enabled: ctx => ctx.config.glance !== undefined,
   async run(ctx) {
-    const pr = ctx.config.cleanup?.pr
+    const pr = ctx.config.github.cleanup?.pr
     const glance = ctx.openstack?.glance
     if (pr === undefined || !glance) throw new Error('BUG: cleanup-glance without a pull request or Glance')
-    const family = previewTagPrefix(ctx.config.imageFamily, pr)
+    const family = previewTagPrefix(ctx.config.image.family, pr)
     const owner = await glance.projectId()
     const listed = await glance.listImages({
       properties: { [FAMILY_PROPERTY]: family },

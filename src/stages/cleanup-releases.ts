@@ -12,14 +12,14 @@ export const cleanupReleasesStage: Stage = {
   name: 'cleanup-releases',
   async run(ctx) {
     const { config } = ctx
-    const pr = config.cleanup?.pr
+    const pr = config.github.cleanup?.pr
     if (pr === undefined) throw new Error('BUG: cleanup without a pull request number')
     const repository = workflowRepository('the cleanup')
-    const github = createGitHubRepo({ token: config.githubToken, repository })
+    const github = createGitHubRepo({ token: config.github.token, repository })
     const deleted = (ctx.deleted ??= [])
-    const pattern = `${previewTagPrefix(config.imageFamily, pr)}[-*]`
+    const pattern = `${previewTagPrefix(config.image.family, pr)}[-*]`
     try {
-      const ours = (await github.listReleases()).filter(r => isPreviewTag(r.tagName, config.imageFamily, pr))
+      const ours = (await github.listReleases()).filter(r => isPreviewTag(r.tagName, config.image.family, pr))
       if (ours.length === 0) ctx.log.info(`no release or draft of pull request #${pr} (tags ${pattern})`)
       for (const release of ours) {
         await github.deleteRelease(release.id)

@@ -8,13 +8,13 @@ export const CLOUD_INIT_DROP_IN = 'etc/cloud/cloud.cfg.d/90-arch-image.cfg'
 
 export function cloudInitConfig(config: Config): string {
   const settings = {
-    datasource_list: config.datasources,
+    datasource_list: config.configure.datasources,
     system_info: {
       default_user: {
-        name: config.user,
+        name: config.configure.user,
         lock_passwd: true,
         gecos: 'Arch Linux cloud user',
-        groups: config.userGroups,
+        groups: config.configure.userGroups,
         sudo: ['ALL=(ALL) NOPASSWD:ALL'],
         shell: '/bin/bash'
       }
@@ -32,7 +32,7 @@ export function cloudInitConfig(config: Config): string {
 
 export const cloudInitStage: Stage = {
   name: 'cloud-init',
-  enabled: ctx => ctx.config.configure,
+  enabled: ctx => ctx.config.configure.enabled,
   async run(ctx) {
     await writeImageFile(ctx, CLOUD_INIT_DROP_IN, cloudInitConfig(ctx.config))
   }

@@ -15,11 +15,11 @@ export function commentMarker(family: string): string {
 
 export function commentBody(ctx: Context): string {
   const { config } = ctx
-  const sha = config.preview?.sha ?? ''
+  const sha = config.github.preview?.sha ?? ''
   const rows = factRows(ctx).filter(([name]) => name !== 'file')
   if (ctx.release) rows.push(['release', ctx.release.url])
   const lines = [
-    commentMarker(config.imageFamily),
+    commentMarker(config.image.family),
     `### arch-image preview: \`${ctx.imageName}\``,
     '',
     `Built from ${sha.slice(0, 7)} (${sha}).`,
@@ -35,14 +35,14 @@ export function commentBody(ctx: Context): string {
 
 export const commentStage: Stage = {
   name: 'comment',
-  enabled: ctx => ctx.config.comment && ctx.config.preview !== undefined,
+  enabled: ctx => ctx.config.github.comment && ctx.config.github.preview !== undefined,
   async run(ctx) {
-    const preview = ctx.config.preview
+    const preview = ctx.config.github.preview
     if (!preview) throw new Error('BUG: comment without a pull request')
     const repository = workflowRepository('a comment')
-    const github = createGitHubRepo({ token: ctx.config.githubToken, repository })
+    const github = createGitHubRepo({ token: ctx.config.github.token, repository })
     const body = commentBody(ctx)
-    const marker = commentMarker(ctx.config.imageFamily)
+    const marker = commentMarker(ctx.config.image.family)
     try {
       const author = tokenAuthor(await github.authenticatedUser())
       const marked = (await github.listComments(preview.pr)).filter(c => c.body.startsWith(marker))

@@ -51,16 +51,16 @@ export const convertStage: Stage = {
   async run(ctx) {
     const { config, exec, teardown, disk } = ctx
     if (!disk) throw new Error('BUG: no disk')
-    const imagePath = path.join(config.outputDir, `${ctx.imageName}.${config.format}`)
+    const imagePath = path.join(config.image.outputDir, `${ctx.imageName}.${config.image.format}`)
 
-    if (config.format === 'raw') {
+    if (config.image.format === 'raw') {
       ctx.outputs.push(teardown.push({ kind: 'path', path: imagePath }))
       renameSync(disk.rawPath, imagePath)
     } else {
-      const partial = path.join(config.outputDir, `.${ctx.imageName}.${uniqueSuffix()}.qcow2.partial`)
+      const partial = path.join(config.image.outputDir, `.${ctx.imageName}.${uniqueSuffix()}.qcow2.partial`)
       const partialId = teardown.push({ kind: 'path', path: partial })
       closeSync(openSync(partial, 'wx'))
-      await exec.run(convertArgs(config.compression, disk.rawPath, partial), {
+      await exec.run(convertArgs(config.image.compression, disk.rawPath, partial), {
         onLine: convertOutput(ctx.log)
       })
       await exec.run(['qemu-img', 'check', '-f', 'qcow2', partial])
@@ -71,21 +71,21 @@ export const convertStage: Stage = {
     if (ctx.held.rawFile !== undefined) await teardown.release(ctx.held.rawFile)
     ctx.held.rawFile = undefined
 
-    const info = await exec.run(['qemu-img', 'info', '--output=json', '-f', config.format, imagePath], {
+    const info = await exec.run(['qemu-img', 'info', '--output=json', '-f', config.image.format, imagePath], {
       quiet: true
     })
     const virtualSize = Number((JSON.parse(info.stdout) as { 'virtual-size': number })['virtual-size'])
     const hashes = await hashFile(imagePath)
-    const manifestPath = path.join(config.outputDir, `${ctx.imageName}.manifest`)
+    const manifestPath = path.join(config.image.outputDir, `${ctx.imageName}.manifest`)
     const sums = [{ sha256: hashes.sha256, file: path.basename(imagePath) }]
     sums.push({ sha256: (await hashFile(manifestPath)).sha256, file: path.basename(manifestPath) })
-    const sha256sumsPath = path.join(config.outputDir, 'SHA256SUMS')
+    const sha256sumsPath = path.join(config.image.outputDir, 'SHA256SUMS')
     ctx.outputs.push(teardown.push({ kind: 'path', path: sha256sumsPath }))
     writeFileSync(sha256sumsPath, sha256sums(sums))
 
     ctx.image = {
       path: imagePath,
-      format: config.format,
+      format: config.image.format,
       size: statSync(imagePath).size,
       virtualSize,
       sha256: hashes.sha256,

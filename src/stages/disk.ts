@@ -56,16 +56,16 @@ export const diskStage: Stage = {
   name: 'disk',
   async run(ctx) {
     const { config, exec, teardown } = ctx
-    mkdirSync(config.outputDir, { recursive: true })
+    mkdirSync(config.image.outputDir, { recursive: true })
     // Before anything is written next to the outputs: a second run for the same image stops here.
     acquireOutputLock(ctx)
     // A name no other run uses, created exclusively: never truncate a file another run has on a loop device.
-    const rawPath = path.join(config.outputDir, `.${ctx.imageName}.${uniqueSuffix()}.raw.partial`)
+    const rawPath = path.join(config.image.outputDir, `.${ctx.imageName}.${uniqueSuffix()}.raw.partial`)
 
     ctx.held.rawFile = teardown.push({ kind: 'path', path: rawPath })
     const fd = openSync(rawPath, 'wx')
     try {
-      ftruncateSync(fd, config.diskSizeBytes)
+      ftruncateSync(fd, config.disk.sizeBytes)
     } finally {
       closeSync(fd)
     }
@@ -89,7 +89,7 @@ export const diskStage: Stage = {
     const [biosBoot, esp, root] = [1, 2, 3].map(n => partitionNode(device, n)) as [string, string, string]
 
     await exec.run(['mkfs.vfat', '-F', '32', '-n', 'ESP', esp], { privileged: true })
-    if (config.filesystem === 'btrfs') {
+    if (config.disk.filesystem === 'btrfs') {
       await exec.run(['mkfs.btrfs', '--quiet', '--force', '--label', 'arch-root', root], { privileged: true })
     } else {
       await exec.run(['mkfs.ext4', '-q', '-F', '-L', 'arch-root', root], { privileged: true })
@@ -107,9 +107,9 @@ export const diskStage: Stage = {
     const rootDir = path.join(ctx.workDir, 'root')
     mkdirSync(rootDir)
     ctx.held.rootMount = teardown.push({ kind: 'mount', target: rootDir })
-    const options = config.filesystem === 'btrfs' ? ['-o', 'compress=zstd:1'] : []
+    const options = config.disk.filesystem === 'btrfs' ? ['-o', 'compress=zstd:1'] : []
     await exec.run(['mount', ...options, root, rootDir], { privileged: true })
     ctx.rootDir = rootDir
-    ctx.log.info(`root ${config.filesystem} UUID=${ctx.disk.rootUuid} mounted at ${rootDir}`)
+    ctx.log.info(`root ${config.disk.filesystem} UUID=${ctx.disk.rootUuid} mounted at ${rootDir}`)
   }
 }

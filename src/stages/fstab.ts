@@ -21,7 +21,7 @@ export const fstabStage: Stage = {
   async run(ctx) {
     const disk = ctx.disk
     if (!disk) throw new Error('BUG: no disk')
-    await writeImageFile(ctx, 'etc/fstab', fstabText(ctx.config.filesystem, disk.rootUuid, disk.espUuid))
+    await writeImageFile(ctx, 'etc/fstab', fstabText(ctx.config.disk.filesystem, disk.rootUuid, disk.espUuid))
     await ctx.exec.run(['install', '-d', '-m', '0755', insideRoot(ctx.rootDir as string, 'efi')], {
       privileged: true,
       quiet: true

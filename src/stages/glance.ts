@@ -41,7 +41,9 @@ export const openstackStage: Stage = {
 
 /** The Glance family an image rotates in: a preview rotates with its own pull request only. */
 export function glanceFamily(config: Config): string {
-  return config.preview ? previewTagPrefix(config.imageFamily, config.preview.pr) : config.imageFamily
+  return config.github.preview
+    ? previewTagPrefix(config.image.family, config.github.preview.pr)
+    : config.image.family
 }
 
 /** Where the image came from, as Glance properties (an operator can trace any image to its run). */
@@ -56,9 +58,9 @@ export function provenanceProperties(ctx: Context, env = process.env): Record<st
     set('run_url', `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`)
   }
   set('snapshot', ctx.snapshotDate)
-  if (ctx.config.preview) {
-    set('pr', String(ctx.config.preview.pr))
-    set('pr_sha', ctx.config.preview.sha)
+  if (ctx.config.github.preview) {
+    set('pr', String(ctx.config.github.preview.pr))
+    set('pr_sha', ctx.config.github.preview.sha)
   }
   return properties
 }
@@ -66,7 +68,7 @@ export function provenanceProperties(ctx: Context, env = process.env): Record<st
 export const inspectStage: Stage = {
   name: 'inspect',
   async run(ctx) {
-    const file = ctx.config.imagePath
+    const file = ctx.config.image.path
     if (!file) throw new Error('BUG: inspect without image-path')
     const info = await ctx.exec.run(['qemu-img', 'info', '--output=json', '--', file], { quiet: true })
     const parsed = JSON.parse(info.stdout) as { format: string; 'virtual-size': number }
@@ -99,7 +101,7 @@ export const publishStage: Stage = {
     const { config, openstack, image } = ctx
     const glance = config.glance
     if (!glance || !openstack || !image) throw new Error('BUG: publish without Glance or an image')
-    const firmware = config.mode === 'publish' ? undefined : config.bootMode
+    const firmware = config.mode === 'publish' ? undefined : config.configure.bootMode
     const handles = new Map<string, { handle: number; unfollow: () => void }>()
     // What the post step needs to delete the image without the credentials (see StoredGlanceAccess).
     const imageResource = (imageId: string, token: string | undefined): GlanceImageResource => ({

@@ -10,7 +10,7 @@ export const handoverStage: Stage = {
     if (owner) {
       const spec = `${owner.uid}:${owner.gid}`
       await ctx.exec.run(
-        ['chown', spec, config.outputDir, image.path, image.sha256sumsPath, image.manifestPath],
+        ['chown', spec, config.image.outputDir, image.path, image.sha256sumsPath, image.manifestPath],
         { privileged: true }
       )
       // Only a directory we created: chown -R of someone else's would take it from them.

@@ -17,11 +17,11 @@ import { insideRoot, writeImageFile } from '../image/rootfs.js'
 export function hookEnvironment(ctx: Context, point: HookPoint): Record<string, string> {
   return {
     ARCH_IMAGE_IMAGE_NAME: ctx.imageName,
-    ARCH_IMAGE_FAMILY: ctx.config.imageFamily,
+    ARCH_IMAGE_FAMILY: ctx.config.image.family,
     ARCH_IMAGE_SNAPSHOT: ctx.snapshotDate ?? '',
-    ARCH_IMAGE_KERNEL: ctx.config.kernel,
-    ARCH_IMAGE_FILESYSTEM: ctx.config.filesystem,
-    ARCH_IMAGE_BOOT_MODE: ctx.config.bootMode,
+    ARCH_IMAGE_KERNEL: ctx.config.configure.kernel,
+    ARCH_IMAGE_FILESYSTEM: ctx.config.disk.filesystem,
+    ARCH_IMAGE_BOOT_MODE: ctx.config.configure.bootMode,
     ARCH_IMAGE_HOOK_POINT: point
   }
 }
@@ -30,9 +30,9 @@ export function hookStage(point: HookPoint): Stage {
   return {
     name: `hooks ${point}`,
     ownGroups: true,
-    enabled: ctx => ctx.config.scripts.some(script => script.point === point),
+    enabled: ctx => ctx.config.configure.scripts.some(script => script.point === point),
     async run(ctx) {
-      const scripts = ctx.config.scripts.filter(script => script.point === point)
+      const scripts = ctx.config.configure.scripts.filter(script => script.point === point)
       for (const [index, script] of scripts.entries()) {
         const name = path.basename(script.path)
         const inImage = `var/tmp/arch-image-hook-${index}-${name.replace(/[^\w.-]/g, '_')}`

@@ -68,18 +68,19 @@ function isPresent(tool: Tool): boolean {
 }
 
 export function requiredTools(
-  config: Pick<Config, 'filesystem' | 'configure' | 'bootMode' | 'bootTest'> &
-    Partial<Pick<Config, 'pacmanFrom'>>,
+  config: Pick<Config, 'disk' | 'configure' | 'bootTest'> & {
+    packages?: Pick<Config['packages'], 'pacmanFrom'>
+  },
   osRelease?: string
 ): Tool[] {
   const tools = [...COMMON_TOOLS]
-  if (config.pacmanFrom && usesBootstrapTarball(config.pacmanFrom, osRelease))
+  if (config.packages && usesBootstrapTarball(config.packages.pacmanFrom, osRelease))
     tools.push(...BOOTSTRAP_TARBALL_TOOLS)
-  const fsTool = FILESYSTEM_TOOLS[config.filesystem]
+  const fsTool = FILESYSTEM_TOOLS[config.disk.filesystem]
   if (fsTool) tools.push(fsTool)
-  if (config.configure && config.bootMode !== 'bios') tools.push(...ESP_TOOLS)
+  if (config.configure.enabled && config.configure.bootMode !== 'bios') tools.push(...ESP_TOOLS)
   // Optional chaining: callers that predate the boot test pass configs without it.
-  if (config.configure && config.bootTest?.enabled) {
+  if (config.configure.enabled && config.bootTest?.enabled) {
     tools.push(...BOOT_TEST_TOOLS)
     if (config.bootTest.firmware.includes('uefi')) tools.push(OVMF_TOOL)
   }

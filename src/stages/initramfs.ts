@@ -21,12 +21,16 @@ export function mkinitcpioPreset(kernel: string): string {
 
 export const initramfsStage: Stage = {
   name: 'initramfs',
-  enabled: ctx => ctx.config.configure,
+  enabled: ctx => ctx.config.configure.enabled,
   async run(ctx) {
-    await writeImageFile(ctx, presetPath(ctx.config.kernel), mkinitcpioPreset(ctx.config.kernel))
+    await writeImageFile(
+      ctx,
+      presetPath(ctx.config.configure.kernel),
+      mkinitcpioPreset(ctx.config.configure.kernel)
+    )
     await inChroot(ctx, ['mkinitcpio', '-P'])
     // The image pacstrap's mkinitcpio hook made with the package's own preset; ours has no fallback.
-    const fallback = insideRoot(rootOf(ctx), `boot/initramfs-${ctx.config.kernel}-fallback.img`)
+    const fallback = insideRoot(rootOf(ctx), `boot/initramfs-${ctx.config.configure.kernel}-fallback.img`)
     await ctx.exec.run(['rm', '-f', '--', fallback], { privileged: true })
   }
 }

@@ -26,7 +26,7 @@ export const RESOLV_STUB = '/run/systemd/resolve/stub-resolv.conf'
 
 export const networkStage: Stage = {
   name: 'network',
-  enabled: ctx => ctx.config.configure,
+  enabled: ctx => ctx.config.configure.enabled,
   async run(ctx) {
     await writeImageFile(ctx, NETWORK_FILE, networkdDhcp())
     const resolv = insideRoot(rootOf(ctx), 'etc/resolv.conf')

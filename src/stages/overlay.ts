@@ -21,9 +21,9 @@ export function walk(dir: string, prefix = ''): string[] {
 
 export const overlayStage: Stage = {
   name: 'files',
-  enabled: ctx => ctx.config.filesDir !== undefined,
+  enabled: ctx => ctx.config.configure.filesDir !== undefined,
   async run(ctx) {
-    const source = ctx.config.filesDir as string
+    const source = ctx.config.configure.filesDir as string
     const root = rootOf(ctx)
     // Refuse before copying anything if a path would be written through a link leading out of the image.
     for (const relative of walk(source)) {

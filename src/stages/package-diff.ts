@@ -8,11 +8,11 @@ import type { Stage } from '../pipeline/runner.js'
 import { workflowRepository } from '../github/octokit.js'
 
 async function previousManifest(ctx: Context): Promise<{ against: string; text: string } | undefined> {
-  const source = ctx.config.previousManifest
+  const source = ctx.config.github.previousManifest
   if (!source) return undefined
   if (source.kind === 'path') return { against: source.path, text: readFileSync(source.path, 'utf8') }
   const repository = workflowRepository('previous-manifest: release')
-  const github = createGitHubRepo({ token: ctx.config.githubToken, repository })
+  const github = createGitHubRepo({ token: ctx.config.github.token, repository })
   const latest = await github.latestRelease()
   if (!latest) {
     ctx.log.warning('previous-manifest: the repository has no latest release yet; no package diff')
@@ -31,7 +31,7 @@ async function previousManifest(ctx: Context): Promise<{ against: string; text: 
 
 export const packageDiffStage: Stage = {
   name: 'package-diff',
-  enabled: ctx => ctx.config.previousManifest !== undefined,
+  enabled: ctx => ctx.config.github.previousManifest !== undefined,
   async run(ctx) {
     if (!ctx.installed) throw new Error('BUG: package diff before the manifest')
     let previous
@@ -39,7 +39,7 @@ export const packageDiffStage: Stage = {
       previous = await previousManifest(ctx)
     } catch (error) {
       // The diff is a report: GitHub being unreachable or the token lacking read access must not fail a build.
-      if (ctx.config.previousManifest?.kind !== 'release') throw error
+      if (ctx.config.github.previousManifest?.kind !== 'release') throw error
       ctx.log.warning(`previous-manifest: release: ${(error as Error).message}; no package diff`)
       return
     }

@@ -6,9 +6,9 @@ import { workflowRepository } from '../github/octokit.js'
 
 export const releaseStage: Stage = {
   name: 'release',
-  enabled: ctx => ctx.config.release !== undefined,
+  enabled: ctx => ctx.config.github.release !== undefined,
   async run(ctx) {
-    const release = ctx.config.release
+    const release = ctx.config.github.release
     const image = ctx.image
     if (!release || !image) throw new Error('BUG: release without an image')
     const repository = workflowRepository('a release')
@@ -20,8 +20,8 @@ export const releaseStage: Stage = {
       prerelease: release.prerelease,
       // A preview must not become the repository's latest release (nightlies diff against that one),
       // and its tag belongs on the PR head: GITHUB_SHA is a merge commit only refs/pull/N/merge holds.
-      makeLatest: release.makeLatest ?? (ctx.config.preview ? 'false' : undefined),
-      target: ctx.config.preview?.sha ?? (process.env.GITHUB_SHA || undefined),
+      makeLatest: release.makeLatest ?? (ctx.config.github.preview ? 'false' : undefined),
+      target: ctx.config.github.preview?.sha ?? (process.env.GITHUB_SHA || undefined),
       files: [
         { path: image.path },
         { path: image.sha256sumsPath, contentType: 'text/plain' },

@@ -25,10 +25,10 @@ async function fetchText(url: string): Promise<string> {
 
 /** `latest` becomes the date of the Archive's newest snapshot (`repos/last/lastsync` holds its Unix time). */
 export async function resolveSnapshot(config: Config): Promise<string | undefined> {
-  const { snapshot } = config
+  const { snapshot } = config.packages
   if (snapshot.kind === 'none') return undefined
   if (snapshot.kind === 'date') return snapshot.date
-  const url = `${config.archiveUrl}/repos/last/lastsync`
+  const url = `${config.packages.archiveUrl}/repos/last/lastsync`
   const text = (await fetchText(url)).trim()
   if (!/^\d+$/.test(text) || Number(text) <= 0) {
     throw new Error(`${url} did not hold a Unix time (got ${JSON.stringify(text.slice(0, 40))})`)
@@ -37,7 +37,7 @@ export async function resolveSnapshot(config: Config): Promise<string | undefine
 }
 
 export function snapshotServer(config: Config, date: string): string {
-  return `${config.archiveUrl}/repos/${date}/$repo/os/$arch`
+  return `${config.packages.archiveUrl}/repos/${date}/$repo/os/$arch`
 }
 
 export const resolveStage: Stage = {
@@ -45,10 +45,10 @@ export const resolveStage: Stage = {
   async run(ctx) {
     const { config } = ctx
     ctx.snapshotDate = await resolveSnapshot(config)
-    ctx.servers = ctx.snapshotDate ? [snapshotServer(config, ctx.snapshotDate)] : config.mirrors
+    ctx.servers = ctx.snapshotDate ? [snapshotServer(config, ctx.snapshotDate)] : config.packages.mirrors
     if (ctx.snapshotDate) ctx.log.info(`Arch Linux Archive snapshot ${ctx.snapshotDate}`)
     ctx.log.info(`package servers: ${ctx.servers.join(' ')}`)
-    ctx.imageName ||= defaultImageName(config.imageFamily, ctx.snapshotDate, new Date())
+    ctx.imageName ||= defaultImageName(config.image.family, ctx.snapshotDate, new Date())
     ctx.log.info(`image name: ${ctx.imageName}`)
   }
 }

@@ -97,7 +97,7 @@ export const sealStage: Stage = {
     const problems = await sealLint(ctx)
     if (problems.length > 0) throw new Error(`the image is not sealed:\n${problems.join('\n')}`)
     ctx.log.info('lint: sealed (no host keys, keyring, caches, logs or machine id)')
-    if (ctx.config.configure) {
+    if (ctx.config.configure.enabled) {
       const configProblems = await configLint(ctx)
       if (configProblems.length > 0)
         throw new Error(`the image is not a bootable cloud image:\n${configProblems.join('\n')}`)
@@ -107,7 +107,7 @@ export const sealStage: Stage = {
     }
 
     ctx.installed = readInstalledPackages(rootDir)
-    const manifestPath = path.join(ctx.config.outputDir, `${ctx.imageName}.manifest`)
+    const manifestPath = path.join(ctx.config.image.outputDir, `${ctx.imageName}.manifest`)
     ctx.outputs.push(ctx.teardown.push({ kind: 'path', path: manifestPath }))
     writeFileSync(manifestPath, manifestText(ctx.installed))
 

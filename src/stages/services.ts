@@ -50,8 +50,8 @@ export function pacmanInitUnit(): string {
 }
 
 export function unitsToEnable(config: Config): string[] {
-  const disabled = new Set(config.servicesDisable.map(unit => unit.replace(/\.service$/, '')))
-  const units = [...DEFAULT_SERVICES, ...config.servicesEnable].filter(
+  const disabled = new Set(config.configure.servicesDisable.map(unit => unit.replace(/\.service$/, '')))
+  const units = [...DEFAULT_SERVICES, ...config.configure.servicesEnable].filter(
     unit => !disabled.has(unit.replace(/\.service$/, ''))
   )
   return [...new Set(units)]
@@ -59,12 +59,12 @@ export function unitsToEnable(config: Config): string[] {
 
 export const servicesStage: Stage = {
   name: 'services',
-  enabled: ctx => ctx.config.configure,
+  enabled: ctx => ctx.config.configure.enabled,
   async run(ctx) {
     await writeImageFile(ctx, PACMAN_INIT_UNIT, pacmanInitUnit())
     await inChroot(ctx, ['systemctl', 'enable', ...unitsToEnable(ctx.config)])
-    if (ctx.config.servicesDisable.length > 0) {
-      await inChroot(ctx, ['systemctl', 'disable', ...ctx.config.servicesDisable])
+    if (ctx.config.configure.servicesDisable.length > 0) {
+      await inChroot(ctx, ['systemctl', 'disable', ...ctx.config.configure.servicesDisable])
     }
   }
 }

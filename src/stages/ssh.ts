@@ -17,7 +17,7 @@ export function sshdDropIn(): string {
 
 export const sshStage: Stage = {
   name: 'ssh',
-  enabled: ctx => ctx.config.configure,
+  enabled: ctx => ctx.config.configure.enabled,
   async run(ctx) {
     await writeImageFile(ctx, SSHD_DROP_IN, sshdDropIn())
   }

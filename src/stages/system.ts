@@ -14,9 +14,9 @@ export function localeGenLine(locale: string): string | undefined {
 
 export const systemStage: Stage = {
   name: 'system',
-  enabled: ctx => ctx.config.configure,
+  enabled: ctx => ctx.config.configure.enabled,
   async run(ctx) {
-    const { locale, timezone, hostname, keymap } = ctx.config
+    const { locale, timezone, hostname, keymap } = ctx.config.configure
     const line = localeGenLine(locale)
     if (line) {
       await writeImageFile(ctx, 'etc/locale.gen', `# Written by arch-image.\n${line}\n`)

@@ -2,7 +2,8 @@
 // teardown stack), an in-memory log and a private work directory; config from input values.
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
-import { buildConfig, type ConfigEnv } from '../../src/config/config.js'
+import type { ConfigEnv } from '../../src/config/config.js'
+import { config as configOf, type Inputs } from './config.js'
 import type { Context } from '../../src/pipeline/context.js'
 import { Teardown } from '../../src/pipeline/teardown.js'
 import { MemoryLog } from './log.js'
@@ -20,15 +21,14 @@ export interface TestContext {
 
 /** A context whose config comes from `inputs` (output-dir defaults to `<dir>/out`). */
 export function testContext(
-  inputs: Record<string, string> = {},
+  inputs: Inputs = {},
   overrides: Partial<Context> = {},
   env: Partial<ConfigEnv> = {}
 ): TestContext {
   const dir = tempDir()
   const workDir = path.join(dir, 'work')
   mkdirSync(workDir)
-  const values: Record<string, string> = { 'output-dir': path.join(dir, 'out'), ...inputs }
-  const config = buildConfig(name => values[name] ?? '', { cwd: dir, ...env })
+  const config = configOf({ 'output-dir': path.join(dir, 'out'), ...inputs }, { cwd: dir, ...env })
   const log = new MemoryLog()
   const exec = new RecordingExec()
   const teardownExec = new RecordingExec()
@@ -38,7 +38,7 @@ export function testContext(
     teardown: new Teardown(teardownExec, log),
     log,
     workDir,
-    imageName: config.imageName || 'test-image',
+    imageName: config.image.name || 'test-image',
     cancelled: false,
     records: [],
     servers: [],

@@ -6,9 +6,10 @@ import {
   resolveOpenStackSettings,
   type Env,
   type OpenStackSettings
-} from '../openstack/config.js'
-import type { Visibility } from '../openstack/glance.js'
-import { FAMILY_PROPERTY, SHA256_PROPERTY, type UploadMethod } from '../openstack/publish.js'
+} from '../../openstack/config.js'
+import type { Visibility } from '../../openstack/glance.js'
+import { FAMILY_PROPERTY, SHA256_PROPERTY, type UploadMethod } from '../../openstack/publish.js'
+import type { InputName, SectionInput } from '../reader.js'
 
 export interface GlanceConfig {
   settings: OpenStackSettings
@@ -27,15 +28,7 @@ export interface GlanceConfig {
   rotateDryRun: boolean
 }
 
-export interface GlanceInputEnv {
-  cwd: string
-  /** The process environment: OS_* variables and OS_CLOUD. */
-  environment?: Env
-  /** Called with every secret the moment it is read. */
-  mask?: (secret: string) => void
-}
-
-type Get = (name: string) => string
+type Get = (name: InputName) => string
 
 const VISIBILITIES: Visibility[] = ['private', 'shared', 'community', 'public']
 const UPLOAD_METHODS: UploadMethod[] = ['direct', 'import']
@@ -111,47 +104,40 @@ function wholeNumber(problems: string[], input: string, text: string, max: numbe
   return 0
 }
 
-/**
- * The Glance part of the config, or undefined when nothing is published. `required`: mode publish, or
- * `glance: true`; `auto` publishes when credentials are given.
- */
-export function buildGlanceConfig(
-  get: Get,
-  problems: string[],
-  warnings: string[],
-  env: GlanceInputEnv,
-  options: { mode: string; preview: boolean }
-): GlanceConfig | undefined {
-  const environment = env.environment ?? {}
+/** Whether to publish (a problem is pushed when Glance is required but cannot be). */
+function publishes({ get, problems, env }: SectionInput, mode: string): boolean {
   const glanceText = get('glance')
   if (!['auto', 'true', 'false'].includes(glanceText)) {
     problems.push(`glance: ${JSON.stringify(glanceText)} is not accepted; use auto, true or false`)
-    return undefined
+    return false
   }
-  const required = options.mode === 'publish' || glanceText === 'true'
-  if (options.mode === 'publish' && glanceText === 'false') {
+  const required = mode === 'publish' || glanceText === 'true'
+  if (mode === 'publish' && glanceText === 'false') {
     problems.push('glance: false contradicts mode: publish (which publishes to Glance); drop one of them')
-    return undefined
+    return false
   }
-  if (glanceText === 'false') return undefined
-  if (!credentialsGiven(get, environment)) {
+  if (glanceText === 'false') return false
+  if (!credentialsGiven(get, env.environment ?? {})) {
     if (required) {
       problems.push(
         'cloud: no OpenStack credentials; set cloud (with clouds-yaml, or a clouds.yaml where openstackclient looks) or OS_AUTH_URL and the other OS_* variables'
       )
     }
-    return undefined
+    return false
   }
+  return true
+}
 
+/** Keystone, the catalog and TLS, read as openstackclient reads them; undefined when refused. */
+function parseSettings({ get, problems, warnings, env }: SectionInput): OpenStackSettings | undefined {
   const allowHttpText = get('allow-insecure-http')
   if (!['true', 'false'].includes(allowHttpText)) {
     problems.push(`allow-insecure-http: ${JSON.stringify(allowHttpText)} is not accepted; use true or false`)
   }
   const allowInsecureHttp = allowHttpText === 'true'
-  let settings: OpenStackSettings | undefined
   try {
     const insecureText = get('insecure')
-    settings = resolveOpenStackSettings(environment, {
+    const settings = resolveOpenStackSettings(env.environment ?? {}, {
       cwd: env.cwd,
       ...(get('cloud') ? { cloud: get('cloud') } : {}),
       ...(get('clouds-yaml') ? { cloudsYaml: get('clouds-yaml') } : {}),
@@ -176,11 +162,16 @@ export function buildGlanceConfig(
       )
     }
     warnings.push(...settings.warnings)
+    return settings
   } catch (error) {
     if (error instanceof OpenStackConfigError) problems.push(...error.problems)
     else problems.push(`OpenStack settings: ${(error as Error).message}`)
+    return undefined
   }
+}
 
+/** Who sees the image: visibility and sharing (a preview stays private). */
+function parseVisibility({ get, problems, warnings }: SectionInput, preview: boolean) {
   let visibility = get('visibility') as Visibility
   if (!VISIBILITIES.includes(visibility)) {
     problems.push(
@@ -198,10 +189,15 @@ export function buildGlanceConfig(
   if (shareWith.length > 0 && visibility !== 'shared') {
     problems.push(`share-with: needs visibility: shared (it is ${visibility})`)
   }
-  if (options.preview && (visibility === 'public' || visibility === 'community')) {
+  if (preview && (visibility === 'public' || visibility === 'community')) {
     warnings.push(`visibility: a pull request preview stays private, not ${visibility}`)
     visibility = 'private'
   }
+  return { visibility, shareWith }
+}
+
+/** The image's record in Glance and what happens around the upload. */
+function parseImageRecord({ get, problems }: SectionInput) {
   const minDiskText = get('min-disk')
   const minDisk = minDiskText ? wholeNumber(problems, 'min-disk', minDiskText, 65536) : undefined
   const minRam = wholeNumber(problems, 'min-ram', get('min-ram'), 16 * 1024 * 1024)
@@ -228,18 +224,30 @@ export function buildGlanceConfig(
   if (!['true', 'false'].includes(rotateDryRunText)) {
     problems.push(`rotate-dry-run: ${JSON.stringify(rotateDryRunText)} is not accepted; use true or false`)
   }
-  if (!settings) return undefined
   return {
-    settings,
-    visibility,
     ...(minDisk !== undefined ? { minDisk } : {}),
     minRam,
     protected: protectedText === 'true',
     tags,
-    properties: parseProperties(problems, get('properties')),
-    shareWith,
     uploadMethod,
     keep,
     rotateDryRun: rotateDryRunText === 'true'
   }
+}
+
+/**
+ * The Glance part of the config, or undefined when nothing is published. `required`: mode publish, or
+ * `glance: true`; `auto` publishes when credentials are given.
+ */
+export function parseGlance(
+  input: SectionInput,
+  options: { mode: string; preview: boolean }
+): GlanceConfig | undefined {
+  if (!publishes(input, options.mode)) return undefined
+  const settings = parseSettings(input)
+  const { visibility, shareWith } = parseVisibility(input, options.preview)
+  const record = parseImageRecord(input)
+  if (!settings) return undefined
+  const properties = parseProperties(input.problems, input.get('properties'))
+  return { settings, visibility, shareWith, properties, ...record }
 }
