@@ -6,7 +6,7 @@ import path from 'node:path'
 import { compareBoots, judge, parseAnswers, userData, type Expected } from '../src/boot/checks.js'
 import { consoleText } from '../src/boot/console.js'
 import { sshArgv } from '../src/boot/machine.js'
-import { chooseAccel, findOvmf, freePort, kvmNotice, qemuArgv, sshBanner } from '../src/boot/qemu.js'
+import { findOvmf, freePort, qemuArgv, sshBanner } from '../src/boot/qemu.js'
 import { bootTestHtml, bootTestOutputs } from '../src/pipeline/report.js'
 import type { Context } from '../src/pipeline/context.js'
 import { config, problemsOf } from '../test/support/config.js'
@@ -14,13 +14,19 @@ import { config, problemsOf } from '../test/support/config.js'
 const GiB = 1024 ** 3
 
 describe('boot-test inputs', () => {
-  it('boots both firmwares by default, 900 s each, no script', () => {
+  it('boots both firmwares by default, 900 s each, no script, KVM decided by the host (kvm: auto)', () => {
     expect(config({}).bootTest).toEqual({
       enabled: true,
       firmware: ['bios', 'uefi'],
       timeoutSeconds: 900,
-      script: ''
+      script: '',
+      kvm: 'auto'
     })
+  })
+
+  it('takes kvm: auto, true or false, and names the input otherwise', () => {
+    expect(config({ kvm: 'false' }).bootTest.kvm).toBe('false')
+    expect(problemsOf({ kvm: 'yes' })).toEqual([expect.stringMatching(/^kvm: .*yes.*auto, true, false/)])
   })
 
   it('follows boot-mode when the firmware is left at its default', () => {
@@ -185,32 +191,13 @@ describe('seed, QEMU and SSH command lines', () => {
     )
   })
 
-  it('takes the accelerator from QEMU_ACCEL, else from whether /dev/kvm opens', () => {
+  it('finds the first OVMF file that exists', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'arch-image-unit-'))
     try {
-      const device = path.join(dir, 'kvm')
-      expect(chooseAccel({}, device)).toBe('tcg')
-      writeFileSync(device, '')
-      expect(chooseAccel({}, device)).toBe('kvm')
-      expect(chooseAccel({ QEMU_ACCEL: 'tcg' }, device)).toBe('tcg')
-      expect(chooseAccel({ QEMU_ACCEL: 'kvm' }, path.join(dir, 'none'))).toBe('kvm')
-      expect(findOvmf([path.join(dir, 'none'), device])).toBe(device)
-    } finally {
-      rmSync(dir, { recursive: true })
-    }
-  })
-
-  it('warns when a /dev/kvm exists but the boot falls back to TCG, unless QEMU_ACCEL chose TCG', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'arch-image-unit-'))
-    try {
-      const device = path.join(dir, 'kvm')
-      expect(kvmNotice('tcg', {}, device)).toBeUndefined()
-      writeFileSync(device, '')
-      expect(kvmNotice('tcg', {}, device)).toMatch(
-        /kvm exists but this user cannot open it.*TCG.*Troubleshooting: KVM/
-      )
-      expect(kvmNotice('kvm', {}, device)).toBeUndefined()
-      expect(kvmNotice('tcg', { QEMU_ACCEL: 'tcg' }, device)).toBeUndefined()
+      const firmware = path.join(dir, 'OVMF.fd')
+      writeFileSync(firmware, '')
+      expect(findOvmf([path.join(dir, 'none'), firmware])).toBe(firmware)
+      expect(findOvmf([path.join(dir, 'none')])).toBeUndefined()
     } finally {
       rmSync(dir, { recursive: true })
     }

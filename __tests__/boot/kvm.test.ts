@@ -1,7 +1,14 @@
 // The `kvm` input's decisions with the host's facts injected, and what opening the device runs.
 import { describe, expect, it } from '@jest/globals'
 import { readFileSync } from 'node:fs'
-import { decideKvm, openKvmDevice, tcgNotice, KVM_UDEV_RULE, type KvmFacts } from '../../src/boot/kvm.js'
+import {
+  acceleratorFor,
+  decideKvm,
+  openKvmDevice,
+  tcgNotice,
+  KVM_UDEV_RULE,
+  type KvmFacts
+} from '../../src/boot/kvm.js'
 import { RecordingExec } from '../../test/support/exec.js'
 import { MemoryLog } from '../../test/support/log.js'
 import { tempDir } from '../../test/support/temp-dir.js'
@@ -69,5 +76,54 @@ describe('openKvmDevice', () => {
     expect(exec.commands.every(command => command.options.privileged)).toBe(true)
     expect(readFileSync(`${dir}/kvm.rules`, 'utf8')).toBe(KVM_UDEV_RULE)
     expect(log.lines[0]).toMatch(/^opening \/dev\/kvm to the runner's user with a udev rule/)
+  })
+})
+
+describe('acceleratorFor', () => {
+  const run = () => ({ exec: new RecordingExec(), log: new MemoryLog(), workDir: tempDir() })
+  /** The host's facts before and after opening. */
+  const facts =
+    (...seen: KvmFacts[]) =>
+    () =>
+      seen.shift() ?? (seen[0] as KvmFacts)
+  const opened: KvmFacts = { ...hostedClosed, accessible: true }
+
+  it('QEMU_ACCEL decides before anything else', async () => {
+    const r = run()
+    expect(await acceleratorFor('true', r, { QEMU_ACCEL: 'tcg' }, facts(none))).toBe('tcg')
+    expect(r.exec.commands).toEqual([])
+  })
+
+  it('auto on a hosted runner opens a closed device and uses KVM once it opens', async () => {
+    const r = run()
+    expect(await acceleratorFor('auto', r, {}, facts(hostedClosed, opened))).toBe('kvm')
+    expect(r.exec.lines).toContain('udevadm trigger --name-match=kvm')
+    expect(r.log.lines).toContain('/dev/kvm opens for this user now: the boot test uses KVM')
+  })
+
+  it('auto: a device that stays closed means TCG with a warning; true fails instead', async () => {
+    const r = run()
+    expect(await acceleratorFor('auto', r, {}, facts(hostedClosed, hostedClosed))).toBe('tcg')
+    expect(r.log.lines.at(-1)).toMatch(/^warning: \/dev\/kvm exists but this user cannot open it/)
+    await expect(
+      acceleratorFor('true', run(), {}, facts(selfHostedClosed, selfHostedClosed))
+    ).rejects.toThrow('kvm: true, but /dev/kvm still cannot be opened after the udev rule')
+  })
+
+  it('auto on a self-hosted runner and false never run a command', async () => {
+    for (const [setting, seen] of [
+      ['auto', selfHostedClosed],
+      ['false', hostedClosed]
+    ] as const) {
+      const r = run()
+      expect(await acceleratorFor(setting, r, {}, facts(seen))).toBe('tcg')
+      expect(r.exec.commands).toEqual([])
+    }
+  })
+
+  it('true without a device fails naming the input', async () => {
+    await expect(acceleratorFor('true', run(), {}, facts(none))).rejects.toThrow(
+      'kvm: true, but this host has no /dev/kvm'
+    )
   })
 })

@@ -4,12 +4,10 @@
 // does that only where it is sure it runs on a throw-away hosted machine, never on a self-hosted one.
 import { accessSync, constants, existsSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import type { KvmSetting } from '../config/config.js'
 import type { Accel } from '../pipeline/context.js'
 import type { Exec } from '../pipeline/exec.js'
 import type { Log } from '../pipeline/log.js'
-
-export const KVM_SETTINGS = ['auto', 'true', 'false'] as const
-export type KvmSetting = (typeof KVM_SETTINGS)[number]
 
 /** What the host offers, read before deciding (injected in tests). */
 export interface KvmFacts {
@@ -82,4 +80,39 @@ export function kvmFacts(env: NodeJS.ProcessEnv = process.env, device = '/dev/kv
     deviceExists: existsSync(device),
     accessible
   }
+}
+
+/**
+ * The accelerator for the boot test, after opening /dev/kvm when the setting and the runner allow it.
+ * QEMU_ACCEL=tcg|kvm decides instead (hosts whose /dev/kvm runs no guest: nested virtualisation
+ * without the CPU features).
+ */
+export async function acceleratorFor(
+  setting: KvmSetting,
+  run: { exec: Exec; log: Log; workDir: string },
+  env: NodeJS.ProcessEnv = process.env,
+  readFacts: () => KvmFacts = () => kvmFacts(env)
+): Promise<Accel> {
+  if (env.QEMU_ACCEL === 'tcg' || env.QEMU_ACCEL === 'kvm') return env.QEMU_ACCEL
+  const facts = readFacts()
+  const decision = decideKvm(setting, facts)
+  if (decision.action === 'refuse') throw new Error(decision.reason)
+  if (decision.action === 'use') {
+    const notice = decision.accel === 'tcg' ? tcgNotice(setting, facts) : undefined
+    if (notice) run.log.warning(notice)
+    return decision.accel
+  }
+  await openKvmDevice(run.exec, run.log, run.workDir)
+  const after = readFacts()
+  if (after.accessible) {
+    run.log.info('/dev/kvm opens for this user now: the boot test uses KVM')
+    return 'kvm'
+  }
+  if (decision.required) {
+    throw new Error(
+      'kvm: true, but /dev/kvm still cannot be opened after the udev rule; use kvm: auto or false'
+    )
+  }
+  run.log.warning(tcgNotice(setting, after) as string)
+  return 'tcg'
 }

@@ -2,7 +2,7 @@
 // image (the image file is only read), a NoCloud seed written with mtools (no FAT mount), user-mode
 // networking restricted to the host with SSH forwarded to a free port on 127.0.0.1, the serial
 // console in a file and a monitor socket to stop the machine.
-import { accessSync, constants, existsSync, writeFileSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import type { Firmware } from '../config/config.js'
@@ -19,33 +19,6 @@ const OVMF_CANDIDATES = [
 
 export function findOvmf(candidates = OVMF_CANDIDATES): string | undefined {
   return candidates.find(file => existsSync(file))
-}
-
-/**
- * KVM when /dev/kvm can be opened for writing, TCG otherwise. `QEMU_ACCEL=tcg|kvm` decides instead:
- * some hosts offer a /dev/kvm whose guests die (nested virtualisation without the CPU features).
- */
-export function chooseAccel(env: NodeJS.ProcessEnv = process.env, device = '/dev/kvm'): Accel {
-  if (env.QEMU_ACCEL === 'tcg' || env.QEMU_ACCEL === 'kvm') return env.QEMU_ACCEL
-  try {
-    accessSync(device, constants.R_OK | constants.W_OK)
-    return 'kvm'
-  } catch {
-    return 'tcg'
-  }
-}
-
-/** Why a boot falls back to TCG where KVM could have been had: hosted runners don't open /dev/kvm to the runner's user. */
-export function kvmNotice(
-  accel: Accel,
-  env: NodeJS.ProcessEnv = process.env,
-  device = '/dev/kvm'
-): string | undefined {
-  if (accel !== 'tcg' || env.QEMU_ACCEL || !existsSync(device)) return undefined
-  return (
-    `${device} exists but this user cannot open it, so the boot test uses TCG emulation (several times slower). ` +
-    'A step before this one can open it (README, Troubleshooting: KVM); QEMU_ACCEL=tcg silences this.'
-  )
 }
 
 /** A TCP port on 127.0.0.1 that nothing listens on right now. */

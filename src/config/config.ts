@@ -20,7 +20,7 @@ export {
   type InputReader,
   type PullRequestEvent
 } from './reader.js'
-export type { BootTestConfig, Firmware } from './sections/boot-test.js'
+export { KVM_SETTINGS, type BootTestConfig, type Firmware, type KvmSetting } from './sections/boot-test.js'
 export type { CacheConfig } from './sections/cache.js'
 export {
   DATASOURCES,

@@ -273,6 +273,12 @@ export const INPUTS = [
     default: '900'
   },
   {
+    name: 'kvm',
+    description:
+      'KVM for the boot test: `auto` uses /dev/kvm when this user can open it, and on a GitHub-hosted runner (`RUNNER_ENVIRONMENT=github-hosted`) where it exists but is closed opens it with a udev rule (through `sudo -n`, logged); `true` does that on any runner and fails without KVM; `false` boots with TCG and never touches device permissions. Self-hosted runners are never changed by `auto`.',
+    default: 'auto'
+  },
+  {
     name: 'boot-test-script',
     description:
       'Extra shell commands run in the booted guest as the default user (`sh -e`, sudo without a password); a non-zero exit fails the boot test.',

@@ -17,7 +17,8 @@ import {
 import { tail } from '../boot/console.js'
 import { KvmUnusable } from '../boot/login-wait.js'
 import { inGuest, startMachine, stopMachine, waitForGuest, type Machine } from '../boot/machine.js'
-import { chooseAccel, findOvmf, kvmNotice } from '../boot/qemu.js'
+import { acceleratorFor } from '../boot/kvm.js'
+import { findOvmf } from '../boot/qemu.js'
 import type { Firmware } from '../config/config.js'
 import type { Accel, BootReport, BootTestReport, CheckResult, Context } from '../pipeline/context.js'
 import type { Stage } from '../pipeline/runner.js'
@@ -148,9 +149,7 @@ export const bootTestStage: Stage = {
     if (firmware.includes('uefi') && !findOvmf()) {
       throw new Error('boot test: no OVMF firmware for the UEFI boot (install the ovmf package)')
     }
-    let accel = chooseAccel()
-    const notice = kvmNotice(accel)
-    if (notice) ctx.log.warning(notice)
+    let accel = await acceleratorFor(ctx.config.bootTest.kvm, ctx)
     const booted: { firmware: Firmware; answers: Answers }[] = []
     for (const fw of firmware) {
       const outcome = await boot(ctx, fw, accel)

@@ -6,6 +6,10 @@ import type { BootMode } from './configure.js'
 
 export type Firmware = 'bios' | 'uefi'
 
+/** The `kvm` input: boot/kvm.ts decides with the host's facts. */
+export const KVM_SETTINGS = ['auto', 'true', 'false'] as const
+export type KvmSetting = (typeof KVM_SETTINGS)[number]
+
 export interface BootTestConfig {
   enabled: boolean
   /** In boot order. */
@@ -14,6 +18,7 @@ export interface BootTestConfig {
   timeoutSeconds: number
   /** Shell commands run in the guest (`sh -e`); empty for none. */
   script: string
+  kvm: KvmSetting
 }
 
 export function parseBootTest({ get, read, problems }: SectionInput, bootMode: BootMode): BootTestConfig {
@@ -42,5 +47,6 @@ export function parseBootTest({ get, read, problems }: SectionInput, bootMode: B
       `boot-test-timeout: ${quote(timeoutText)} is not accepted; use whole seconds from 60 to 7200`
     )
   }
-  return { enabled, firmware, timeoutSeconds, script: read('boot-test-script').trim() }
+  const kvm = oneOf<KvmSetting>(problems, 'kvm', get('kvm'), KVM_SETTINGS)
+  return { enabled, firmware, timeoutSeconds, script: read('boot-test-script').trim(), kvm }
 }
