@@ -19,6 +19,8 @@ export default {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/**/*.test.ts'],
+      // A scratch directory per run, where files share the stand-in cloud image (test/run-cache.ts).
+      globalSetup: '<rootDir>/test/global-setup.js',
       slowTestThreshold: 600,
       // Every step here talks to real services (Keystone, Glance, the openstack CLI, qemu) that take
       // seconds on a loaded 2-core runner: jest's 5 s default failed tests that were only slow.
