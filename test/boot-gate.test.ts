@@ -16,7 +16,7 @@ import {
   stopHarness,
   type HarnessEnv
 } from './openstack/harness.js'
-import { sharedCloudImage } from './boot.js'
+import { SHARED_IMAGE_MINUTES, sharedCloudImage } from './boot.js'
 import {
   fixtureMirror,
   leaksUnder,
@@ -195,7 +195,7 @@ describe('boot-test gate', () => {
 
     beforeAll(async () => {
       ;({ dir, name, run } = await working)
-    }, 40 * MINUTES)
+    }, SHARED_IMAGE_MINUTES * MINUTES)
 
     it('passes under BIOS and UEFI, timed per firmware', () => {
       expect(run.output).not.toContain('::error::')

@@ -78,6 +78,9 @@ export function reportedValues(log: string, marker: string): Map<string, string>
   return values
 }
 
+/** How long a file may wait for the shared image: its build and two boots at their longest. */
+export const SHARED_IMAGE_MINUTES = 60
+
 export interface CloudBuild {
   /** The run's scratch directory (runner files, runner_temp, workspace, out/). */
   dir: string
@@ -92,7 +95,7 @@ export interface CloudBuild {
  * as the run's harness state (test/global-teardown.js removes it).
  */
 export function sharedCloudImage(h: HarnessEnv): Promise<CloudBuild> {
-  return oncePerRun('cloud-image', async dir => {
+  return oncePerRun('cloud-image', SHARED_IMAGE_MINUTES, async dir => {
     const runId = path.basename(path.dirname(dir)).replace(/^arch-image-run-/, '')
     const name = `cloud-${runId.replace(/[^A-Za-z0-9]/g, '')}`
     const run = await runAction({
@@ -108,6 +111,9 @@ export function sharedCloudImage(h: HarnessEnv): Promise<CloudBuild> {
         'package-cache-dir': path.join(dir, 'pkg-cache'),
         'output-dir': path.join(dir, 'out'),
         glance: 'true',
+        // Two boots one after the other, each with pacman-init: 3-4 min here, far more on a loaded
+        // machine (900 s, the default, timed out with the load at 15-20 on 2 cores).
+        'boot-test-timeout': '1500',
         'boot-test-script': reportScript()
       }
     })

@@ -8,7 +8,13 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync, readlinkSync, statSync } from 'node:fs'
 import path from 'node:path'
 import YAML from 'yaml'
-import { REPORT_MARKER, REPORTED_UNITS, reportedValues, sharedCloudImage } from './boot.js'
+import {
+  REPORT_MARKER,
+  REPORTED_UNITS,
+  reportedValues,
+  SHARED_IMAGE_MINUTES,
+  sharedCloudImage
+} from './boot.js'
 import { leaksUnder, withImageRoot, type ActionRun } from './helpers.js'
 import { startHarness, stopHarness } from './openstack/harness.js'
 
@@ -21,7 +27,7 @@ describe('cloud image from the stand-in repository', () => {
     // The shared build publishes to Glance: whoever builds it first needs the harness.
     const h = await startHarness()
     ;({ dir, run } = await sharedCloudImage(h))
-  }, 40 * 60_000)
+  }, SHARED_IMAGE_MINUTES * 60_000)
 
   afterAll(async () => {
     await stopHarness()

@@ -29,13 +29,13 @@ function alive(pid: number): boolean {
 
 /**
  * `make(dir)` once per jest run for `key`: the first caller makes it in `<run dir>/<key>/` and stamps
- * the result; later callers (any worker) get the stamped result. A failure is stamped too, so each
- * later caller fails with it instead of making it again.
+ * the result; later callers (any worker) get the stamped result, waiting up to `waitMinutes` for it.
+ * A failure is stamped too, so each later caller fails with it instead of making it again.
  */
 export async function oncePerRun<T>(
   key: string,
-  make: (dir: string) => Promise<T>,
-  waitMinutes = 40
+  waitMinutes: number,
+  make: (dir: string) => Promise<T>
 ): Promise<T> {
   const root = runDir()
   const stamp = path.join(root, `${key}.json`)
