@@ -20,13 +20,14 @@ import { startHarness, stopHarness } from './openstack/harness.js'
 
 describe('cloud image from the stand-in repository', () => {
   let dir: string
+  let name: string
   let run: ActionRun
   let rootUuid = ''
 
   beforeAll(async () => {
     // The shared build publishes to Glance: whoever builds it first needs the harness.
     const h = await startHarness()
-    ;({ dir, run } = await sharedCloudImage(h))
+    ;({ dir, name, run } = await sharedCloudImage(h))
   }, SHARED_IMAGE_MINUTES * 60_000)
 
   afterAll(async () => {
@@ -56,7 +57,9 @@ describe('cloud image from the stand-in repository', () => {
   })
 
   it('holds what each step must produce', async () => {
-    await withImageRoot(run.outputs['image-path'] as string, (root, partitions) => {
+    // Where the action writes it, not the output: a gate that failed (the image is kept, the outputs
+    // are not written) must not hide what the image holds.
+    await withImageRoot(path.join(dir, 'out', `${name}.qcow2`), (root, partitions) => {
       const read = (file: string) => readFileSync(path.join(root, file), 'utf8')
       const link = (file: string) => readlinkSync(path.join(root, file))
       // A unit is enabled when a .wants link for it (under the target its [Install] names) resolves to
