@@ -14,15 +14,21 @@ export default {
   verbose: true,
   globalTeardown: '<rootDir>/test/global-teardown.js',
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/__tests__/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/__tests__/**/*.test.ts'],
+      setupFilesAfterEnv: ['<rootDir>/test/support/unit-timeout.js']
+    },
     {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/**/*.test.ts'],
+      // A scratch directory per run, where files share the stand-in cloud image (test/run-cache.ts).
+      globalSetup: '<rootDir>/test/global-setup.js',
       slowTestThreshold: 600,
-      // Every step here talks to real services (Keystone, Glance, the openstack CLI, qemu) that take
-      // seconds on a loaded 2-core runner: jest's 5 s default failed tests that were only slow.
-      testTimeout: 120_000
+      // A 120 s default timeout per test (test/setup-timeout.js says why it is not `testTimeout` here).
+      setupFilesAfterEnv: ['<rootDir>/test/setup-timeout.js']
     }
   ]
 }

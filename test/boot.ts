@@ -1,128 +1,14 @@
-// Boots an image under QEMU the way the tests need it, with the boot test's own machine (src/boot/qemu.ts):
-// a throw-away qcow2 overlay larger than the image (the image file is never written), a NoCloud seed made
-// without mounting FAT, networking only through user-mode networking restricted to the host, a
-// timeout, and the serial console captured. The guest reports on ttyS0 and powers itself off.
-import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import os from 'node:os'
+// The stand-in cloud image (Debian's packages under Arch names, so it really boots), built by the
+// bundled action once per test run and shared by the files that read it (test/run-cache.ts): its own
+// boot-test gate boots it under SeaBIOS and then OVMF, and the gate's `boot-test-script` prints a report
+// of the booted guest that test/cloud-image.test.ts reads back from the action's log. One build and two
+// boots carry cloud-image's checks and boot-gate's passing case.
 import path from 'node:path'
-import { MemoryLog } from './support/log.js'
-import { createOverlay, findOvmf, freePort, makeSeed, qemuArgv } from '../src/boot/qemu.js'
-import { ProcessExec } from '../src/pipeline/exec.js'
 import { KEYRING_READY } from '../src/stages/services.js'
-
-export interface BootOptions {
-  image: string
-  firmware: 'bios' | 'uefi'
-  userData: string
-  /** Bytes of the disk the guest sees (larger than the image, so growpart has work); 4 GiB by default. */
-  diskBytes?: number
-  timeoutSeconds?: number
-}
-
-export interface BootResult {
-  serial: string
-  seconds: number
-  exitCode: number | null
-  timedOut: boolean
-}
-
-// TCG unless QEMU_ACCEL=kvm: this project's machines have a /dev/kvm whose guests die in the kernel.
-const ACCEL = process.env.QEMU_ACCEL === 'kvm' ? 'kvm' : 'tcg'
-
-/** Boot until the guest powers itself off (or the timeout), and return what it printed on ttyS0. */
-export async function bootImage(options: BootOptions): Promise<BootResult> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'arch-image-boot-'))
-  const exec = new ProcessExec(new MemoryLog())
-  try {
-    const overlay = path.join(dir, 'overlay.qcow2')
-    await createOverlay(
-      exec,
-      { path: options.image, format: 'qcow2' },
-      overlay,
-      options.diskBytes ?? 4 * 2 ** 30
-    )
-    const seed = await makeSeed(exec, dir, {
-      instanceId: `arch-image-${path.basename(dir)}`,
-      hostname: 'arch-image-test',
-      userData: options.userData
-    })
-    const serial = path.join(dir, 'serial.log')
-    const timeout = options.timeoutSeconds ?? 420
-    const [command, ...args] = qemuArgv({
-      firmware: options.firmware,
-      accel: ACCEL,
-      ovmf: findOvmf(),
-      sshPort: await freePort(),
-      files: {
-        overlay,
-        seed,
-        console: serial,
-        monitor: path.join(dir, 'monitor.sock'),
-        pidFile: path.join(dir, 'qemu.pid')
-      },
-      limitSeconds: timeout
-    })
-    const started = performance.now()
-    const child = spawn(command as string, args, { stdio: ['ignore', 'ignore', 'pipe'] })
-    let stderr = ''
-    child.stderr.on('data', chunk => (stderr += chunk))
-    const exitCode = await new Promise<number | null>(resolve => child.on('close', code => resolve(code)))
-    const seconds = (performance.now() - started) / 1000
-    let log = ''
-    try {
-      log = readFileSync(serial, 'latin1')
-    } catch {
-      log = ''
-    }
-    return {
-      serial: `${log}${stderr ? `\n[qemu stderr] ${stderr}` : ''}`,
-      seconds,
-      exitCode,
-      timedOut: exitCode === 124 || exitCode === 137
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
-}
-
-/**
- * cloud-init user-data that starts, from bootcmd (early, not after the units ordered before cloud-final),
- * a transient unit that prints a line of progress while boot runs, then what the test checks, on the
- * serial console, and powers the guest off. Each write opens ttyS0 anew: when serial-getty starts it
- * hangs up the terminal, and writes through an fd opened before that fail.
- */
-export function reportingUserData(marker: string): string {
-  const units = REPORTED_UNITS.join(' ')
-  const report = [
-    // Progress: what systemd still waits for, so a slow or stuck boot can be read from the log.
-    `until systemctl is-active -q multi-user.target; do echo "${marker} waiting=$(systemctl list-jobs --no-legend --plain | awk '{print $2}' | tr '\\n' ' ')" >/dev/ttyS0; sleep 30; done`,
-    'state=$(systemctl is-system-running --wait)',
-    '{',
-    `echo "${marker} system=$state"`,
-    `echo "${marker} multi-user=$(systemctl is-active multi-user.target)"`,
-    `echo "${marker} machine-id=$(cat /etc/machine-id)"`,
-    `echo "${marker} cmdline=$(cat /proc/cmdline)"`,
-    `echo "${marker} root=$(findmnt -no SOURCE /)"`,
-    `echo "${marker} root-bytes=$(findmnt -bno SIZE /)"`,
-    `echo "${marker} locale=$(cat /etc/locale.conf)"`,
-    `echo "${marker} keyring=$(test -e /etc/pacman.d/gnupg/trustdb.gpg && test -e ${KEYRING_READY} && echo populated)"`,
-    `echo "${marker} startup=$(systemd-analyze time | head -n 1)"`,
-    `echo "${marker} slowest=$(systemd-analyze blame --no-pager | head -n 5 | tr -s ' ' | tr '\\n' '|')"`,
-    `for unit in ${units}; do echo "${marker} unit $unit=$(systemctl show -P Result $unit)/$(systemctl show -P ActiveState $unit)"; done`,
-    `echo "${marker} failed=$(systemctl --failed --no-legend --plain | awk '{print $1}' | tr '\\n' ' ')"`,
-    `for unit in $(systemctl --failed --no-legend --plain | awk '{print $1}'); do echo "${marker} journal $unit=$(journalctl -b -u $unit -o cat --no-pager | tail -n 6 | tr '\\n' '|')"; done`,
-    `echo "${marker} done"`,
-    '} >/dev/ttyS0 2>&1',
-    'poweroff'
-  ].join('\n')
-  return [
-    '#cloud-config',
-    'bootcmd:',
-    `  - [systemd-run, --no-block, --unit=arch-image-report, "--description=arch-image test report", /bin/sh, -c, ${JSON.stringify(report)}]`,
-    ''
-  ].join('\n')
-}
+import { fixtureMirror, runAction, standinRepo, type ActionRun } from './helpers.js'
+import type { HarnessEnv } from './openstack/harness.js'
+import { memberEnv } from './openstack/harness.js'
+import { oncePerRun } from './run-cache.js'
 
 /** The units the action enables, whose state the report prints. */
 export const REPORTED_UNITS = [
@@ -138,10 +24,51 @@ export const REPORTED_UNITS = [
   'pacman-init'
 ]
 
-/** The `<marker> key=value` lines of a serial log. */
-export function reportedValues(serial: string, marker: string): Map<string, string> {
+/** What starts each report line; the firmware follows (`ARCH-IMAGE-REPORT-bios key=value`). */
+export const REPORT_MARKER = 'ARCH-IMAGE-REPORT'
+
+/**
+ * The `boot-test-script` of the shared image: first the checks boot-gate asserts through the gate's
+ * `script` check (run as the default user, sudo without a password, sshd active), then `key=value`
+ * lines about the booted guest, printed in one write so the action logs each line whole. The marker
+ * is put together in the guest, so the script's own text (should anything log it) never matches.
+ */
+export function reportScript(): string {
+  const units = REPORTED_UNITS.join(' ')
+  return [
+    'test "$(id -un)" = arch',
+    'sudo -n test -s /etc/machine-id',
+    'systemctl is-active sshd',
+    // From here on a failing command is something to report, not a reason to stop.
+    'set +e',
+    'fw=bios; test -d /sys/firmware/efi && fw=uefi',
+    `m="${REPORT_MARKER}-$fw"`,
+    'state=$(timeout 300 systemctl is-system-running --wait)',
+    'report=$(',
+    'echo "$m system=$state"',
+    'echo "$m multi-user=$(systemctl is-active multi-user.target)"',
+    'echo "$m machine-id=$(cat /etc/machine-id)"',
+    'echo "$m cmdline=$(cat /proc/cmdline)"',
+    'echo "$m root=$(findmnt -no SOURCE /)"',
+    'echo "$m root-bytes=$(findmnt -bno SIZE /)"',
+    'echo "$m locale=$(cat /etc/locale.conf)"',
+    `echo "$m keyring=$(sudo -n test -e /etc/pacman.d/gnupg/trustdb.gpg && sudo -n test -e ${KEYRING_READY} && echo populated)"`,
+    'echo "$m startup=$(systemd-analyze time | head -n 1)"',
+    `echo "$m slowest=$(systemd-analyze blame --no-pager | head -n 5 | tr -s ' ' | tr '\\n' '|')"`,
+    `for unit in ${units}; do echo "$m unit $unit=$(systemctl show -P Result $unit)/$(systemctl show -P ActiveState $unit)"; done`,
+    `echo "$m failed=$(systemctl --failed --no-legend --plain | awk '{print $1}' | tr '\\n' ' ')"`,
+    `for unit in $(systemctl --failed --no-legend --plain | awk '{print $1}'); do echo "$m journal $unit=$(sudo -n journalctl -b -u $unit -o cat --no-pager | tail -n 6 | tr '\\n' '|')"; done`,
+    'echo "$m done"',
+    ')',
+    `printf '%s\\n' "$report"`,
+    ''
+  ].join('\n')
+}
+
+/** The `<marker> key=value` lines of a log. */
+export function reportedValues(log: string, marker: string): Map<string, string> {
   const values = new Map<string, string>()
-  for (const line of serial.split(/\r?\n/)) {
+  for (const line of log.split(/\r?\n/)) {
     const at = line.indexOf(`${marker} `)
     if (at < 0) continue
     const text = line.slice(at + marker.length + 1).trim()
@@ -149,4 +76,47 @@ export function reportedValues(serial: string, marker: string): Map<string, stri
     values.set(eq < 0 ? text : text.slice(0, eq), eq < 0 ? '' : text.slice(eq + 1))
   }
   return values
+}
+
+/** How long a file may wait for the shared image: its build and two boots at their longest. */
+export const SHARED_IMAGE_MINUTES = 60
+
+export interface CloudBuild {
+  /** The run's scratch directory (runner files, runner_temp, workspace, out/). */
+  dir: string
+  name: string
+  run: ActionRun
+}
+
+/**
+ * The default cloud image built from the stand-in repository by dist/main, gated by its own boot test
+ * (both firmwares, `reportScript`), then published to the harness's Glance: once per test run, whoever
+ * asks first. The caller must have the harness running (startHarness). The Glance image lives as long
+ * as the run's harness state (test/global-teardown.js removes it).
+ */
+export function sharedCloudImage(h: HarnessEnv): Promise<CloudBuild> {
+  return oncePerRun('cloud-image', SHARED_IMAGE_MINUTES, async dir => {
+    const runId = path.basename(path.dirname(dir)).replace(/^arch-image-run-/, '')
+    const name = `cloud-${runId.replace(/[^A-Za-z0-9]/g, '')}`
+    const run = await runAction({
+      dir,
+      // This machine's /dev/kvm accepts guests that then die: TCG, as on any host without KVM.
+      env: { QEMU_ACCEL: 'tcg', ...memberEnv(h) },
+      inputs: {
+        'image-name': name,
+        mirror: fixtureMirror(standinRepo()),
+        'signature-level': 'Never',
+        'pacman-from': 'host',
+        cache: 'false',
+        'package-cache-dir': path.join(dir, 'pkg-cache'),
+        'output-dir': path.join(dir, 'out'),
+        glance: 'true',
+        // Two boots one after the other, each with pacman-init: 3-4 min here, far more on a loaded
+        // machine (900 s, the default, timed out with the load at 15-20 on 2 cores).
+        'boot-test-timeout': '1500',
+        'boot-test-script': reportScript()
+      }
+    })
+    return { dir, name, run }
+  })
 }

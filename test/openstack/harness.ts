@@ -2,7 +2,7 @@
 // directory under the temp dir, a log that records every line, fixtures, and the openstack CLI.
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { createReadStream, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { createReadStream, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -84,6 +84,11 @@ export async function startHarness(): Promise<HarnessEnv> {
     throw new Error(
       `harness start failed: ${failure.message}\n${failure.stdout ?? ''}\n${failure.stderr ?? ''}`
     )
+  }
+  // Under jest the services stay up for the next file (a restart costs ~8 s): this lease is never
+  // dropped, and test/global-teardown.js stops them whatever the leases say.
+  if (process.env.JEST_WORKER_ID && !process.env.ARCH_IMAGE_OPENSTACK_DIR) {
+    writeFileSync(path.join(dir, 'leases', 'jest-run'), '')
   }
   return JSON.parse(readFileSync(path.join(dir, 'env.json'), 'utf8')) as HarnessEnv
 }
