@@ -1,12 +1,12 @@
 import { describe, expect, it } from '@jest/globals'
-import { lastConsoleLine } from '../src/boot/console.js'
+import { lastConsoleLine } from '../../src/boot/console.js'
 import {
   heartbeatLine,
   KvmUnusable,
   waitForLogin,
   type LoginProbe,
   type LoginWait
-} from '../src/boot/login-wait.js'
+} from '../../src/boot/login-wait.js'
 
 /** A guest on a fake clock: each hook is asked with the milliseconds since power-on. The console
  * is text already (the machine's probe reads it through consoleText). */

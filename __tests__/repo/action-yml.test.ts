@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import { readFileSync } from 'node:fs'
 import YAML from 'yaml'
-import { INPUTS, OUTPUTS } from '../src/config/inputs.js'
+import { INPUTS, OUTPUTS } from '../../src/config/inputs.js'
 
 interface ActionYml {
   inputs: Record<string, { description: string; default?: string; required?: boolean }>
@@ -9,7 +9,7 @@ interface ActionYml {
   runs: Record<string, string>
 }
 
-const action = YAML.parse(readFileSync(new URL('../action.yml', import.meta.url), 'utf8')) as ActionYml
+const action = YAML.parse(readFileSync(new URL('../../action.yml', import.meta.url), 'utf8')) as ActionYml
 
 describe('action.yml', () => {
   it('runs the bundled main and post entries on node24, post always', () => {
@@ -22,7 +22,7 @@ describe('action.yml', () => {
   })
 
   it('says which runner node24 needs and what GitHub Enterprise Server must provide', () => {
-    const text = readFileSync(new URL('../action.yml', import.meta.url), 'utf8')
+    const text = readFileSync(new URL('../../action.yml', import.meta.url), 'utf8')
     expect(text).toMatch(/^# .*npm run action-yml/)
     expect(text).toContain('actions/runner v2.327.1 or later')
     expect(text).toContain('GitHub Enterprise Server')

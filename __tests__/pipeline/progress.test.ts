@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { progressThrottle } from '../src/pipeline/progress.js'
+import { progressThrottle } from '../../src/pipeline/progress.js'
 
 /** Feeds `updates` ([ms, percent]) to a throttle and returns the percents it let through. */
 function passed(updates: [number, number][], options: { stepPercent?: number; intervalMs?: number } = {}) {

@@ -1,16 +1,16 @@
 import { describe, expect, it } from '@jest/globals'
 import { existsSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { ProcessExec } from '../src/pipeline/exec.js'
+import { ProcessExec } from '../../src/pipeline/exec.js'
 import {
   describe as describeResource,
   mountsBelow,
   processStartTime,
   Teardown,
   type Resource
-} from '../src/pipeline/teardown.js'
-import { MemoryLog } from '../test/support/log.js'
-import { tempDir } from '../test/support/temp-dir.js'
+} from '../../src/pipeline/teardown.js'
+import { MemoryLog } from '../../test/support/log.js'
+import { tempDir } from '../../test/support/temp-dir.js'
 
 const scratch = tempDir
 

@@ -5,7 +5,7 @@ import {
   normaliseImageEndpoint,
   passwordAuthBody,
   type CatalogService
-} from '../src/openstack/keystone.js'
+} from '../../src/openstack/keystone.js'
 
 describe('normaliseImageEndpoint', () => {
   it.each([

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { ARCH_RELEASE_KEYS } from '../src/bootstrap-env/keys.js'
-import { interpretGpgvStatus, refusal, verifySignature } from '../src/bootstrap-env/signature.js'
-import { ProcessExec } from '../src/pipeline/exec.js'
-import { TestKeys } from '../test/support/gpg-keys.js'
-import { MemoryLog } from '../test/support/log.js'
-import { tempDir } from '../test/support/temp-dir.js'
+import { ARCH_RELEASE_KEYS } from '../../src/bootstrap-env/keys.js'
+import { interpretGpgvStatus, refusal, verifySignature } from '../../src/bootstrap-env/signature.js'
+import { ProcessExec } from '../../src/pipeline/exec.js'
+import { TestKeys } from '../../test/support/gpg-keys.js'
+import { MemoryLog } from '../../test/support/log.js'
+import { tempDir } from '../../test/support/temp-dir.js'
 
 // What gpgv 2.2.40 printed on --status-fd for keys made as in helpers/gpg-keys.ts (captured here).
 const GOOD = `[GNUPG:] NEWSIG good@x.invalid

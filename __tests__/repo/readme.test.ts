@@ -5,10 +5,10 @@ import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from '@jest/globals'
 import YAML from 'yaml'
-import { INPUTS, OUTPUTS } from '../src/config/inputs.js'
-import { cell, REFERENCE_END, REFERENCE_START } from '../src/config/reference.js'
+import { INPUTS, OUTPUTS } from '../../src/config/inputs.js'
+import { cell, REFERENCE_END, REFERENCE_START } from '../../src/config/reference.js'
 
-const root = path.resolve(import.meta.dirname, '..')
+const root = path.resolve(import.meta.dirname, '../..')
 const readme = readFileSync(path.join(root, 'README.md'), 'utf8')
 const action = YAML.parse(readFileSync(path.join(root, 'action.yml'), 'utf8')) as {
   inputs: Record<string, { default?: string }>

@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { CACHE_MARKER } from '../src/cache/cache-dir.js'
-import { countPackageFiles, parsePackageFileName, prunePackageCache } from '../src/cache/prune.js'
+import { CACHE_MARKER } from '../../src/cache/cache-dir.js'
+import { countPackageFiles, parsePackageFileName, prunePackageCache } from '../../src/cache/prune.js'
 
 describe('parsePackageFileName', () => {
   it.each([

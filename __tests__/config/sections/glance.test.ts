@@ -3,9 +3,9 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { ConfigError, glanceSettingsFromInputs, type Config } from '../src/config/config.js'
-import { readQcow2Header } from '../src/config/qcow2-header.js'
-import { config as configOf, problemsOf, type Inputs } from '../test/support/config.js'
+import { ConfigError, glanceSettingsFromInputs, type Config } from '../../../src/config/config.js'
+import { readQcow2Header } from '../../../src/config/qcow2-header.js'
+import { config as configOf, problemsOf, type Inputs } from '../../../test/support/config.js'
 
 const OS_ENV = {
   OS_AUTH_URL: 'https://keystone.example:5000/v3',

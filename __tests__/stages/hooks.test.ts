@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
-import type { Context } from '../src/pipeline/context.js'
-import { hookEnvironment } from '../src/stages/hooks.js'
-import { config as configOf } from '../test/support/config.js'
+import type { Context } from '../../src/pipeline/context.js'
+import { hookEnvironment } from '../../src/stages/hooks.js'
+import { config as configOf } from '../../test/support/config.js'
 
 describe('hook script environment', () => {
   it('is what the build is, by name, and nothing else', () => {

@@ -5,7 +5,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { HttpClient, OpenStackError, parseErrorBody, type UploadProgress } from '../src/openstack/http.js'
+import { HttpClient, OpenStackError, parseErrorBody, type UploadProgress } from '../../src/openstack/http.js'
 
 // Bodies as Keystone 22 and Glance 25 (Debian 12) really send them.
 const KEYSTONE_401 =

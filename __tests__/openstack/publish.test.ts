@@ -9,7 +9,7 @@ import {
   verifyImage,
   ImageVerificationError,
   type Image
-} from '../src/openstack/glance.js'
+} from '../../src/openstack/glance.js'
 import {
   FAMILY_PROPERTY,
   SHA256_PROPERTY,
@@ -17,9 +17,9 @@ import {
   publishImage,
   rotateImages,
   type PublishRequest
-} from '../src/openstack/publish.js'
-import { FakeGlance } from '../test/support/glance.js'
-import { MemoryLog } from '../test/support/log.js'
+} from '../../src/openstack/publish.js'
+import { FakeGlance } from '../../test/support/glance.js'
+import { MemoryLog } from '../../test/support/log.js'
 
 const CONTENT = 'abc'
 function sha(algo: 'sha256' | 'sha512'): string {

@@ -4,13 +4,13 @@
 import { describe, expect, it } from '@jest/globals'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import type { Context } from '../src/pipeline/context.js'
-import { ProcessExec } from '../src/pipeline/exec.js'
-import { Teardown } from '../src/pipeline/teardown.js'
-import { sealStage } from '../src/stages/seal.js'
-import { MemoryLog } from '../test/support/log.js'
-import { tempDir } from '../test/support/temp-dir.js'
-import { config as configOf } from '../test/support/config.js'
+import type { Context } from '../../src/pipeline/context.js'
+import { ProcessExec } from '../../src/pipeline/exec.js'
+import { Teardown } from '../../src/pipeline/teardown.js'
+import { sealStage } from '../../src/stages/seal.js'
+import { MemoryLog } from '../../test/support/log.js'
+import { tempDir } from '../../test/support/temp-dir.js'
+import { config as configOf } from '../../test/support/config.js'
 
 function put(file: string, content = 'x'): void {
   mkdirSync(path.dirname(file), { recursive: true })

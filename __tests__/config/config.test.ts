@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
-import { defaultImageName, parseSize } from '../src/config/config.js'
-import { DEFAULT_BASE_PACKAGES } from '../src/config/inputs.js'
-import { config, problemsOf, type Inputs } from '../test/support/config.js'
+import { defaultImageName, parseSize } from '../../src/config/config.js'
+import { DEFAULT_BASE_PACKAGES } from '../../src/config/inputs.js'
+import { config, problemsOf, type Inputs } from '../../test/support/config.js'
 
 describe('defaults', () => {
   it('builds the official cloud image set as a zlib qcow2 of 2 GiB on ext4', () => {

@@ -1,12 +1,12 @@
 import { describe, expect, it } from '@jest/globals'
 import { chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { CACHE_MARKER, preparePackageCacheDir } from '../src/cache/cache-dir.js'
-import type { Context } from '../src/pipeline/context.js'
-import { ProcessExec } from '../src/pipeline/exec.js'
-import { MemoryLog } from '../test/support/log.js'
-import { tempDir } from '../test/support/temp-dir.js'
-import { config } from '../test/support/config.js'
+import { CACHE_MARKER, preparePackageCacheDir } from '../../src/cache/cache-dir.js'
+import type { Context } from '../../src/pipeline/context.js'
+import { ProcessExec } from '../../src/pipeline/exec.js'
+import { MemoryLog } from '../../test/support/log.js'
+import { tempDir } from '../../test/support/temp-dir.js'
+import { config } from '../../test/support/config.js'
 
 function context(cacheDir: string, owner?: { uid: number; gid: number }): { ctx: Context; log: MemoryLog } {
   const log = new MemoryLog()

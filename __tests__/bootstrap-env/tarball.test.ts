@@ -14,7 +14,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import type { TrustedKeyring } from '../src/bootstrap-env/keys.js'
+import type { TrustedKeyring } from '../../src/bootstrap-env/keys.js'
 import {
   CacheEntryError,
   ChecksumMismatchError,
@@ -30,10 +30,10 @@ import {
   releasesForDate,
   tarballName,
   toolCacheVersion
-} from '../src/bootstrap-env/tarball.js'
-import { ProcessExec } from '../src/pipeline/exec.js'
-import { TestKeys } from '../test/support/gpg-keys.js'
-import { MemoryLog } from '../test/support/log.js'
+} from '../../src/bootstrap-env/tarball.js'
+import { ProcessExec } from '../../src/pipeline/exec.js'
+import { TestKeys } from '../../test/support/gpg-keys.js'
+import { MemoryLog } from '../../test/support/log.js'
 
 // sha256sums.txt of the 2026.04.01 release as a mirror publishes it (four lines: ISO and bootstrap
 // tarball, each under its versioned and its versionless name).

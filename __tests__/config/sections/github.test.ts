@@ -4,10 +4,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from '@jest/globals'
-import { isPreviewTag } from '../src/config/config.js'
-import type { PullRequestEvent } from '../src/config/config.js'
-import { pullRequestFromEvent } from '../src/github/event.js'
-import { config as configIn, problemsOf as problemsIn, type Inputs } from '../test/support/config.js'
+import { isPreviewTag } from '../../../src/config/config.js'
+import type { PullRequestEvent } from '../../../src/config/config.js'
+import { pullRequestFromEvent } from '../../../src/github/event.js'
+import { config as configIn, problemsOf as problemsIn, type Inputs } from '../../../test/support/config.js'
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'arch-image-preview-config-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))

@@ -8,9 +8,9 @@ import {
   shellQuote,
   SUDO_HOME,
   SUDO_PATH
-} from '../src/pipeline/exec.js'
-import { MemoryLog } from '../test/support/log.js'
-import { tempDir } from '../test/support/temp-dir.js'
+} from '../../src/pipeline/exec.js'
+import { MemoryLog } from '../../test/support/log.js'
+import { tempDir } from '../../test/support/temp-dir.js'
 
 describe('exec seam', () => {
   it('puts sudo -n -- env -i in front of privileged commands only when not root', () => {

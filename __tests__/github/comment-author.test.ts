@@ -1,9 +1,9 @@
 // Whose marked comment the preview may edit: the token's own account only (src/github/comment-author.ts),
 // and GET /user through the real octokit against the fake GitHub (a user token, an installation token).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { ACTIONS_BOT, tokenAuthor, writtenBy } from '../src/github/comment-author.js'
-import { createGitHubRepo, type IssueComment } from '../src/github/repo.js'
-import { FakeGitHub } from '../test/fakes/github.js'
+import { ACTIONS_BOT, tokenAuthor, writtenBy } from '../../src/github/comment-author.js'
+import { createGitHubRepo, type IssueComment } from '../../src/github/repo.js'
+import { FakeGitHub } from '../../test/fakes/github.js'
 
 const comment = (author: IssueComment['author']): IssueComment => ({
   id: 1,

@@ -7,13 +7,13 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals'
 import { execFile, execFileSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { FakeGitHub } from '../test/fakes/github.js'
-import { tempDir } from '../test/support/temp-dir.js'
+import { FakeGitHub } from '../../test/fakes/github.js'
+import { tempDir } from '../../test/support/temp-dir.js'
 
 // Each run starts node and git several times: seconds on a loaded runner.
 jest.setTimeout(60_000)
 
-const script = path.resolve(import.meta.dirname, '../scripts/release.mjs')
+const script = path.resolve(import.meta.dirname, '../../scripts/release.mjs')
 
 // check-dist's shape: make the "fresh bundle", then dist/ must equal what is committed.
 const bundleAs = (content: string): string =>

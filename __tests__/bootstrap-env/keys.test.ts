@@ -3,13 +3,13 @@ import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { ARCH_RELEASE_KEYS, shippedKeyring, userKeyring } from '../src/bootstrap-env/keys.js'
-import { dearmor, keyringFileProblem, readKeyring } from '../src/openpgp/keyring.js'
-import { TestKeys } from '../test/support/gpg-keys.js'
-import { tempDir } from '../test/support/temp-dir.js'
-import { config, problemsOf, type Inputs } from '../test/support/config.js'
+import { ARCH_RELEASE_KEYS, shippedKeyring, userKeyring } from '../../src/bootstrap-env/keys.js'
+import { dearmor, keyringFileProblem, readKeyring } from '../../src/openpgp/keyring.js'
+import { TestKeys } from '../../test/support/gpg-keys.js'
+import { tempDir } from '../../test/support/temp-dir.js'
+import { config, problemsOf, type Inputs } from '../../test/support/config.js'
 
-const ROOT = path.resolve(import.meta.dirname, '..')
+const ROOT = path.resolve(import.meta.dirname, '../..')
 const SHIPPED = path.join(ROOT, 'src/bootstrap-env/keys/archlinux-release.gpg')
 
 /** gpg's view of a keyring file: `pub`/`sec`, fingerprint, creation and expiry of each primary key. */

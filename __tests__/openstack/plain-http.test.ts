@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals'
-import type { OpenStackSettings } from '../src/openstack/config.js'
-import type { HttpClient } from '../src/openstack/http.js'
-import { KeystoneSession, type CatalogService } from '../src/openstack/keystone.js'
-import { catalogEndpointProblem, isLoopbackHost, plainHttpProblem } from '../src/openstack/plain-http.js'
+import type { OpenStackSettings } from '../../src/openstack/config.js'
+import type { HttpClient } from '../../src/openstack/http.js'
+import { KeystoneSession, type CatalogService } from '../../src/openstack/keystone.js'
+import { catalogEndpointProblem, isLoopbackHost, plainHttpProblem } from '../../src/openstack/plain-http.js'
 
 describe('isLoopbackHost', () => {
   it.each([

@@ -2,9 +2,9 @@
 // `tsc --noEmit` (npm run lint) checks the @ts-expect-error lines below: were a misspelt name ever to
 // become valid, the unused directive would fail the typecheck.
 import { describe, expect, it } from '@jest/globals'
-import { INPUTS } from '../src/config/inputs.js'
-import { inputGetter, type InputName } from '../src/config/reader.js'
-import { config, type Inputs } from '../test/support/config.js'
+import { INPUTS } from '../../src/config/inputs.js'
+import { inputGetter, type InputName } from '../../src/config/reader.js'
+import { config, type Inputs } from '../../test/support/config.js'
 
 describe('input names', () => {
   it('are exactly the names of the inputs table', () => {

@@ -11,15 +11,15 @@ import {
   publishRelease,
   releaseAssetFiles,
   uploadProgress
-} from '../src/github/publish-release.js'
+} from '../../src/github/publish-release.js'
 import {
   assetUploadUrl,
   ReleaseApiError,
   type Release,
   type ReleaseAsset,
   type Releaser
-} from '../src/github/releaser.js'
-import { MemoryLog } from '../test/support/log.js'
+} from '../../src/github/releaser.js'
+import { MemoryLog } from '../../test/support/log.js'
 
 let dir: string
 beforeAll(() => {
