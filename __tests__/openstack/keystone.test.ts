@@ -1,8 +1,11 @@
 import { describe, expect, it } from '@jest/globals'
+import type { OpenStackSettings } from '../../src/openstack/config.js'
+import type { HttpClient } from '../../src/openstack/http.js'
 import {
   applicationCredentialAuthBody,
   findEndpoint,
   normaliseImageEndpoint,
+  KeystoneSession,
   passwordAuthBody,
   type CatalogService
 } from '../../src/openstack/keystone.js'
@@ -121,5 +124,54 @@ describe('auth request bodies', () => {
         }
       }
     })
+  })
+})
+
+describe('KeystoneSession.imageEndpoint (what the openstack stage asks) with a catalog', () => {
+  function session(authUrl: string, imageUrl: string, allowInsecureHttp?: boolean): KeystoneSession {
+    const catalog: CatalogService[] = [
+      {
+        type: 'image',
+        name: 'glance',
+        endpoints: [{ interface: 'public', region_id: 'RegionOne', url: imageUrl }]
+      }
+    ]
+    const http = {
+      request: async () => ({
+        status: 201,
+        headers: { 'x-subject-token': 'token' },
+        text: JSON.stringify({
+          token: { expires_at: new Date(Date.now() + 3_600_000).toISOString(), user: { id: 'u' }, catalog }
+        })
+      })
+    } as unknown as HttpClient
+    const settings: OpenStackSettings = {
+      auth: { type: 'password', authUrl, username: 'u', password: 'p', projectName: 'x' },
+      interface: 'public',
+      insecure: false,
+      warnings: [],
+      ...(allowInsecureHttp === undefined ? {} : { allowInsecureHttp })
+    }
+    return new KeystoneSession(settings, http)
+  }
+
+  it('refuses an https Keystone whose catalog gives an http Glance', async () => {
+    await expect(
+      session('https://k.example.org/v3', 'http://glance.example.org:9292').imageEndpoint()
+    ).rejects.toThrow(
+      /image endpoint http:\/\/glance\.example\.org:9292 is plain http while Keystone \(https:\/\/k\.example\.org\/v3\) is https/
+    )
+  })
+
+  it('uses it with allow-insecure-http, and an https or loopback one without', async () => {
+    await expect(
+      session('https://k.example.org/v3', 'http://glance.example.org:9292', true).imageEndpoint()
+    ).resolves.toBe('http://glance.example.org:9292/v2')
+    await expect(
+      session('https://k.example.org/v3', 'https://glance.example.org/image').imageEndpoint()
+    ).resolves.toBe('https://glance.example.org/image/v2')
+    await expect(session('http://127.0.0.1:5000/v3', 'http://127.0.0.1:9292').imageEndpoint()).resolves.toBe(
+      'http://127.0.0.1:9292/v2'
+    )
   })
 })
