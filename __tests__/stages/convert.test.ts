@@ -5,7 +5,7 @@ import { describe, expect, it } from '@jest/globals'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { convertStage } from '../../src/stages/convert.js'
+import { convertArgs, convertStage, qemuImgPercent, sha256sums } from '../../src/stages/convert.js'
 import { testContext } from '../../test/support/context.js'
 
 const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex')
@@ -97,5 +97,43 @@ describe('convert stage', () => {
     expect(exec.lines).toContain(
       `qemu-img info --output=json -f raw ${path.join(outputDir, 'test-image.raw')}`
     )
+  })
+})
+
+describe('convert', () => {
+  it('compresses qcow2 with the chosen algorithm or not at all', () => {
+    expect(convertArgs('zlib', 'a.raw', 'b')).toEqual([
+      'qemu-img',
+      'convert',
+      '-p',
+      '-f',
+      'raw',
+      '-O',
+      'qcow2',
+      '-c',
+      '-o',
+      'compression_type=zlib',
+      'a.raw',
+      'b'
+    ])
+    expect(convertArgs('zstd', 'a', 'b')).toContain('compression_type=zstd')
+    expect(convertArgs('none', 'a', 'b')).not.toContain('-c')
+  })
+
+  it("reads qemu-img's progress meter and nothing else as progress", () => {
+    expect(qemuImgPercent('    (0.00/100%)')).toBe(0)
+    expect(qemuImgPercent('    (47.25/100%)')).toBe(47.25)
+    expect(qemuImgPercent('    (100.00/100%)')).toBe(100)
+    expect(qemuImgPercent('qemu-img: warning: (50/100%) of something')).toBeUndefined()
+    expect(qemuImgPercent('(12.5/200%)')).toBeUndefined()
+  })
+
+  it('writes SHA256SUMS in the format sha256sum -c reads', () => {
+    expect(
+      sha256sums([
+        { sha256: 'ab', file: 'x.qcow2' },
+        { sha256: 'cd', file: 'x.manifest' }
+      ])
+    ).toBe('ab  x.qcow2\ncd  x.manifest\n')
   })
 })

@@ -2,7 +2,7 @@
 // command that acquires it runs, and a bad answer from losetup or sfdisk fails with it named.
 import { describe, expect, it } from '@jest/globals'
 import { existsSync, statSync } from 'node:fs'
-import { diskStage, partitionScript } from '../../src/stages/disk.js'
+import { diskStage, partitionNode, partitionScript } from '../../src/stages/disk.js'
 import { testContext } from '../../test/support/context.js'
 
 describe('disk stage', () => {
@@ -51,5 +51,24 @@ describe('disk stage', () => {
     expect(ctx.teardown.resources).toEqual([])
     const lock = first.ctx.teardown.resources.find(resource => resource.kind === 'lock')
     expect(lock && existsSync((lock as { path: string }).path)).toBe(true)
+  })
+})
+
+describe('disk layout', () => {
+  it('is GPT with BIOS boot, a 300 MiB ESP and an x86-64 root partition', () => {
+    expect(partitionScript()).toBe(
+      [
+        'label: gpt',
+        'size=1MiB, type=21686148-6449-6E6F-744E-656564454649, name="BIOS boot"',
+        'size=300MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name="EFI system"',
+        'type=4F68BCE3-E8CD-4D65-96E7-FBCAF984B709, name="root"',
+        ''
+      ].join('\n')
+    )
+  })
+
+  it('names partition nodes as the kernel does', () => {
+    expect(partitionNode('/dev/loop7', 3)).toBe('/dev/loop7p3')
+    expect(partitionNode('/dev/sda', 1)).toBe('/dev/sda1')
   })
 })
