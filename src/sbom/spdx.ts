@@ -113,7 +113,7 @@ export function spdxDocument(input: SbomInput): object {
         licenseDeclared: 'NOASSERTION',
         copyrightText: 'NOASSERTION',
         sourceInfo: sourceText(input),
-        primaryPackagePurpose: 'OPERATING-SYSTEM'
+        primaryPackagePurpose: 'OPERATING_SYSTEM'
       },
       ...packages
     ],
