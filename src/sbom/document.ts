@@ -48,6 +48,11 @@ export function documentUuid(format: 'spdx' | 'cyclonedx', subject: SbomSubject)
   return uuidV5(SBOM_NAMESPACE, `${format}:${subject.imageName}:sha256:${subject.sha256}`)
 }
 
+/** Unix seconds as ISO 8601 UTC, without fractions. */
+export function isoSeconds(unix: number): string {
+  return new Date(unix * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')
+}
+
 /**
  * When the documents say they were made: from the build's inputs, not the wall clock. A
  * SOURCE_DATE_EPOCH when the build has one, else the newest package's build date (no document of
@@ -59,7 +64,7 @@ export function sbomCreated(packages: PackageRecord[], snapshot?: string, source
   if (sourceDateEpoch === undefined && newest === 0 && snapshot) {
     seconds = Date.parse(`${snapshot.replaceAll('/', '-')}T00:00:00Z`) / 1000
   }
-  return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')
+  return isoSeconds(seconds)
 }
 
 /** A server line without credentials: a mirror URL may carry a token that must not be published. */

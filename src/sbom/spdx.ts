@@ -2,7 +2,14 @@
 // and sha512), it CONTAINS every installed package, and each package DEPENDS_ON what its
 // `%DEPENDS%` resolve to. Licenses that are no SPDX expression are defined as extracted licenses.
 import { declaredLicense, type LicenseRef } from './license.js'
-import { documentUuid, publicServer, resolvedDepends, TOOL_NAME, type SbomInput } from './document.js'
+import {
+  documentUuid,
+  isoSeconds,
+  publicServer,
+  resolvedDepends,
+  TOOL_NAME,
+  type SbomInput
+} from './document.js'
 import type { PackageRecord } from './pacman-db.js'
 import { alpmPurl } from './purl.js'
 
@@ -27,10 +34,6 @@ export function spdxPerson(packager: string | undefined): string {
   if (!packager) return 'NOASSERTION'
   const match = /^(.*?)\s*<([^>]*)>$/.exec(packager)
   return match ? `Person: ${match[1]} (${match[2]})` : `Person: ${packager}`
-}
-
-function isoSeconds(unix: number): string {
-  return new Date(unix * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')
 }
 
 function sourceText(input: SbomInput): string {
