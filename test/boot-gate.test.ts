@@ -247,8 +247,10 @@ describe('boot-test gate', () => {
       expect(sha256).toBe(run.outputs.sha256)
       expect(readdirSync(path.dirname(image)).sort()).toEqual([
         'SHA256SUMS',
+        `${name}.cdx.json`,
         `${name}.manifest`,
-        `${name}.qcow2`
+        `${name}.qcow2`,
+        `${name}.spdx.json`
       ])
       expect(leftovers(dir)).toEqual({ qemu: [], loops: [], mounts: [], temp: [] })
       const port = /SSH forwarded from 127\.0\.0\.1:(\d+)/.exec(run.output)?.[1]

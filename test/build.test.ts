@@ -8,6 +8,10 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { INPUTS } from '../src/config/inputs.js'
+import { cyclonedxDocument } from '../src/sbom/cyclonedx.js'
+import { sbomCreated, sbomText, TOOL_VERSION, type SbomInput } from '../src/sbom/document.js'
+import { readPackageRecords } from '../src/sbom/pacman-db.js'
+import { spdxDocument } from '../src/sbom/spdx.js'
 import {
   REPO_ROOT,
   fixtureInputs,
@@ -20,6 +24,7 @@ import {
   withImageRoot,
   type ActionRun
 } from './helpers.js'
+import { cyclonedxErrors, spdxSchemaErrors } from './support/sbom-validators.js'
 
 const SEALED = [
   'etc/ssh/ssh_host_ed25519_key',
@@ -49,6 +54,17 @@ function sha256(file: string): string {
 }
 
 let repo: string
+
+interface SpdxDoc {
+  packages: { SPDXID: string; name: string; checksums?: { algorithm: string; checksumValue: string }[] }[]
+}
+interface CycloneDxDoc {
+  metadata: { component: { hashes: { alg: string; content: string }[] } }
+  components: { name: string; version: string; purl: string }[]
+}
+
+/** The ext4 build's SBOMs, kept for the btrfs build to compare its package entries with. */
+const ext4Sboms: { spdx?: SpdxDoc; cyclonedx?: CycloneDxDoc } = {}
 
 beforeAll(() => {
   repo = fixtureRepo()
@@ -87,6 +103,8 @@ describe('ext4 build from a file:// mirror', () => {
       sha512: createHash('sha512').update(readFileSync(image)).digest('hex'),
       'sha256sums-path': path.join(dir, 'workspace/arch-image-out/SHA256SUMS'),
       'manifest-path': path.join(dir, 'workspace/arch-image-out/fixture-ext4.manifest'),
+      'sbom-spdx-path': path.join(dir, 'workspace/arch-image-out/fixture-ext4.spdx.json'),
+      'sbom-cyclonedx-path': path.join(dir, 'workspace/arch-image-out/fixture-ext4.cdx.json'),
       'package-count': '6',
       snapshot: '',
       // No cache service outside Actions: the restore is skipped and reported as a miss.
@@ -108,17 +126,49 @@ describe('ext4 build from a file:// mirror', () => {
     })
   })
 
-  it('leaves only the image, SHA256SUMS and the manifest in the output directory', () => {
+  it('leaves only the image, SHA256SUMS, the manifest and the SBOMs in the output directory', () => {
     expect(readdirSync(path.join(dir, 'workspace/arch-image-out')).sort()).toEqual([
       'SHA256SUMS',
+      'fixture-ext4.cdx.json',
       'fixture-ext4.manifest',
-      'fixture-ext4.qcow2'
+      'fixture-ext4.qcow2',
+      'fixture-ext4.spdx.json'
     ])
     const sums = execFileSync('sha256sum', ['-c', 'SHA256SUMS'], {
       cwd: path.join(dir, 'workspace/arch-image-out'),
       encoding: 'utf8'
     })
-    expect(sums).toBe('fixture-ext4.qcow2: OK\nfixture-ext4.manifest: OK\n')
+    expect(sums).toBe(
+      'fixture-ext4.qcow2: OK\nfixture-ext4.manifest: OK\nfixture-ext4.spdx.json: OK\nfixture-ext4.cdx.json: OK\n'
+    )
+  })
+
+  it('writes SBOMs that validate, list every package of the manifest and describe the image file', async () => {
+    const spdxText = readFileSync(run.outputs['sbom-spdx-path'] as string, 'utf8')
+    const cyclonedxText = readFileSync(run.outputs['sbom-cyclonedx-path'] as string, 'utf8')
+    expect(spdxSchemaErrors(spdxText)).toEqual([])
+    expect(await cyclonedxErrors(cyclonedxText)).toBeNull()
+    const spdx = JSON.parse(spdxText) as SpdxDoc
+    const cyclonedx = JSON.parse(cyclonedxText) as CycloneDxDoc
+    ext4Sboms.spdx = spdx
+    ext4Sboms.cyclonedx = cyclonedx
+
+    const manifest = readFileSync(run.outputs['manifest-path'] as string, 'utf8')
+    const listed = cyclonedx.components.map(c => `${c.name} ${c.version}\n`).join('')
+    expect(listed).toBe(manifest)
+    expect(spdx.packages.slice(1).map(p => p.name)).toEqual(cyclonedx.components.map(c => c.name))
+    expect(cyclonedx.components.find(c => c.name === 'fixture-hello')?.purl).toBe(
+      'pkg:alpm/arch/fixture-hello@1.0-1?arch=any'
+    )
+    const image = run.outputs['image-path'] as string
+    expect(spdx.packages[0]?.checksums).toEqual([
+      { algorithm: 'SHA256', checksumValue: sha256(image) },
+      { algorithm: 'SHA512', checksumValue: run.outputs.sha512 }
+    ])
+    expect(cyclonedx.metadata.component.hashes).toEqual([
+      { alg: 'SHA-256', content: sha256(image) },
+      { alg: 'SHA-512', content: run.outputs.sha512 }
+    ])
   })
 
   it('is a compressed qcow2 that qemu-img check finds clean', () => {
@@ -163,6 +213,27 @@ describe('ext4 build from a file:// mirror', () => {
       )
       expect(readFileSync(run.outputs['manifest-path'] as string, 'utf8')).toBe(installed)
       expect(installed).toContain('fixture-hello 1.0-1\n')
+
+      // The SBOMs made again from the image's own database, read back from the qcow2: the same bytes.
+      const packages = readPackageRecords(root)
+      const input: SbomInput = {
+        subject: {
+          imageName: 'fixture-ext4',
+          fileName: 'fixture-ext4.qcow2',
+          sha256: run.outputs.sha256 as string,
+          sha512: run.outputs.sha512 as string
+        },
+        packages,
+        servers: [fixtureMirror(repo)],
+        created: sbomCreated(packages),
+        toolVersion: TOOL_VERSION
+      }
+      expect(sbomText(spdxDocument(input))).toBe(
+        readFileSync(run.outputs['sbom-spdx-path'] as string, 'utf8')
+      )
+      expect(sbomText(cyclonedxDocument(input))).toBe(
+        readFileSync(run.outputs['sbom-cyclonedx-path'] as string, 'utf8')
+      )
     })
   }, 60_000)
 
@@ -177,9 +248,11 @@ describe('ext4 build from a file:// mirror', () => {
       'disk',
       'bootstrap',
       'fstab',
+      'sbom',
       'seal',
       'detach',
       'convert',
+      'sbom-write',
       'handover'
     ]) {
       expect(run.summary).toMatch(new RegExp(`<td>${stage}</td><td>[0-9.]+ s</td><td>ok</td>`))
@@ -280,6 +353,28 @@ describe('btrfs build from an Archive snapshot served over HTTP', () => {
       expect(exists(path.join(root, 'etc/ssh/ssh_host_ed25519_key'))).toBe(false)
     })
   }, 60_000)
+
+  it("gives each package the same SBOM entry as the ext4 build did: a package's entry depends on nothing else", () => {
+    // Another image (name, filesystem, digest) from other servers, of the same fixture packages: the
+    // documents differ only where they describe the image and its sources.
+    const spdx = JSON.parse(readFileSync(run.outputs['sbom-spdx-path'] as string, 'utf8')) as SpdxDoc
+    const cyclonedx = JSON.parse(
+      readFileSync(run.outputs['sbom-cyclonedx-path'] as string, 'utf8')
+    ) as CycloneDxDoc
+    expect(cyclonedx.components.length).toBe(Number(run.outputs['package-count']))
+    expect(cyclonedx.components.length).toBeGreaterThanOrEqual(5)
+    const entry = (doc: SpdxDoc | undefined, name: string) =>
+      JSON.stringify(doc?.packages.find(p => p.name === name))
+    const component = (doc: CycloneDxDoc | undefined, name: string) =>
+      JSON.stringify(doc?.components.find(c => c.name === name))
+    for (const { name } of cyclonedx.components) {
+      expect({ name, spdx: entry(spdx, name) }).toEqual({ name, spdx: entry(ext4Sboms.spdx, name) })
+      expect({ name, cyclonedx: component(cyclonedx, name) }).toEqual({
+        name,
+        cyclonedx: component(ext4Sboms.cyclonedx, name)
+      })
+    }
+  })
 
   it('left nothing attached or mounted', () => {
     expect(leaksUnder(dir)).toEqual({ loops: [], mounts: [] })
@@ -414,7 +509,9 @@ describe('CLI', () => {
           '--output-dir',
           'out',
           '--package-cache-dir',
-          'cache'
+          'cache',
+          '--sbom',
+          'false'
         ],
         { cwd: dir, encoding: 'utf8', env: { ...process.env, TMPDIR: dir, SUDO_UID: '', SUDO_GID: '' } }
       )
@@ -428,6 +525,14 @@ describe('CLI', () => {
       expect(outputs['image-format']).toBe('raw')
       expect(outputs.sha256).toBe(sha256(image))
       expect(statSync(image).size).toBe(600 * 1024 ** 2)
+      // sbom: false writes none, and SHA256SUMS lists only the image and the manifest.
+      expect(readdirSync(path.join(dir, 'out')).sort()).toEqual([
+        'SHA256SUMS',
+        'from-cli.manifest',
+        'from-cli.raw'
+      ])
+      expect([outputs['sbom-spdx-path'], outputs['sbom-cyclonedx-path']]).toEqual(['', ''])
+      expect(result.stderr).toMatch(/^sbom +- +skipped *$/m)
       expect(result.stderr).toMatch(/^==> bootstrap$/m)
       expect(result.stderr).toMatch(/^bootstrap +[0-9.]+ s +ok$/m)
       expect(result.stderr).not.toContain('image-path=')

@@ -5,6 +5,7 @@
 // test/boot-gate.test.ts asserts the gate's side of the same run.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { readFileSync, readlinkSync, statSync } from 'node:fs'
 import path from 'node:path'
 import YAML from 'yaml'
@@ -17,6 +18,7 @@ import {
 } from './boot.js'
 import { leaksUnder, withImageRoot, type ActionRun } from './helpers.js'
 import { startHarness, stopHarness } from './openstack/harness.js'
+import { cyclonedxErrors, spdxSchemaErrors } from './support/sbom-validators.js'
 
 describe('cloud image from the stand-in repository', () => {
   let dir: string
@@ -155,6 +157,51 @@ describe('cloud image from the stand-in repository', () => {
       expect(() => statSync(path.join(root, 'etc/pacman.d/gnupg'))).toThrow()
       expect(statSync(path.join(root, 'etc/machine-id')).size).toBe(0)
     })
+  }, 120_000)
+
+  it('has both SBOMs next to it: valid, every package of the manifest, the qcow2 as the described artifact', async () => {
+    const out = path.join(dir, 'out')
+    const spdxPath = path.join(out, `${name}.spdx.json`)
+    const cyclonedxPath = path.join(out, `${name}.cdx.json`)
+    expect([run.outputs['sbom-spdx-path'], run.outputs['sbom-cyclonedx-path']]).toEqual([
+      spdxPath,
+      cyclonedxPath
+    ])
+    const spdxText = readFileSync(spdxPath, 'utf8')
+    const cyclonedxText = readFileSync(cyclonedxPath, 'utf8')
+    expect(spdxSchemaErrors(spdxText)).toEqual([])
+    expect(await cyclonedxErrors(cyclonedxText)).toBeNull()
+
+    const spdx = JSON.parse(spdxText) as {
+      packages: {
+        name: string
+        versionInfo?: string
+        checksums?: { algorithm: string; checksumValue: string }[]
+      }[]
+    }
+    const cyclonedx = JSON.parse(cyclonedxText) as {
+      metadata: { component: { hashes: { alg: string; content: string }[] } }
+      components: { name: string; version: string }[]
+    }
+    const manifest = readFileSync(path.join(out, `${name}.manifest`), 'utf8')
+    const lines = manifest.split('\n').filter(Boolean)
+    expect(lines.length).toBeGreaterThan(10)
+    expect(cyclonedx.components.map(c => `${c.name} ${c.version}`)).toEqual(lines)
+    // The SPDX document: the image first, then one package per manifest line.
+    expect(spdx.packages.slice(1).map(p => `${p.name} ${p.versionInfo}`)).toEqual(lines)
+    expect(String(cyclonedx.components.length)).toBe(run.outputs['package-count'])
+
+    const image = readFileSync(path.join(out, `${name}.qcow2`))
+    const sha256 = createHash('sha256').update(image).digest('hex')
+    const sha512 = createHash('sha512').update(image).digest('hex')
+    expect(spdx.packages[0]?.checksums).toEqual([
+      { algorithm: 'SHA256', checksumValue: sha256 },
+      { algorithm: 'SHA512', checksumValue: sha512 }
+    ])
+    expect(cyclonedx.metadata.component.hashes).toEqual([
+      { alg: 'SHA-256', content: sha256 },
+      { alg: 'SHA-512', content: sha512 }
+    ])
   }, 120_000)
 
   describe('booted by the gate under QEMU (TCG) with SeaBIOS and with OVMF', () => {

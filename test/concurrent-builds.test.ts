@@ -137,7 +137,7 @@ describe('two builds of one image into one output directory at once', () => {
     expect(image).toBe(path.join(outDir, 'same.qcow2'))
     expect(execFileSync('qemu-img', ['check', image], { encoding: 'utf8' })).toMatch(/No errors were found/)
     expect(execFileSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: outDir, encoding: 'utf8' })).toBe(
-      'same.qcow2: OK\nsame.manifest: OK\n'
+      'same.qcow2: OK\nsame.manifest: OK\nsame.spdx.json: OK\nsame.cdx.json: OK\n'
     )
     await withImageRoot(image, root => {
       expect(readFileSync(path.join(root, 'var/lib/fixture-service/scriptlet-ran'), 'utf8')).toBe(
@@ -147,7 +147,13 @@ describe('two builds of one image into one output directory at once', () => {
   }, 120_000)
 
   it('leaves only the outputs: no lock, no partial file, nothing attached or mounted', () => {
-    expect(readdirSync(outDir).sort()).toEqual(['SHA256SUMS', 'same.manifest', 'same.qcow2'])
+    expect(readdirSync(outDir).sort()).toEqual([
+      'SHA256SUMS',
+      'same.cdx.json',
+      'same.manifest',
+      'same.qcow2',
+      'same.spdx.json'
+    ])
     expect(statSync(path.join(outDir, 'same.qcow2')).uid).toBe(INVOKER_UID)
     for (const dir of [dirA, dirB, outDir]) expect(leaksUnder(dir)).toEqual({ loops: [], mounts: [] })
     expect(postA.code).toBe(0)

@@ -5,6 +5,7 @@
 // the half-uploaded image. No secret may appear in anything the action writes.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -444,7 +445,7 @@ describe('failures', () => {
 })
 
 describe('build and publish', () => {
-  it('a build publishes its image with the build facts', async () => {
+  it('a build publishes its image with the build facts, its SBOM digest among them', async () => {
     const runDir = newRunDir()
     const name = `built-${suffix}`
     const run = record(
@@ -462,9 +463,11 @@ describe('build and publish', () => {
     expect(run.code).toBe(0)
     const image = await showImage(run.outputs['image-id'] as string)
     expect(image).toMatchObject({ name, status: 'active', disk_format: 'qcow2', min_disk: 1 })
+    const spdx = readFileSync(run.outputs['sbom-spdx-path'] as string)
     expect(image.properties).toMatchObject({
       hw_firmware_type: 'uefi',
-      arch_image_sha256: run.outputs.sha256
+      arch_image_sha256: run.outputs.sha256,
+      arch_image_sbom_sha256: createHash('sha256').update(spdx).digest('hex')
     })
     expect(run.outputs['os-hash-value']).toBe(await sha512Of(run.outputs['image-path'] as string))
     expect(leaksUnder(runDir)).toEqual({ loops: [], mounts: [] })

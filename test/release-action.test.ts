@@ -1,4 +1,4 @@
-// The built action attaches the image, SHA256SUMS and the manifest to a GitHub release, run the way
+// The built action attaches the image, SHA256SUMS, the manifest and the SBOMs to a GitHub release, run the way
 // the runner runs it (GITHUB_API_URL, GITHUB_REPOSITORY, INPUT_GITHUB-TOKEN), against the fake GitHub
 // that checks every request against GitHub's OpenAPI description, driven by the real octokit: a new
 // release, an existing one with same-named assets (through a 422 race and a 502 that leaves a
@@ -55,7 +55,7 @@ describe('release assets from the built action', () => {
     })
   }
 
-  it('creates a draft, uploads the three files, publishes it and reports it', async () => {
+  it('creates a draft, uploads the five files, publishes it and reports it', async () => {
     const run = await build('write-token', 'nightly-20261125')
     expect(run.output).not.toContain('::error::')
     expect(run.code).toBe(0)
@@ -67,10 +67,21 @@ describe('release assets from the built action', () => {
       targetCommitish: 'a'.repeat(40)
     })
     const byName = Object.fromEntries((release?.assets ?? []).map(asset => [asset.name, asset]))
-    expect(Object.keys(byName).sort()).toEqual(['SHA256SUMS', 'released.manifest', 'released.qcow2'])
+    expect(Object.keys(byName).sort()).toEqual([
+      'SHA256SUMS',
+      'released.cdx.json',
+      'released.manifest',
+      'released.qcow2',
+      'released.spdx.json'
+    ])
     expect(byName['released.qcow2']?.sha256).toBe(sha256(run.outputs['image-path'] as string))
     expect(byName['SHA256SUMS']?.sha256).toBe(sha256(run.outputs['sha256sums-path'] as string))
     expect(byName['released.manifest']?.contentType).toBe('text/plain')
+    // The SBOMs (sbom: true is the default), each with its media type.
+    expect(byName['released.spdx.json']?.sha256).toBe(sha256(run.outputs['sbom-spdx-path'] as string))
+    expect(byName['released.spdx.json']?.contentType).toBe('application/spdx+json')
+    expect(byName['released.cdx.json']?.sha256).toBe(sha256(run.outputs['sbom-cyclonedx-path'] as string))
+    expect(byName['released.cdx.json']?.contentType).toBe('application/vnd.cyclonedx+json')
     expect(fake.uploads.every(upload => !upload.chunked && upload.contentLength === upload.bytes)).toBe(true)
     // Progress of the long steps: qemu-img's meter as at most a line per 10 % (never the raw meter), and
     // the image's upload (1.5 MB, more than the one 1 MiB read a small file goes out in) per 10 % sent.
@@ -88,8 +99,10 @@ describe('release assets from the built action', () => {
     const assets = JSON.parse(run.outputs['release-assets'] as string) as { name: string; size: number }[]
     expect(assets.map(asset => asset.name).sort()).toEqual([
       'SHA256SUMS',
+      'released.cdx.json',
       'released.manifest',
-      'released.qcow2'
+      'released.qcow2',
+      'released.spdx.json'
     ])
     expect(run.summary).toMatch(/<td>release<\/td><td>[0-9.]+ s<\/td><td>ok<\/td>/)
     // The runner consumes ::add-mask:: and hides the value in every later line; nothing else may show it.
@@ -128,7 +141,9 @@ describe('release assets from the built action', () => {
       'notes.txt': `uploaded:${createHash('sha256').update('keep me').digest('hex')}`,
       'released.qcow2': `uploaded:${sha256(run.outputs['image-path'] as string)}`,
       SHA256SUMS: `uploaded:${sha256(run.outputs['sha256sums-path'] as string)}`,
-      'released.manifest': `uploaded:${sha256(run.outputs['manifest-path'] as string)}`
+      'released.manifest': `uploaded:${sha256(run.outputs['manifest-path'] as string)}`,
+      'released.spdx.json': `uploaded:${sha256(run.outputs['sbom-spdx-path'] as string)}`,
+      'released.cdx.json': `uploaded:${sha256(run.outputs['sbom-cyclonedx-path'] as string)}`
     })
     expect(run.output).toMatch(/::warning::Uploading released.qcow2 failed \(.*HTTP 502.*\); retrying/)
     expect(run.output).toContain(

@@ -76,7 +76,7 @@ describe('as an unprivileged user with passwordless sudo', () => {
     expect(postCode).toBe(0)
   })
 
-  it('leaves the image, SHA256SUMS, the manifest and the package cache owned by that user', () => {
+  it('leaves the image, SHA256SUMS, the manifest, the SBOMs and the package cache owned by that user', () => {
     const owned = (file: string) => {
       const stat = statSync(file)
       return { file: path.basename(file), uid: stat.uid, gid: stat.gid }
@@ -85,6 +85,8 @@ describe('as an unprivileged user with passwordless sudo', () => {
       run.outputs['image-path'] as string,
       run.outputs['sha256sums-path'] as string,
       run.outputs['manifest-path'] as string,
+      run.outputs['sbom-spdx-path'] as string,
+      run.outputs['sbom-cyclonedx-path'] as string,
       path.dirname(run.outputs['image-path'] as string),
       path.join(dir, 'pkg-cache'),
       ...readdirSync(path.join(dir, 'pkg-cache')).map(name => path.join(dir, 'pkg-cache', name))

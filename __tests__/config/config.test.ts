@@ -13,7 +13,8 @@ describe('defaults', () => {
         family: 'arch-cloud',
         format: 'qcow2',
         compression: 'zlib',
-        outputDir: '/work/repo/arch-image-out'
+        outputDir: '/work/repo/arch-image-out',
+        sbom: true
       },
       disk: { sizeBytes: 2 * 1024 ** 3, filesystem: 'ext4' },
       packages: {
@@ -149,6 +150,7 @@ const BAD_INPUTS: [Inputs, string, RegExp][] = [
     /"Sometimes" is not a pacman SigLevel; use words of Never, Optional/
   ],
   [{ 'signature-level': 'required' }, 'signature-level', /"required" is not a pacman SigLevel/],
+  [{ sbom: 'yes' }, 'sbom', /^sbom: "yes" is not accepted; use true or false$/],
   [{ 'image-name': 'my image' }, 'image-name', /"my image" is not accepted; use letters, digits/],
   [{ 'image-name': '../escape' }, 'image-name', /"..\/escape" is not accepted/],
   [{ 'image-name': '.hidden' }, 'image-name', /".hidden" is not accepted/],

@@ -153,8 +153,14 @@ export const INPUTS = [
     default: 'Required DatabaseOptional'
   },
   {
+    name: 'sbom',
+    description:
+      "Write the image's SBOM next to it, from its own pacman database: `<image-name>.spdx.json` (SPDX 2.3) and `<image-name>.cdx.json` (CycloneDX 1.6), every installed package with its version, licenses and purl, the image file with its sha256 and sha512 as the described artifact. Listed in `SHA256SUMS`, attached to the release, and the SPDX file's sha256 set as the Glance property `arch_image_sbom_sha256`.",
+    default: 'true'
+  },
+  {
     name: 'output-dir',
-    description: 'Directory for the image, `SHA256SUMS` and the package manifest.',
+    description: 'Directory for the image, `SHA256SUMS`, the package manifest and the SBOMs.',
     default: 'arch-image-out'
   },
   {
@@ -287,7 +293,7 @@ export const INPUTS = [
   {
     name: 'release-tag',
     description:
-      'Attach the image, SHA256SUMS and the manifest to the GitHub release of this tag (created as a draft and published once the assets are up). Empty: no release.',
+      'Attach the image, SHA256SUMS, the manifest and the SBOMs to the GitHub release of this tag (created as a draft and published once the assets are up). Empty: no release.',
     default: ''
   },
   { name: 'release-name', description: 'Title of the release (default: the tag).', default: '' },
@@ -356,6 +362,14 @@ export const OUTPUTS: OutputSpec[] = [
   { name: 'sha512', description: 'SHA-512 of the image file.' },
   { name: 'sha256sums-path', description: 'Path of the `SHA256SUMS` file.' },
   { name: 'manifest-path', description: 'Path of the package manifest (`name version` per line).' },
+  {
+    name: 'sbom-spdx-path',
+    description: 'Path of the SBOM as SPDX 2.3 JSON (`<image-name>.spdx.json`); empty with `sbom: false`.'
+  },
+  {
+    name: 'sbom-cyclonedx-path',
+    description: 'Path of the SBOM as CycloneDX 1.6 JSON (`<image-name>.cdx.json`); empty with `sbom: false`.'
+  },
   { name: 'package-count', description: 'Number of packages installed in the image.' },
   { name: 'cache-hit', description: '`true` when the package cache was restored from an exact key match.' },
   { name: 'cache-key', description: 'The package cache key of this build.' },

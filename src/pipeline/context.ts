@@ -1,6 +1,7 @@
 import type { Config, Firmware } from '../config/config.js'
 import type { GlanceConnection } from '../openstack/glance.js'
 import type { PackageDiff } from '../manifest/diff.js'
+import type { PackageRecord } from '../sbom/pacman-db.js'
 import type { Exec } from './exec.js'
 import type { Log } from './log.js'
 import type { Teardown } from './teardown.js'
@@ -36,6 +37,14 @@ export interface ImageFacts {
   sha512: string
   sha256sumsPath: string
   manifestPath: string
+}
+
+/** The SBOMs of the image: SPDX 2.3 and CycloneDX 1.6 JSON, each with its sha256. */
+export interface SbomFiles {
+  spdxPath: string
+  cyclonedxPath: string
+  spdxSha256: string
+  cyclonedxSha256: string
 }
 
 export interface GlanceImageFacts {
@@ -81,7 +90,11 @@ export interface Context {
   /** Teardown handles of the files the run hands to the user, forgotten on success. */
   outputs: number[]
   installed?: InstalledPackage[]
+  /** The image's packages as its pacman database records them (the sbom stage, before seal). */
+  sbomPackages?: PackageRecord[]
   image?: ImageFacts
+  /** The SBOM files written next to the image (the sbom-write stage, once the image's digest is known). */
+  sbom?: SbomFiles
   cache?: { key: string; hit: string; state: CacheState }
   /** The package cache directory, once created or found (decided once a run). */
   packageCache?: PackageCacheDir

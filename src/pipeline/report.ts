@@ -17,6 +17,8 @@ export function buildOutputs(ctx: Context): Record<string, string> {
     sha512: image.sha512,
     'sha256sums-path': image.sha256sumsPath,
     'manifest-path': image.manifestPath,
+    'sbom-spdx-path': ctx.sbom?.spdxPath ?? '',
+    'sbom-cyclonedx-path': ctx.sbom?.cyclonedxPath ?? '',
     'package-count': String(ctx.installed?.length ?? 0),
     snapshot: ctx.snapshotDate ?? '',
     'cache-hit': ctx.cache ? String(ctx.cache.hit === 'exact') : 'false',

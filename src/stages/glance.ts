@@ -58,6 +58,8 @@ export function provenanceProperties(ctx: Context, env = process.env): Record<st
     set('run_url', `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`)
   }
   set('snapshot', ctx.snapshotDate)
+  // The SPDX document's sha256: the SBOM an operator can fetch from the release and check.
+  set('sbom_sha256', ctx.sbom?.spdxSha256)
   if (ctx.config.github.preview) {
     set('pr', String(ctx.config.github.preview.pr))
     set('pr_sha', ctx.config.github.preview.sha)

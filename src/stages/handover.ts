@@ -1,4 +1,4 @@
-// handover: what the run leaves for later steps (image, SHA256SUMS, manifest, package cache) is
+// handover: what the run leaves for later steps (image, SHA256SUMS, manifest, SBOMs, package cache) is
 // given to the invoking user, so actions/upload-artifact or a cache save can read and remove it.
 import type { Stage } from '../pipeline/runner.js'
 
@@ -9,8 +9,17 @@ export const handoverStage: Stage = {
     if (!image) throw new Error('BUG: no image')
     if (owner) {
       const spec = `${owner.uid}:${owner.gid}`
+      const sboms = ctx.sbom ? [ctx.sbom.spdxPath, ctx.sbom.cyclonedxPath] : []
       await ctx.exec.run(
-        ['chown', spec, config.image.outputDir, image.path, image.sha256sumsPath, image.manifestPath],
+        [
+          'chown',
+          spec,
+          config.image.outputDir,
+          image.path,
+          image.sha256sumsPath,
+          image.manifestPath,
+          ...sboms
+        ],
         { privileged: true }
       )
       // Only a directory we created: chown -R of someone else's would take it from them.

@@ -24,6 +24,7 @@ import { overlayStage } from './overlay.js'
 import { packageDiffStage } from './package-diff.js'
 import { releaseStage } from './release.js'
 import { resolveStage } from './resolve.js'
+import { sbomStage, sbomWriteStage } from './sbom.js'
 import { sealStage } from './seal.js'
 import { servicesStage } from './services.js'
 import { sshStage } from './ssh.js'
@@ -50,9 +51,11 @@ export const BUILD_STAGES: Stage[] = [
   servicesStage,
   hookStage('after-configure'),
   hookStage('before-seal'),
+  sbomStage,
   sealStage,
   detachStage,
   convertStage,
+  sbomWriteStage,
   handoverStage,
   bootTestStage,
   packageDiffStage,

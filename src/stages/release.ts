@@ -1,4 +1,4 @@
-// release: the image, SHA256SUMS and the manifest as assets of a GitHub release.
+// release: the image, SHA256SUMS, the manifest and the SBOMs as assets of a GitHub release.
 import { createOctokitReleaser } from '../github/octokit-releaser.js'
 import { publishRelease } from '../github/publish-release.js'
 import type { Stage } from '../pipeline/runner.js'
@@ -25,7 +25,13 @@ export const releaseStage: Stage = {
       files: [
         { path: image.path },
         { path: image.sha256sumsPath, contentType: 'text/plain' },
-        { path: image.manifestPath, contentType: 'text/plain' }
+        { path: image.manifestPath, contentType: 'text/plain' },
+        ...(ctx.sbom
+          ? [
+              { path: ctx.sbom.spdxPath, contentType: 'application/spdx+json' },
+              { path: ctx.sbom.cyclonedxPath, contentType: 'application/vnd.cyclonedx+json' }
+            ]
+          : [])
       ],
       log: ctx.log
     })

@@ -3,7 +3,7 @@
 import path from 'node:path'
 import { selfContainedProblem } from '../qcow2-header.js'
 import type { SectionInput } from '../reader.js'
-import { directoryProblem, isFile, nameProblem, oneOf, quote } from '../validate.js'
+import { directoryProblem, isFile, nameProblem, oneOf, parseBool, quote } from '../validate.js'
 import { previewTagPrefix, type Preview } from './github.js'
 
 export type ImageFormat = 'qcow2' | 'raw'
@@ -15,8 +15,10 @@ export interface ImageConfig {
   family: string
   format: ImageFormat
   compression: Compression
-  /** The image, `SHA256SUMS` and the manifest go here. */
+  /** The image, `SHA256SUMS`, the manifest and the SBOMs go here. */
   outputDir: string
+  /** Write the SPDX and CycloneDX SBOMs next to the image. */
+  sbom: boolean
   architecture: 'x86_64'
   /** `mode: publish`: the existing image file to publish. */
   path?: string
@@ -60,7 +62,8 @@ export function parseImage(input: SectionInput, preview: Preview | undefined): I
   const outputDir = path.resolve(input.env.cwd, get('output-dir'))
   const outputProblem = directoryProblem('output-dir', outputDir)
   if (outputProblem) problems.push(outputProblem)
-  return { name, family, format, compression, outputDir, architecture: 'x86_64' }
+  const sbom = parseBool(problems, 'sbom', get('sbom'))
+  return { name, family, format, compression, outputDir, sbom, architecture: 'x86_64' }
 }
 
 /**
