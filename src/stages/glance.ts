@@ -65,6 +65,15 @@ export function provenanceProperties(ctx: Context, env = process.env): Record<st
   return properties
 }
 
+/** The image's attestation, as Glance properties: set after the user's, which cannot replace them. */
+export function attestationProperties(ctx: Context): Record<string, string> {
+  if (!ctx.attestation) return {}
+  return {
+    arch_image_attestation_url: ctx.attestation.provenance.url,
+    arch_image_attestation_digest: ctx.attestation.subjectDigest
+  }
+}
+
 export const inspectStage: Stage = {
   name: 'inspect',
   async run(ctx) {
@@ -129,7 +138,8 @@ export const publishStage: Stage = {
       properties: {
         ...archImageProperties(firmware ? { firmware } : {}),
         ...provenanceProperties(ctx),
-        ...glance.properties
+        ...glance.properties,
+        ...attestationProperties(ctx)
       },
       shareWith: glance.shareWith,
       uploadMethod: glance.uploadMethod,

@@ -1,8 +1,19 @@
-// release: the image, SHA256SUMS and the manifest as assets of a GitHub release.
+// release: the image, SHA256SUMS, the manifest and the attestation bundles as assets of a GitHub release.
 import { createOctokitReleaser } from '../github/octokit-releaser.js'
-import { publishRelease } from '../github/publish-release.js'
+import { publishRelease, type ReleaseFile } from '../github/publish-release.js'
+import type { Context } from '../pipeline/context.js'
 import type { Stage } from '../pipeline/runner.js'
 import { workflowRepository } from '../github/octokit.js'
+
+/** The Sigstore bundles of the image's attestations, when it was attested. */
+function bundleFiles(ctx: Context): ReleaseFile[] {
+  const attestation = ctx.attestation
+  if (!attestation) return []
+  return [attestation.provenance, ...(attestation.sbom ? [attestation.sbom] : [])].map(stored => ({
+    path: stored.bundlePath,
+    contentType: 'application/json'
+  }))
+}
 
 export const releaseStage: Stage = {
   name: 'release',
@@ -25,7 +36,8 @@ export const releaseStage: Stage = {
       files: [
         { path: image.path },
         { path: image.sha256sumsPath, contentType: 'text/plain' },
-        { path: image.manifestPath, contentType: 'text/plain' }
+        { path: image.manifestPath, contentType: 'text/plain' },
+        ...bundleFiles(ctx)
       ],
       log: ctx.log
     })
