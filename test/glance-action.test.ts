@@ -5,6 +5,7 @@
 // the half-uploaded image. No secret may appear in anything the action writes.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -23,6 +24,7 @@ import {
   type HarnessEnv
 } from './openstack/harness.js'
 import { FakeGitHub } from './fakes/github.js'
+import { SigstoreStandIn } from './fakes/sigstore.js'
 import {
   fixtureInputs,
   fixtureRepo,
@@ -441,6 +443,157 @@ describe('failures', () => {
       expect(await stillAccepted(postTokens)).toEqual([])
     }, 600_000)
   })
+})
+
+describe('attest: true', () => {
+  let github: FakeGitHub
+  let sigstore: SigstoreStandIn
+  let sigstoreDir: string
+  const sha = 'fedcba9876543210fedcba9876543210fedcba98'
+
+  beforeAll(async () => {
+    github = await FakeGitHub.start()
+    sigstoreDir = newRunDir()
+    sigstore = await SigstoreStandIn.start({
+      dir: sigstoreDir,
+      repository: github.repository,
+      sha,
+      runId: '4242'
+    })
+  }, 120_000)
+
+  afterAll(async () => {
+    await github?.close()
+    await sigstore?.close()
+  })
+
+  /** What a job with `id-token: write` sees, with the fake GitHub as its API. */
+  function attestEnv(): Record<string, string> {
+    return {
+      ...memberEnv(h),
+      ...sigstore.env(),
+      GITHUB_API_URL: github.apiUrl,
+      GITHUB_REPOSITORY: github.repository,
+      GITHUB_SHA: sha
+    }
+  }
+
+  interface Statement {
+    _type: string
+    subject: { name: string; digest: Record<string, string> }[]
+    predicateType: string
+    predicate: {
+      buildDefinition: { resolvedDependencies: { uri: string; digest: Record<string, string> }[] }
+    }
+  }
+
+  function statementOf(bundle: { dsseEnvelope: { payload: string } }): Statement {
+    return JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString('utf8')) as Statement
+  }
+
+  it('mode publish signs SLSA provenance of the image, stores it, and Glance points to it', async () => {
+    const runDir = newRunDir()
+    const image = await makeQcow2(runDir, `attested-${suffix}`)
+    const sha256 = createHash('sha256').update(readFileSync(image)).digest('hex')
+    const run = await publish(
+      { 'image-path': image, attest: 'true', 'github-token': 'write-token' },
+      attestEnv()
+    )
+    record(run)
+    expect(run.output).not.toContain('::error::')
+    expect(run.code).toBe(0)
+    expect(run.outputs.sha256).toBe(sha256)
+
+    // stored once on GitHub, and the same bundle written next to the image
+    expect(github.attestations).toHaveLength(1)
+    const stored = github.attestations[0] as { id: number; bundle: unknown }
+    const bundlePath = `${image}.sigstore.json`
+    expect(run.outputs['attestation-id']).toBe(String(stored.id))
+    expect(run.outputs['attestation-url']).toBe(
+      `https://github.com/${github.repository}/attestations/${stored.id}`
+    )
+    expect(run.outputs['attestation-bundle-path']).toBe(bundlePath)
+    const bundle = JSON.parse(readFileSync(bundlePath, 'utf8')) as { dsseEnvelope: { payload: string } }
+    expect(bundle).toEqual(stored.bundle)
+    expect(github.violations).toEqual([])
+
+    // a valid signature by the stand-in's CA, timestamped (a private repository: GitHub's instance) ...
+    expect(() => sigstore.verify(bundle)).not.toThrow()
+    expect(sigstore.requests).toEqual(
+      expect.arrayContaining([
+        'token.actions.githubusercontent.com /.well-known/jwks',
+        'fulcio.githubapp.com /api/v2/signingCert',
+        'timestamp.githubapp.com /api/v1/timestamp'
+      ])
+    )
+    expect(sigstore.tokenRequests).toEqual([
+      { audience: 'nobody', authorized: true },
+      { audience: 'sigstore', authorized: true }
+    ])
+    // ... that a changed statement no longer carries
+    const forged = statementOf(bundle)
+    forged.subject[0]!.digest.sha256 = '0'.repeat(64)
+    const tampered = {
+      ...bundle,
+      dsseEnvelope: {
+        ...bundle.dsseEnvelope,
+        payload: Buffer.from(JSON.stringify(forged)).toString('base64')
+      }
+    }
+    expect(() => sigstore.verify(tampered)).toThrow()
+
+    // the statement: SLSA provenance v1 of this run, about this file
+    const statement = statementOf(bundle)
+    expect(statement.predicateType).toBe('https://slsa.dev/provenance/v1')
+    expect(statement.subject).toEqual([{ name: path.basename(image), digest: { sha256 } }])
+    expect(statement.predicate.buildDefinition.resolvedDependencies[0]?.digest).toEqual({ gitCommit: sha })
+
+    const published = await showImage(run.outputs['image-id'] as string)
+    expect(published.properties).toMatchObject({
+      arch_image_attestation_url: run.outputs['attestation-url'],
+      arch_image_attestation_digest: `sha256:${sha256}`,
+      arch_image_sha256: sha256
+    })
+    expect(run.summary).toContain(run.outputs['attestation-url'] as string)
+  }, 300_000)
+
+  it('a token without attestations: write fails naming it, before anything is published', async () => {
+    const runDir = newRunDir()
+    const name = `unattested-${suffix}`
+    const image = await makeQcow2(runDir, name)
+    const run = record(
+      await publish({ 'image-path': image, attest: 'true', 'github-token': 'read-token' }, attestEnv())
+    )
+    expect(run.code).not.toBe(0)
+    expect(run.output).toMatch(
+      /stage "attest" failed: attest: GitHub refused to store the attestation in octo-org\/arch-images \(403\): the token needs `attestations: write`/
+    )
+    expect(run.outputs['attestation-id']).toBeUndefined()
+    expect(await imagesNamed(name)).toHaveLength(0)
+  }, 300_000)
+
+  it('without the OIDC grant the build is refused with the inputs, naming both permissions, before any disk', async () => {
+    const runDir = newRunDir()
+    const env = attestEnv()
+    delete env.ACTIONS_ID_TOKEN_REQUEST_URL
+    delete env.ACTIONS_ID_TOKEN_REQUEST_TOKEN
+    const run = record(
+      await runAction({
+        dir: runDir,
+        inputs: { ...fixtureInputs(fixtureRepo(), runDir), attest: 'true', 'github-token': 'write-token' },
+        env
+      })
+    )
+    expect(run.code).toBe(1)
+    const error = /::error::(.*)/.exec(run.output)?.[1]?.replaceAll('%0A', '\n') ?? ''
+    expect(error).toContain('attest: true needs an OIDC token from the runner')
+    expect(error).toContain('`permissions: id-token: write`')
+    expect(error).toContain('`attestations: write`')
+    expect(run.summary).toBe('')
+    expect(run.output).not.toContain('losetup')
+    expect(existsSync(path.join(runDir, 'workspace/arch-image-out'))).toBe(false)
+    expect(leaksUnder(runDir)).toEqual({ loops: [], mounts: [] })
+  }, 120_000)
 })
 
 describe('build and publish', () => {
