@@ -597,30 +597,73 @@ describe('attest: true', () => {
 })
 
 describe('build and publish', () => {
-  it('a build publishes its image with the build facts', async () => {
+  it('a build publishes its image with the build facts, attested, and releases it with its bundle', async () => {
     const runDir = newRunDir()
     const name = `built-${suffix}`
-    const run = record(
-      await runAction({
-        dir: runDir,
-        inputs: {
-          ...fixtureInputs(fixtureRepo(), runDir),
-          'image-name': name,
-          'boot-mode': 'uefi'
-        },
-        env: memberEnv(h)
-      })
-    )
-    expect(run.output).not.toContain('::error::')
-    expect(run.code).toBe(0)
-    const image = await showImage(run.outputs['image-id'] as string)
-    expect(image).toMatchObject({ name, status: 'active', disk_format: 'qcow2', min_disk: 1 })
-    expect(image.properties).toMatchObject({
-      hw_firmware_type: 'uefi',
-      arch_image_sha256: run.outputs.sha256
+    const sha = '0a1b2c3d4e5f60718293a4b5c6d7e8f901234567'
+    const github = await FakeGitHub.start()
+    const sigstore = await SigstoreStandIn.start({
+      dir: runDir,
+      repository: github.repository,
+      sha,
+      runId: '77'
     })
-    expect(run.outputs['os-hash-value']).toBe(await sha512Of(run.outputs['image-path'] as string))
-    expect(leaksUnder(runDir)).toEqual({ loops: [], mounts: [] })
+    try {
+      const run = record(
+        await runAction({
+          dir: runDir,
+          inputs: {
+            ...fixtureInputs(fixtureRepo(), runDir),
+            'image-name': name,
+            'boot-mode': 'uefi',
+            attest: 'true',
+            'release-tag': `built-${suffix}`,
+            'github-token': 'write-token'
+          },
+          env: {
+            ...memberEnv(h),
+            ...sigstore.env(),
+            GITHUB_API_URL: github.apiUrl,
+            GITHUB_REPOSITORY: github.repository,
+            GITHUB_SHA: sha
+          }
+        })
+      )
+      expect(run.output).not.toContain('::error::')
+      expect(run.code).toBe(0)
+      const image = await showImage(run.outputs['image-id'] as string)
+      expect(image).toMatchObject({ name, status: 'active', disk_format: 'qcow2', min_disk: 1 })
+      expect(image.properties).toMatchObject({
+        hw_firmware_type: 'uefi',
+        arch_image_sha256: run.outputs.sha256,
+        arch_image_attestation_url: run.outputs['attestation-url'],
+        arch_image_attestation_digest: `sha256:${run.outputs.sha256}`
+      })
+      expect(run.outputs['os-hash-value']).toBe(await sha512Of(run.outputs['image-path'] as string))
+
+      // the attestation: stored, verified, about the built file; its bundle is a release asset
+      const imagePath = run.outputs['image-path'] as string
+      const bundlePath = run.outputs['attestation-bundle-path'] as string
+      expect(bundlePath).toBe(`${imagePath}.sigstore.json`)
+      const bundle = JSON.parse(readFileSync(bundlePath, 'utf8')) as { dsseEnvelope: { payload: string } }
+      expect(github.attestations.map(stored => String(stored.id))).toEqual([run.outputs['attestation-id']])
+      expect(() => sigstore.verify(bundle)).not.toThrow()
+      const statement = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString('utf8')) as {
+        subject: unknown
+      }
+      expect(statement.subject).toEqual([
+        { name: path.basename(imagePath), digest: { sha256: run.outputs.sha256 } }
+      ])
+      const assets = JSON.parse(run.outputs['release-assets'] as string) as { name: string; size: number }[]
+      expect(assets.map(asset => asset.name)).toContain(path.basename(bundlePath))
+      const uploaded = github.uploads.find(upload => upload.name === path.basename(bundlePath))
+      expect(uploaded?.sha256).toBe(createHash('sha256').update(readFileSync(bundlePath)).digest('hex'))
+      expect(github.violations).toEqual([])
+      expect(leaksUnder(runDir)).toEqual({ loops: [], mounts: [] })
+    } finally {
+      await github.close()
+      await sigstore.close()
+    }
     execFileSync('rm', ['-rf', runDir])
   }, 900_000)
 })
