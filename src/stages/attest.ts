@@ -59,12 +59,18 @@ export const attestStage: Stage = {
     const paths = bundlePaths(image.path)
     const token = ctx.config.attest.token
 
-    const provenance = await keep(ctx, client, repository, await signProvenance(subjects, token), paths.provenance)
-    let sbom: StoredAttestation | undefined
-    if (ctx.sbom) {
-      const document = readSpdx(ctx.sbom.spdxPath, ctx.sbom.spdxSha256)
-      sbom = await keep(ctx, client, repository, await signSpdx(subjects, document, token), paths.sbom)
-    }
+    // Read first: a changed SBOM fails the stage before anything is signed or stored.
+    const document = ctx.sbom ? readSpdx(ctx.sbom.spdxPath, ctx.sbom.spdxSha256) : undefined
+    const provenance = await keep(
+      ctx,
+      client,
+      repository,
+      await signProvenance(subjects, token),
+      paths.provenance
+    )
+    const sbom = document
+      ? await keep(ctx, client, repository, await signSpdx(subjects, document, token), paths.sbom)
+      : undefined
     ctx.attestation = { subjectDigest: `sha256:${image.sha256}`, provenance, ...(sbom ? { sbom } : {}) }
   }
 }
