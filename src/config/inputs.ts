@@ -390,7 +390,10 @@ export const OUTPUTS: OutputSpec[] = [
     description:
       'Packages changed since `previous-manifest`, as JSON: {added, removed, upgraded, downgraded}.'
   },
-  { name: 'attestation-id', description: 'Id of the provenance attestation GitHub stored, with `attest: true`.' },
+  {
+    name: 'attestation-id',
+    description: 'Id of the provenance attestation GitHub stored, with `attest: true`.'
+  },
   {
     name: 'attestation-url',
     description: "URL of the provenance attestation on GitHub (the repository's attestations page)."

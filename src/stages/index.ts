@@ -64,13 +64,7 @@ export const BUILD_STAGES: Stage[] = [
 ]
 
 /** `mode: publish`: an existing image file into Glance. */
-export const PUBLISH_STAGES: Stage[] = [
-  openstackStage,
-  inspectStage,
-  attestStage,
-  publishStage,
-  commentStage
-]
+export const PUBLISH_STAGES: Stage[] = [openstackStage, inspectStage, attestStage, publishStage, commentStage]
 
 /** `mode: cleanup`: a closed pull request's previews deleted, one step per place; no disk is touched. */
 export const CLEANUP_STAGES: Stage[] = [openstackStage, cleanupGlanceStage, cleanupReleasesStage]

@@ -36,7 +36,9 @@ export function parseAttest({ get, problems, env }: SectionInput, mode: string):
     )
   }
   if (!environment.GITHUB_REPOSITORY) {
-    problems.push('attest: true needs GITHUB_REPOSITORY (owner/name), the repository the attestation belongs to')
+    problems.push(
+      'attest: true needs GITHUB_REPOSITORY (owner/name), the repository the attestation belongs to'
+    )
   }
   return { enabled, token }
 }
