@@ -1,5 +1,5 @@
 // A fake of the GitHub REST endpoints the action uses (releases and their assets, the latest release,
-// pull request comments, deleting a tag), on 127.0.0.1: the API on one port and uploads.github.com on another (a
+// pull request comments, deleting a tag, storing an attestation), on 127.0.0.1: the API on one port and uploads.github.com on another (a
 // release's upload_url points at it; asset downloads redirect to it too, as to GitHub's storage host). Every request is checked against
 // GitHub's OpenAPI description (github-openapi.ts); one that doesn't match gets a 400 and lands in
 // `violations`, which the tests assert empty, so the fake can't drift from the real API. Responses are
