@@ -519,6 +519,7 @@ describe('attest: true', () => {
 
     // a valid signature by the stand-in's CA, timestamped (a private repository: GitHub's instance) ...
     expect(() => sigstore.verify(bundle)).not.toThrow()
+    expect(() => sigstore.verify(bundle, { transparencyLog: true })).toThrow()
     expect(sigstore.requests).toEqual(
       expect.arrayContaining([
         'token.actions.githubusercontent.com /.well-known/jwks',
@@ -555,6 +556,39 @@ describe('attest: true', () => {
       arch_image_sha256: sha256
     })
     expect(run.summary).toContain(run.outputs['attestation-url'] as string)
+  }, 300_000)
+
+  it('for a public repository signs with the public-good instance: Fulcio and a Rekor entry', async () => {
+    const runDir = newRunDir()
+    const image = await makeQcow2(runDir, `public-${suffix}`)
+    const event = path.join(runDir, 'event.json')
+    writeFileSync(
+      event,
+      JSON.stringify({ repository: { full_name: github.repository, visibility: 'public' } })
+    )
+    const before = sigstore.requests.length
+    const run = record(
+      await publish(
+        { 'image-path': image, attest: 'true', 'github-token': 'write-token' },
+        { ...attestEnv(), GITHUB_EVENT_NAME: 'push', GITHUB_EVENT_PATH: event }
+      )
+    )
+    expect(run.output).not.toContain('::error::')
+    expect(run.code).toBe(0)
+    expect(sigstore.requests.slice(before)).toEqual(
+      expect.arrayContaining([
+        'fulcio.sigstore.dev /api/v2/signingCert',
+        'rekor.sigstore.dev /api/v1/log/entries'
+      ])
+    )
+    expect(sigstore.requests.slice(before).some(request => request.includes('githubapp.com'))).toBe(false)
+    const bundle = JSON.parse(readFileSync(run.outputs['attestation-bundle-path'] as string, 'utf8')) as {
+      dsseEnvelope: { payload: string }
+    }
+    expect(() => sigstore.verify(bundle, { transparencyLog: true })).not.toThrow()
+    expect(statementOf(bundle).subject).toEqual([
+      { name: path.basename(image), digest: { sha256: run.outputs.sha256 } }
+    ])
   }, 300_000)
 
   it('a token without attestations: write fails naming it, before anything is published', async () => {

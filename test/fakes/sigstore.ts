@@ -163,6 +163,35 @@ function tlsMaterial(dir: string, hosts: string[]): { ca: string; cert: string; 
   return { ca: file('ca.pem'), cert: file('tls.pem'), key: file('tls.key') }
 }
 
+/**
+ * What Rekor stores for a proposed `dsse` 0.0.1 entry: the hashes of the envelope and its payload and
+ * the signatures with their verifiers, not the envelope itself. (@sigstore/mock's log takes the body
+ * as it is sent; this is the step the real Rekor does before logging.) Other kinds pass unchanged.
+ */
+function rekorStored(body: string): string {
+  const proposed = JSON.parse(body) as {
+    kind?: string
+    apiVersion?: string
+    spec?: { proposedContent?: { envelope: string; verifiers: string[] } }
+  }
+  const content = proposed.spec?.proposedContent
+  if (proposed.kind !== 'dsse' || proposed.apiVersion !== '0.0.1' || !content) return body
+  const envelope = JSON.parse(content.envelope) as { payload: string; signatures: { sig: string }[] }
+  const hex = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex')
+  return JSON.stringify({
+    apiVersion: '0.0.1',
+    kind: 'dsse',
+    spec: {
+      envelopeHash: { algorithm: 'sha256', value: hex(content.envelope) },
+      payloadHash: { algorithm: 'sha256', value: hex(Buffer.from(envelope.payload, 'base64')) },
+      signatures: envelope.signatures.map((signature, i) => ({
+        signature: signature.sig,
+        verifier: content.verifiers[i] ?? content.verifiers[0]
+      }))
+    }
+  })
+}
+
 export class SigstoreStandIn {
   /** Hosts the proxy was asked for (CONNECT), in order; refused ones too. */
   readonly connects: string[] = []
@@ -209,11 +238,15 @@ export class SigstoreStandIn {
     )
   }
 
-  /** Verify a Sigstore bundle (JSON) against this instance's trust root; throws when it does not verify. */
-  verify(bundleJson: unknown): void {
+  /**
+   * Verify a Sigstore bundle (JSON) against this instance's trust root; throws when it does not verify.
+   * `transparencyLog`: the bundle must carry a verified Rekor entry (the public-good instance's bundles
+   * do; GitHub's instance timestamps with its TSA instead). Either way one verified time is required.
+   */
+  verify(bundleJson: unknown, options: { transparencyLog?: boolean } = {}): void {
     const verifier = new verifyLib.Verifier(verifyLib.toTrustMaterial(this.trustedRoot), {
       ctlogThreshold: 1,
-      tlogThreshold: 0,
+      tlogThreshold: options.transparencyLog ? 1 : 0,
       timestampThreshold: 1
     })
     verifier.verify(verifyLib.toSignedEntity(bundleLib.bundleFromJSON(bundleJson)))
@@ -337,7 +370,7 @@ export class SigstoreStandIn {
           if (!handler || handler.path !== url.pathname || req.method !== 'POST') {
             return json(404, { message: `no ${req.method} ${url.pathname} on ${host}` })
           }
-          const result = await handler.fn(body)
+          const result = await handler.fn(host.startsWith('rekor.') ? rekorStored(body) : body)
           const response = typeof result.response === 'string' ? result.response : bytes(result.response)
           res
             .writeHead(result.statusCode, { 'content-type': result.contentType ?? 'application/json' })
