@@ -450,6 +450,8 @@ describe('attest: true', () => {
   let sigstore: SigstoreStandIn
   let sigstoreDir: string
   const sha = 'fedcba9876543210fedcba9876543210fedcba98'
+  /** The first test's image and run, which the rerun publishes again. */
+  let attested: { image: string; run: ActionRun }
 
   beforeAll(async () => {
     github = await FakeGitHub.start()
@@ -556,6 +558,25 @@ describe('attest: true', () => {
       arch_image_sha256: sha256
     })
     expect(run.summary).toContain(run.outputs['attestation-url'] as string)
+    attested = { image, run }
+  }, 300_000)
+
+  it('a rerun that reuses the image points it to the new attestation', async () => {
+    const again = record(
+      await publish(
+        { 'image-path': attested.image, attest: 'true', 'github-token': 'write-token' },
+        attestEnv()
+      )
+    )
+    expect(again.code).toBe(0)
+    expect(again.outputs['glance-reused']).toBe('true')
+    expect(again.outputs['image-id']).toBe(attested.run.outputs['image-id'])
+    expect(again.outputs['attestation-id']).not.toBe(attested.run.outputs['attestation-id'])
+    const image = await showImage(again.outputs['image-id'] as string)
+    expect(image.properties).toMatchObject({
+      arch_image_attestation_url: again.outputs['attestation-url'],
+      arch_image_attestation_digest: `sha256:${again.outputs.sha256}`
+    })
   }, 300_000)
 
   it('for a public repository signs with the public-good instance: Fulcio and a Rekor entry', async () => {

@@ -3,7 +3,7 @@
 // image into Glance, verified by hash, registered for deletion until it is settled, then rotation.
 import { statSync } from 'node:fs'
 import { describeAuth } from '../openstack/config.js'
-import { connectGlance } from '../openstack/glance.js'
+import { connectGlance, type Image } from '../openstack/glance.js'
 import { hashFile } from '../util/hash.js'
 import { keystoneAccess } from '../openstack/keystone.js'
 import { archImageProperties, publishImage } from '../openstack/publish.js'
@@ -72,6 +72,21 @@ export function attestationProperties(ctx: Context): Record<string, string> {
     arch_image_attestation_url: ctx.attestation.provenance.url,
     arch_image_attestation_digest: ctx.attestation.subjectDigest
   }
+}
+
+/**
+ * A reused image (identical bytes, published earlier) keeps the properties it was created with: point
+ * it to this run's attestation, which is about the same digest.
+ */
+async function pointToAttestation(ctx: Context, image: Image): Promise<void> {
+  const properties = attestationProperties(ctx)
+  const changes = Object.entries(properties).filter(([key, value]) => image[key] !== value)
+  if (changes.length === 0 || !ctx.openstack) return
+  await ctx.openstack.glance.updateImage(
+    image.id,
+    changes.map(([key, value]) => ({ op: key in image ? 'replace' : 'add', path: `/${key}`, value }))
+  )
+  ctx.log.info(`Glance: image ${image.id} now points to attestation ${ctx.attestation?.provenance.url}`)
 }
 
 export const inspectStage: Stage = {
@@ -164,6 +179,7 @@ export const publishStage: Stage = {
           `Glance upload: ${progress.percent.toFixed(0)} % (${formatBytes(progress.bytes)} of ${formatBytes(progress.total)}), ${progress.mibPerSecond.toFixed(1)} MiB/s`
         )
     })
+    if (result.reused) await pointToAttestation(ctx, result.image)
     ctx.glanceImage = {
       id: result.image.id,
       name: ctx.imageName,
