@@ -24,6 +24,7 @@ import {
   type HarnessEnv
 } from './openstack/harness.js'
 import { FakeGitHub } from './fakes/github.js'
+import { SigstoreStandIn } from './fakes/sigstore.js'
 import {
   fixtureInputs,
   fixtureRepo,
@@ -444,33 +445,297 @@ describe('failures', () => {
   })
 })
 
-describe('build and publish', () => {
-  it('a build publishes its image with the build facts, its SBOM digest among them', async () => {
+describe('attest: true', () => {
+  let github: FakeGitHub
+  let sigstore: SigstoreStandIn
+  let sigstoreDir: string
+  const sha = 'fedcba9876543210fedcba9876543210fedcba98'
+  /** The first test's image and run, which the rerun publishes again. */
+  let attested: { image: string; run: ActionRun }
+
+  beforeAll(async () => {
+    github = await FakeGitHub.start()
+    sigstoreDir = newRunDir()
+    sigstore = await SigstoreStandIn.start({
+      dir: sigstoreDir,
+      repository: github.repository,
+      sha,
+      runId: '4242'
+    })
+  }, 120_000)
+
+  afterAll(async () => {
+    await github?.close()
+    await sigstore?.close()
+  })
+
+  /** What a job with `id-token: write` sees, with the fake GitHub as its API. */
+  function attestEnv(): Record<string, string> {
+    return {
+      ...memberEnv(h),
+      ...sigstore.env(),
+      GITHUB_API_URL: github.apiUrl,
+      GITHUB_REPOSITORY: github.repository,
+      GITHUB_SHA: sha
+    }
+  }
+
+  interface Statement {
+    _type: string
+    subject: { name: string; digest: Record<string, string> }[]
+    predicateType: string
+    predicate: {
+      buildDefinition: { resolvedDependencies: { uri: string; digest: Record<string, string> }[] }
+    }
+  }
+
+  function statementOf(bundle: { dsseEnvelope: { payload: string } }): Statement {
+    return JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString('utf8')) as Statement
+  }
+
+  it('mode publish signs SLSA provenance of the image, stores it, and Glance points to it', async () => {
     const runDir = newRunDir()
-    const name = `built-${suffix}`
+    const image = await makeQcow2(runDir, `attested-${suffix}`)
+    const sha256 = createHash('sha256').update(readFileSync(image)).digest('hex')
+    const run = await publish(
+      { 'image-path': image, attest: 'true', 'github-token': 'write-token' },
+      attestEnv()
+    )
+    record(run)
+    expect(run.output).not.toContain('::error::')
+    expect(run.code).toBe(0)
+    expect(run.outputs.sha256).toBe(sha256)
+
+    // stored once on GitHub, and the same bundle written next to the image
+    expect(github.attestations).toHaveLength(1)
+    const stored = github.attestations[0] as { id: number; bundle: unknown }
+    const bundlePath = `${image}.sigstore.json`
+    expect(run.outputs['attestation-id']).toBe(String(stored.id))
+    expect(run.outputs['attestation-url']).toBe(
+      `https://github.com/${github.repository}/attestations/${stored.id}`
+    )
+    expect(run.outputs['attestation-bundle-path']).toBe(bundlePath)
+    const bundle = JSON.parse(readFileSync(bundlePath, 'utf8')) as { dsseEnvelope: { payload: string } }
+    expect(bundle).toEqual(stored.bundle)
+    expect(github.violations).toEqual([])
+
+    // a valid signature by the stand-in's CA, timestamped (a private repository: GitHub's instance) ...
+    expect(() => sigstore.verify(bundle)).not.toThrow()
+    expect(() => sigstore.verify(bundle, { transparencyLog: true })).toThrow()
+    expect(sigstore.requests).toEqual(
+      expect.arrayContaining([
+        'token.actions.githubusercontent.com /.well-known/jwks',
+        'fulcio.githubapp.com /api/v2/signingCert',
+        'timestamp.githubapp.com /api/v1/timestamp'
+      ])
+    )
+    expect(sigstore.tokenRequests).toEqual([
+      { audience: 'nobody', authorized: true },
+      { audience: 'sigstore', authorized: true }
+    ])
+    // ... that a changed statement no longer carries
+    const forged = statementOf(bundle)
+    forged.subject[0]!.digest.sha256 = '0'.repeat(64)
+    const tampered = {
+      ...bundle,
+      dsseEnvelope: {
+        ...bundle.dsseEnvelope,
+        payload: Buffer.from(JSON.stringify(forged)).toString('base64')
+      }
+    }
+    expect(() => sigstore.verify(tampered)).toThrow()
+
+    // the statement: SLSA provenance v1 of this run, about this file
+    const statement = statementOf(bundle)
+    expect(statement.predicateType).toBe('https://slsa.dev/provenance/v1')
+    expect(statement.subject).toEqual([{ name: path.basename(image), digest: { sha256 } }])
+    expect(statement.predicate.buildDefinition.resolvedDependencies[0]?.digest).toEqual({ gitCommit: sha })
+
+    const published = await showImage(run.outputs['image-id'] as string)
+    expect(published.properties).toMatchObject({
+      arch_image_attestation_url: run.outputs['attestation-url'],
+      arch_image_attestation_digest: `sha256:${sha256}`,
+      arch_image_sha256: sha256
+    })
+    expect(run.summary).toContain(run.outputs['attestation-url'] as string)
+    attested = { image, run }
+  }, 300_000)
+
+  it('a rerun that reuses the image points it to the new attestation', async () => {
+    const again = record(
+      await publish(
+        { 'image-path': attested.image, attest: 'true', 'github-token': 'write-token' },
+        attestEnv()
+      )
+    )
+    expect(again.code).toBe(0)
+    expect(again.outputs['glance-reused']).toBe('true')
+    expect(again.outputs['image-id']).toBe(attested.run.outputs['image-id'])
+    expect(again.outputs['attestation-id']).not.toBe(attested.run.outputs['attestation-id'])
+    const image = await showImage(again.outputs['image-id'] as string)
+    expect(image.properties).toMatchObject({
+      arch_image_attestation_url: again.outputs['attestation-url'],
+      arch_image_attestation_digest: `sha256:${again.outputs.sha256}`
+    })
+  }, 300_000)
+
+  it('for a public repository signs with the public-good instance: Fulcio and a Rekor entry', async () => {
+    const runDir = newRunDir()
+    const image = await makeQcow2(runDir, `public-${suffix}`)
+    const event = path.join(runDir, 'event.json')
+    writeFileSync(
+      event,
+      JSON.stringify({ repository: { full_name: github.repository, visibility: 'public' } })
+    )
+    const before = sigstore.requests.length
     const run = record(
-      await runAction({
-        dir: runDir,
-        inputs: {
-          ...fixtureInputs(fixtureRepo(), runDir),
-          'image-name': name,
-          'boot-mode': 'uefi'
-        },
-        env: memberEnv(h)
-      })
+      await publish(
+        { 'image-path': image, attest: 'true', 'github-token': 'write-token' },
+        { ...attestEnv(), GITHUB_EVENT_NAME: 'push', GITHUB_EVENT_PATH: event }
+      )
     )
     expect(run.output).not.toContain('::error::')
     expect(run.code).toBe(0)
-    const image = await showImage(run.outputs['image-id'] as string)
-    expect(image).toMatchObject({ name, status: 'active', disk_format: 'qcow2', min_disk: 1 })
-    const spdx = readFileSync(run.outputs['sbom-spdx-path'] as string)
-    expect(image.properties).toMatchObject({
-      hw_firmware_type: 'uefi',
-      arch_image_sha256: run.outputs.sha256,
-      arch_image_sbom_sha256: createHash('sha256').update(spdx).digest('hex')
-    })
-    expect(run.outputs['os-hash-value']).toBe(await sha512Of(run.outputs['image-path'] as string))
+    expect(sigstore.requests.slice(before)).toEqual(
+      expect.arrayContaining([
+        'fulcio.sigstore.dev /api/v2/signingCert',
+        'rekor.sigstore.dev /api/v1/log/entries'
+      ])
+    )
+    expect(sigstore.requests.slice(before).some(request => request.includes('githubapp.com'))).toBe(false)
+    const bundle = JSON.parse(readFileSync(run.outputs['attestation-bundle-path'] as string, 'utf8')) as {
+      dsseEnvelope: { payload: string }
+    }
+    expect(() => sigstore.verify(bundle, { transparencyLog: true })).not.toThrow()
+    expect(statementOf(bundle).subject).toEqual([
+      { name: path.basename(image), digest: { sha256: run.outputs.sha256 } }
+    ])
+  }, 300_000)
+
+  it('a token without attestations: write fails naming it, before anything is published', async () => {
+    const runDir = newRunDir()
+    const name = `unattested-${suffix}`
+    const image = await makeQcow2(runDir, name)
+    const run = record(
+      await publish({ 'image-path': image, attest: 'true', 'github-token': 'read-token' }, attestEnv())
+    )
+    expect(run.code).not.toBe(0)
+    expect(run.output).toMatch(
+      /stage "attest" failed: attest: GitHub refused to store the attestation in octo-org\/arch-images \(403\): the token needs `attestations: write`/
+    )
+    expect(run.outputs['attestation-id']).toBeUndefined()
+    expect(await imagesNamed(name)).toHaveLength(0)
+  }, 300_000)
+
+  it('without the OIDC grant the build is refused with the inputs, naming both permissions, before any disk', async () => {
+    const runDir = newRunDir()
+    const env = attestEnv()
+    delete env.ACTIONS_ID_TOKEN_REQUEST_URL
+    delete env.ACTIONS_ID_TOKEN_REQUEST_TOKEN
+    const run = record(
+      await runAction({
+        dir: runDir,
+        inputs: { ...fixtureInputs(fixtureRepo(), runDir), attest: 'true', 'github-token': 'write-token' },
+        env
+      })
+    )
+    expect(run.code).toBe(1)
+    const error = /::error::(.*)/.exec(run.output)?.[1]?.replaceAll('%0A', '\n') ?? ''
+    expect(error).toContain('attest: true needs an OIDC token from the runner')
+    expect(error).toContain('`permissions: id-token: write`')
+    expect(error).toContain('`attestations: write`')
+    expect(run.summary).toBe('')
+    expect(run.output).not.toContain('losetup')
+    expect(existsSync(path.join(runDir, 'workspace/arch-image-out'))).toBe(false)
     expect(leaksUnder(runDir)).toEqual({ loops: [], mounts: [] })
+  }, 120_000)
+})
+
+describe('build and publish', () => {
+  it('a build publishes its image with the build facts, attested with its SBOM, and releases it with the bundles', async () => {
+    const runDir = newRunDir()
+    const name = `built-${suffix}`
+    const sha = '0a1b2c3d4e5f60718293a4b5c6d7e8f901234567'
+    const github = await FakeGitHub.start()
+    const sigstore = await SigstoreStandIn.start({
+      dir: runDir,
+      repository: github.repository,
+      sha,
+      runId: '77'
+    })
+    try {
+      const run = record(
+        await runAction({
+          dir: runDir,
+          inputs: {
+            ...fixtureInputs(fixtureRepo(), runDir),
+            'image-name': name,
+            'boot-mode': 'uefi',
+            attest: 'true',
+            'release-tag': `built-${suffix}`,
+            'github-token': 'write-token'
+          },
+          env: {
+            ...memberEnv(h),
+            ...sigstore.env(),
+            GITHUB_API_URL: github.apiUrl,
+            GITHUB_REPOSITORY: github.repository,
+            GITHUB_SHA: sha
+          }
+        })
+      )
+      expect(run.output).not.toContain('::error::')
+      expect(run.code).toBe(0)
+      const image = await showImage(run.outputs['image-id'] as string)
+      expect(image).toMatchObject({ name, status: 'active', disk_format: 'qcow2', min_disk: 1 })
+      const spdx = readFileSync(run.outputs['sbom-spdx-path'] as string)
+      expect(image.properties).toMatchObject({
+        hw_firmware_type: 'uefi',
+        arch_image_sha256: run.outputs.sha256,
+        arch_image_sbom_sha256: createHash('sha256').update(spdx).digest('hex'),
+        arch_image_attestation_url: run.outputs['attestation-url'],
+        arch_image_attestation_digest: `sha256:${run.outputs.sha256}`
+      })
+      expect(run.outputs['os-hash-value']).toBe(await sha512Of(run.outputs['image-path'] as string))
+
+      // the attestation: stored, verified, about the built file; its bundle is a release asset
+      const imagePath = run.outputs['image-path'] as string
+      const bundlePath = run.outputs['attestation-bundle-path'] as string
+      expect(bundlePath).toBe(`${imagePath}.sigstore.json`)
+      const bundle = JSON.parse(readFileSync(bundlePath, 'utf8')) as { dsseEnvelope: { payload: string } }
+      // Two stored: the provenance (the output's id) and the SPDX SBOM, both about the image.
+      expect(github.attestations).toHaveLength(2)
+      expect(github.attestations.map(stored => String(stored.id))).toContain(run.outputs['attestation-id'])
+      const sbomBundle = JSON.parse(readFileSync(`${imagePath}.sbom.sigstore.json`, 'utf8')) as {
+        dsseEnvelope: { payload: string }
+      }
+      for (const [signed, predicateType] of [
+        [bundle, 'https://slsa.dev/provenance/v1'],
+        [sbomBundle, 'https://spdx.dev/Document/v2.3']
+      ] as const) {
+        expect(() => sigstore.verify(signed)).not.toThrow()
+        const statement = JSON.parse(Buffer.from(signed.dsseEnvelope.payload, 'base64').toString('utf8')) as {
+          subject: unknown
+          predicateType: string
+          predicate: { spdxVersion?: string }
+        }
+        expect(statement.predicateType).toBe(predicateType)
+        expect(statement.subject).toEqual([
+          { name: path.basename(imagePath), digest: { sha256: run.outputs.sha256 } }
+        ])
+        if (predicateType.includes('spdx'))
+          expect(statement.predicate).toEqual(JSON.parse(spdx.toString('utf8')))
+      }
+      const assets = JSON.parse(run.outputs['release-assets'] as string) as { name: string; size: number }[]
+      expect(assets.map(asset => asset.name)).toContain(path.basename(bundlePath))
+      const uploaded = github.uploads.find(upload => upload.name === path.basename(bundlePath))
+      expect(uploaded?.sha256).toBe(createHash('sha256').update(readFileSync(bundlePath)).digest('hex'))
+      expect(github.violations).toEqual([])
+      expect(leaksUnder(runDir)).toEqual({ loops: [], mounts: [] })
+    } finally {
+      await github.close()
+      await sigstore.close()
+    }
     execFileSync('rm', ['-rf', runDir])
   }, 900_000)
 })

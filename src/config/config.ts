@@ -2,6 +2,7 @@
 // of them collect their problems into one list, so every bad input of a run is reported at once.
 import type { OpenStackSettings } from '../openstack/config.js'
 import { ConfigError, sectionInput, type ConfigEnv, type InputReader } from './reader.js'
+import { parseAttest, type AttestConfig } from './sections/attest.js'
 import { parseBootTest, type BootTestConfig } from './sections/boot-test.js'
 import { parseCache, type CacheConfig } from './sections/cache.js'
 import { parseConfigure, type ConfigureConfig } from './sections/configure.js'
@@ -20,6 +21,7 @@ export {
   type InputReader,
   type PullRequestEvent
 } from './reader.js'
+export { ATTEST_PERMISSIONS, type AttestConfig } from './sections/attest.js'
 export { KVM_SETTINGS, type BootTestConfig, type Firmware, type KvmSetting } from './sections/boot-test.js'
 export type { CacheConfig } from './sections/cache.js'
 export {
@@ -62,6 +64,8 @@ export interface Config {
   /** Boot the finished image in QEMU and check it before publishing (the boot-test stage). */
   bootTest: BootTestConfig
   cache: CacheConfig
+  /** Sign a build attestation for the image (the attest stage). */
+  attest: AttestConfig
   /** Publish to Glance (the `glance` input, and credentials); undefined: not published. */
   glance?: GlanceConfig
   github: GitHubConfig
@@ -91,6 +95,7 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
   const bootTest = parseBootTest(input, configure.bootMode)
   const cache = parseCache(input)
   const github = parseGitHub(input, mode, preview)
+  const attest = parseAttest(input, mode)
   const glance = parseGlance(input, { mode, preview: preview !== undefined })
   const published = parsePublishedImage(input, mode, image)
   if (input.problems.length > 0) throw new ConfigError(input.problems)
@@ -102,6 +107,7 @@ export function buildConfig(read: InputReader, env: ConfigEnv): Config {
     configure,
     bootTest,
     cache,
+    attest,
     glance,
     github,
     warnings: input.warnings

@@ -329,6 +329,12 @@ export const INPUTS = [
     default: ''
   },
   {
+    name: 'attest',
+    description:
+      '`true` signs a SLSA provenance attestation for the image (and one with the SPDX SBOM, when written) with `@actions/attest`, stores it on GitHub and writes the Sigstore bundle next to the image (`<image>.sigstore.json`, also a release asset). Needs `permissions: id-token: write` and `attestations: write`; verify with `gh attestation verify <image> --repo <owner>/<repo>`.',
+    default: 'false'
+  },
+  {
     name: 'cache',
     description:
       'Keep downloaded packages between runs with the Actions cache (restored before pacstrap, saved by the post step).',
@@ -397,6 +403,18 @@ export const OUTPUTS: OutputSpec[] = [
     name: 'package-diff',
     description:
       'Packages changed since `previous-manifest`, as JSON: {added, removed, upgraded, downgraded}.'
+  },
+  {
+    name: 'attestation-id',
+    description: 'Id of the provenance attestation GitHub stored, with `attest: true`.'
+  },
+  {
+    name: 'attestation-url',
+    description: "URL of the provenance attestation on GitHub (the repository's attestations page)."
+  },
+  {
+    name: 'attestation-bundle-path',
+    description: 'Path of the Sigstore bundle of the provenance attestation (`<image>.sigstore.json`).'
   },
   { name: 'comment-url', description: 'URL of the pull request comment, with `comment: true`.' },
   {

@@ -101,6 +101,8 @@ export interface Context {
   /** Mirror the package cache state for the post step (GITHUB_STATE in Actions). */
   saveCacheState(state: CacheState): void
   release?: { url: string; assets: { name: string; url: string; size: number }[] }
+  /** The signed and stored build attestations of the image (`attest: true`). */
+  attestation?: AttestationFacts
   /** What the boot-test stage saw (absent when it did not run). */
   bootTest?: BootTestReport
   /** Keystone session and Glance client (the openstack stage), closed when the run ends. */
@@ -112,6 +114,22 @@ export interface Context {
   comment?: { url: string; updated: boolean }
   /** What `mode: cleanup` deleted, in order. */
   deleted?: DeletedItem[]
+}
+
+export interface StoredAttestation {
+  /** The id GitHub gave it, and the page that shows it. */
+  id: number
+  url: string
+  /** The Sigstore bundle, written next to the image. */
+  bundlePath: string
+}
+
+export interface AttestationFacts {
+  /** `sha256:<hex>` of the image: the attestations' subject. */
+  subjectDigest: string
+  provenance: StoredAttestation
+  /** The SPDX SBOM attested for the same subject, when there is one. */
+  sbom?: StoredAttestation
 }
 
 /** Arch's bootstrap tarball after its checksum and signature were verified. */

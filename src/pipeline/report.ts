@@ -27,6 +27,9 @@ export function buildOutputs(ctx: Context): Record<string, string> {
     'release-assets': ctx.release ? JSON.stringify(ctx.release.assets) : '',
     'package-diff': ctx.packageDiff ? JSON.stringify(ctx.packageDiff.diff) : '',
     'comment-url': ctx.comment?.url ?? '',
+    'attestation-id': ctx.attestation ? String(ctx.attestation.provenance.id) : '',
+    'attestation-url': ctx.attestation?.provenance.url ?? '',
+    'attestation-bundle-path': ctx.attestation?.provenance.bundlePath ?? '',
     'image-id': ctx.glanceImage?.id ?? '',
     'image-url': ctx.glanceImage?.url ?? '',
     'os-hash-value': ctx.glanceImage?.osHashValue ?? '',
@@ -121,6 +124,7 @@ export function factRows(ctx: Context): string[][] {
   }
   rows.push(['snapshot', ctx.snapshotDate ?? 'none (mirror)'])
   if (ctx.installed) rows.push(['packages', String(ctx.installed.length)])
+  if (ctx.attestation) rows.push(['attestation', ctx.attestation.provenance.url])
   const glance = ctx.glanceImage
   if (glance) {
     rows.push([

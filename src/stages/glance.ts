@@ -3,7 +3,7 @@
 // image into Glance, verified by hash, registered for deletion until it is settled, then rotation.
 import { statSync } from 'node:fs'
 import { describeAuth } from '../openstack/config.js'
-import { connectGlance } from '../openstack/glance.js'
+import { connectGlance, type Image } from '../openstack/glance.js'
 import { hashFile } from '../util/hash.js'
 import { keystoneAccess } from '../openstack/keystone.js'
 import { archImageProperties, publishImage } from '../openstack/publish.js'
@@ -65,6 +65,30 @@ export function provenanceProperties(ctx: Context, env = process.env): Record<st
     set('pr_sha', ctx.config.github.preview.sha)
   }
   return properties
+}
+
+/** The image's attestation, as Glance properties: set after the user's, which cannot replace them. */
+export function attestationProperties(ctx: Context): Record<string, string> {
+  if (!ctx.attestation) return {}
+  return {
+    arch_image_attestation_url: ctx.attestation.provenance.url,
+    arch_image_attestation_digest: ctx.attestation.subjectDigest
+  }
+}
+
+/**
+ * A reused image (identical bytes, published earlier) keeps the properties it was created with: point
+ * it to this run's attestation, which is about the same digest.
+ */
+async function pointToAttestation(ctx: Context, image: Image): Promise<void> {
+  const properties = attestationProperties(ctx)
+  const changes = Object.entries(properties).filter(([key, value]) => image[key] !== value)
+  if (changes.length === 0 || !ctx.openstack) return
+  await ctx.openstack.glance.updateImage(
+    image.id,
+    changes.map(([key, value]) => ({ op: key in image ? 'replace' : 'add', path: `/${key}`, value }))
+  )
+  ctx.log.info(`Glance: image ${image.id} now points to attestation ${ctx.attestation?.provenance.url}`)
 }
 
 export const inspectStage: Stage = {
@@ -131,7 +155,8 @@ export const publishStage: Stage = {
       properties: {
         ...archImageProperties(firmware ? { firmware } : {}),
         ...provenanceProperties(ctx),
-        ...glance.properties
+        ...glance.properties,
+        ...attestationProperties(ctx)
       },
       shareWith: glance.shareWith,
       uploadMethod: glance.uploadMethod,
@@ -156,6 +181,7 @@ export const publishStage: Stage = {
           `Glance upload: ${progress.percent.toFixed(0)} % (${formatBytes(progress.bytes)} of ${formatBytes(progress.total)}), ${progress.mibPerSecond.toFixed(1)} MiB/s`
         )
     })
+    if (result.reused) await pointToAttestation(ctx, result.image)
     ctx.glanceImage = {
       id: result.image.id,
       name: ctx.imageName,

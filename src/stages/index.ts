@@ -2,6 +2,7 @@
 import type { Config } from '../config/config.js'
 import { startBuild, type BuildOptions, type BuildRun } from '../pipeline/build.js'
 import type { Stage } from '../pipeline/runner.js'
+import { attestStage } from './attest.js'
 import { bootloaderStage } from './bootloader.js'
 import { bootstrapStage } from './bootstrap.js'
 import { bootstrapTarballStage } from './bootstrap-tarball.js'
@@ -58,6 +59,7 @@ export const BUILD_STAGES: Stage[] = [
   sbomWriteStage,
   handoverStage,
   bootTestStage,
+  attestStage,
   packageDiffStage,
   publishStage,
   releaseStage,
@@ -65,7 +67,7 @@ export const BUILD_STAGES: Stage[] = [
 ]
 
 /** `mode: publish`: an existing image file into Glance. */
-export const PUBLISH_STAGES: Stage[] = [openstackStage, inspectStage, publishStage, commentStage]
+export const PUBLISH_STAGES: Stage[] = [openstackStage, inspectStage, attestStage, publishStage, commentStage]
 
 /** `mode: cleanup`: a closed pull request's previews deleted, one step per place; no disk is touched. */
 export const CLEANUP_STAGES: Stage[] = [openstackStage, cleanupGlanceStage, cleanupReleasesStage]

@@ -1,8 +1,19 @@
-// release: the image, SHA256SUMS, the manifest and the SBOMs as assets of a GitHub release.
+// release: the image, SHA256SUMS, the manifest, the SBOMs and the attestation bundles as assets of a GitHub release.
 import { createOctokitReleaser } from '../github/octokit-releaser.js'
-import { publishRelease } from '../github/publish-release.js'
+import { publishRelease, type ReleaseFile } from '../github/publish-release.js'
+import type { Context } from '../pipeline/context.js'
 import type { Stage } from '../pipeline/runner.js'
 import { workflowRepository } from '../github/octokit.js'
+
+/** The Sigstore bundles of the image's attestations, when it was attested. */
+function bundleFiles(ctx: Context): ReleaseFile[] {
+  const attestation = ctx.attestation
+  if (!attestation) return []
+  return [attestation.provenance, ...(attestation.sbom ? [attestation.sbom] : [])].map(stored => ({
+    path: stored.bundlePath,
+    contentType: 'application/json'
+  }))
+}
 
 export const releaseStage: Stage = {
   name: 'release',
@@ -31,7 +42,8 @@ export const releaseStage: Stage = {
               { path: ctx.sbom.spdxPath, contentType: 'application/spdx+json' },
               { path: ctx.sbom.cyclonedxPath, contentType: 'application/vnd.cyclonedx+json' }
             ]
-          : [])
+          : []),
+        ...bundleFiles(ctx)
       ],
       log: ctx.log
     })

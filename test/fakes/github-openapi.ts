@@ -331,7 +331,12 @@ export class OpenApi {
         if (property) this.check(property, item, `${at}.${name}`, problems, strict)
         else if (typeof schema.additionalProperties === 'object') {
           this.check(schema.additionalProperties, item, `${at}.${name}`, problems, strict)
-        } else if (schema.additionalProperties === false || (strict && schema.properties)) {
+        } else if (
+          schema.additionalProperties === false ||
+          // strict: a request may not add names the description lists no room for (an explicit
+          // `additionalProperties: true`, as the attestation bundle's parts have, is room)
+          (strict && schema.properties && schema.additionalProperties !== true)
+        ) {
           problems.push(`${at}.${name} isn't in the description`)
         }
       }

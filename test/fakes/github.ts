@@ -1,5 +1,5 @@
 // A fake of the GitHub REST endpoints the action uses (releases and their assets, the latest release,
-// pull request comments, deleting a tag), on 127.0.0.1: the API on one port and uploads.github.com on another (a
+// pull request comments, deleting a tag, storing an attestation), on 127.0.0.1: the API on one port and uploads.github.com on another (a
 // release's upload_url points at it; asset downloads redirect to it too, as to GitHub's storage host). Every request is checked against
 // GitHub's OpenAPI description (github-openapi.ts); one that doesn't match gets a 400 and lands in
 // `violations`, which the tests assert empty, so the fake can't drift from the real API. Responses are
@@ -223,6 +223,8 @@ export class FakeGitHub {
   /** Issue comments, oldest first; comments go only to the pull requests in `pullRequests`. */
   readonly comments: FakeComment[] = []
   readonly pullRequests = new Set<number>()
+  /** Attestations stored with repos/create-attestation, oldest first. */
+  readonly attestations: { id: number; bundle: unknown }[] = []
   private readonly uploadFaults: { fault: UploadFault; name?: string }[] = []
   private readonly faults: Fault[] = []
   private gate: Promise<void> | undefined
@@ -757,6 +759,16 @@ export class FakeGitHub {
       // the release goes, its git tag stays (as on GitHub)
       this.releases.splice(this.releases.indexOf(release), 1)
       return { status: 204 }
+    },
+
+    // POST /repos/{owner}/{repo}/attestations, body `{ bundle: { mediaType, verificationMaterial,
+    // dsseEnvelope } }`, answered 201 `{ id: integer }`; a token without write gets 403 above. Shape from
+    // GitHub's OpenAPI description (@octokit/openapi api.github.com.json, operation
+    // repos/create-attestation; github/rest-api-description), which checkRequest/checkResponse enforce.
+    'repos/create-attestation': ({ json }) => {
+      const id = this.nextId++
+      this.attestations.push({ id, bundle: (json as { bundle: unknown }).bundle })
+      return { status: 201, body: { id } }
     },
 
     'git/delete-ref': ({ route }) => {
