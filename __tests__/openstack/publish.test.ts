@@ -180,7 +180,7 @@ describe('rotateImages', () => {
     }
   })
 
-  it('always keeps the current image, and leaves images created after it alone (a concurrent run's)', async () => {
+  it('always keeps the current image, and leaves images created after it alone (a concurrent run\'s)', async () => {
     const glance = new FakeGlance()
     const current = glance.add({ name: 'arch-cloud-0', [FAMILY_PROPERTY]: 'arch-cloud' })
     const newer = glance.add({ name: 'arch-cloud-9', [FAMILY_PROPERTY]: 'arch-cloud' })

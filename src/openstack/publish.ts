@@ -245,8 +245,13 @@ export async function publishImage(request: PublishRequest): Promise<PublishResu
     ...(onProgress ? { onProgress: (_target, progress) => onProgress(progress) } : {})
   })
   const only = result.targets[0] as TargetResult
-  const { label: _label, ...published } = only
-  return { ...published, digest: result.digest }
+  return {
+    image: only.image,
+    reused: only.reused,
+    digest: result.digest,
+    ...(only.rotation ? { rotation: only.rotation } : {}),
+    ...(only.renamed ? { renamed: only.renamed } : {})
+  }
 }
 
 /**
