@@ -24,7 +24,7 @@ import {
   stopHarness,
   type HarnessEnv
 } from './openstack/harness.js'
-import { runAction, scratchDir, type ActionRun } from './helpers.js'
+import { runAction, runPost, scratchDir, type ActionRun } from './helpers.js'
 
 let h: HarnessEnv
 let dir: string
@@ -288,6 +288,67 @@ describe('a region whose Glance dies mid-upload', () => {
     ] as const) {
       expect(images.map(image => image.id)).toEqual([id])
       expect(images[0]).toMatchObject({ name: `${family}-old`, status: 'active', os_hidden: false })
+    }
+  }, 300_000)
+})
+
+describe('main killed while uploading to two regions', () => {
+  it('the post step deletes the unfinished image in each region with what main stored', async () => {
+    const family = `post-${suffix}`
+    const big = path.join(dir, 'post.raw')
+    writeFileSync(big, '')
+    truncateSync(big, 384 * 1024 * 1024)
+    const runDir = scratchDir('arch-image-targets-')
+    const options = {
+      dir: runDir,
+      inputs: {
+        mode: 'publish',
+        'image-path': big,
+        'image-name': `${family}-1`,
+        'image-family': family,
+        'clouds-yaml': cloudsYaml(),
+        clouds: 'lab',
+        regions: `${h.region} ${h.region2}`
+      },
+      env: {}
+    }
+    let killed = false
+    try {
+      const run = await runAction({
+        ...options,
+        onStart: child => {
+          // killed once both images are registered for deletion (both uploads have begun)
+          const poll = setInterval(() => {
+            const state = readFileSync(path.join(runDir, 'github_state'), 'utf8')
+            if ((state.match(/"kind":"glance-image"/g) ?? []).length < 2) return
+            clearInterval(poll)
+            killed = child.kill('SIGKILL')
+          }, 20)
+          child.on('close', () => clearInterval(poll))
+        }
+      })
+      texts.push(run.output)
+      expect(killed).toBe(true)
+      const stored = JSON.parse(run.state.teardown ?? '[]') as { kind: string; target?: string }[]
+      expect(
+        stored
+          .filter(resource => resource.kind === 'glance-image')
+          .map(resource => resource.target)
+          .sort()
+      ).toEqual([`lab/${h.region}`, `lab/${h.region2}`])
+      const left = async (): Promise<number> =>
+        (await imagesOf(memberEnv(h), family)).length +
+        (await imagesOf({ ...memberEnv(h), OS_REGION_NAME: h.region2 }, family)).length
+      expect(await left()).toBe(2)
+
+      const post = await runPost(options)
+      texts.push(post.output)
+      expect(post.output).not.toContain('::error::')
+      expect(post.code).toBe(0)
+      expect(post.output).toContain(`in lab/${h.region2})`)
+      expect(await left()).toBe(0)
+    } finally {
+      execFileSync('rm', ['-rf', runDir])
     }
   }, 300_000)
 })

@@ -564,7 +564,7 @@ env)
   ;;
 glance)
   [[ -n ${2:-} ]] || usage
-  [[ -z ${3:-} || ${3:-} == glance2 ]] || usage
+  [[ -z ${3:-} || ${3:-} == glance || ${3:-} == glance2 ]] || usage
   glance_extra "$2" "${3:-glance}"
   ;;
 *) usage ;;
