@@ -93,7 +93,8 @@ export async function startHarness(): Promise<HarnessEnv> {
   const dir = harnessDir()
   await removeStaleDirs(dir)
   try {
-    await run('bash', [HARNESS, 'start', dir], { env: lease(), timeout: 180_000 })
+    // a first start bootstraps Keystone and two Glance databases: minutes on a loaded machine
+    await run('bash', [HARNESS, 'start', dir], { env: lease(), timeout: 300_000 })
   } catch (error) {
     const failure = error as { stderr?: string; stdout?: string; message: string }
     throw new Error(
