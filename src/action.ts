@@ -1,6 +1,6 @@
 // The GitHub Action: main builds the image; post releases whatever a killed or cancelled main left.
 import * as core from '@actions/core'
-import { buildConfig, ConfigError, glanceSettingsFromInputs, type ConfigEnv } from './config/config.js'
+import { buildConfig, ConfigError, glanceTargetsFromInputs, type ConfigEnv } from './config/config.js'
 import { SECRET_INPUTS } from './config/inputs.js'
 import { pullRequestFromEvent } from './github/event.js'
 import type { CacheState, Context } from './pipeline/context.js'
@@ -113,7 +113,9 @@ function postImageDeleter(log: ActionsLog): ImageDeleter {
         `post: Glance refused the token the main step stored (expired or revoked); authenticating again with the Glance inputs to delete image ${image.imageId}`
       )
     }
-    const settings = glanceSettingsFromInputs(readInput, configEnv())
+    const targets = glanceTargetsFromInputs(readInput, configEnv())
+    // the image's own target (several clouds or regions), else the only one
+    const settings = (targets.find(target => target.label === image.target) ?? targets[0])?.settings
     if (!settings)
       throw new Error(`no OpenStack credentials in the post step to delete image ${image.imageId}`)
     if (!(await deleteUnsettledImage(settings, image.imageId, log))) {

@@ -77,10 +77,20 @@ async function showImage(id: string): Promise<CliImage> {
   return JSON.parse(await openstackCli(['image', 'show', '-f', 'json', id], memberEnv(h))) as CliImage
 }
 
+/** Images of that name, hidden ones included (a new image stays hidden until it is promoted). */
 async function imagesNamed(name: string): Promise<{ ID: string; Name: string; Status: string }[]> {
-  return JSON.parse(
-    await openstackCli(['image', 'list', '--private', '--name', name, '-f', 'json'], memberEnv(h))
-  ) as { ID: string; Name: string; Status: string }[]
+  const listed: { ID: string; Name: string; Status: string }[] = []
+  for (const hidden of [[], ['--hidden']]) {
+    listed.push(
+      ...(JSON.parse(
+        await openstackCli(
+          ['image', 'list', '--private', ...hidden, '--name', name, '-f', 'json'],
+          memberEnv(h)
+        )
+      ) as { ID: string; Name: string; Status: string }[])
+    )
+  }
+  return listed
 }
 
 function record(run: ActionRun): ActionRun {

@@ -1,6 +1,12 @@
 import { describe, expect, it } from '@jest/globals'
 import { createHash } from 'node:crypto'
-import { createBody, listQuery, verifyImage, type Image } from '../../src/openstack/glance.js'
+import {
+  createBody,
+  listQuery,
+  newestApiVersion,
+  verifyImage,
+  type Image
+} from '../../src/openstack/glance.js'
 import { archImageProperties } from '../../src/openstack/publish.js'
 
 const CONTENT = 'abc'
@@ -70,5 +76,28 @@ describe('glance request shapes', () => {
       warning: m => warnings.push(m)
     })
     expect(warnings[0]).toMatch(/sha384, which we do not compute/)
+  })
+})
+
+describe('image API version (os_hidden needs 2.7)', () => {
+  it('is the newest CURRENT or SUPPORTED version of the versions document', () => {
+    expect(
+      newestApiVersion({
+        versions: [
+          { id: 'v2.15', status: 'CURRENT' },
+          { id: 'v2.9', status: 'SUPPORTED' },
+          { id: 'v2.16', status: 'EXPERIMENTAL' },
+          { id: 'v1.1', status: 'DEPRECATED' }
+        ]
+      })
+    ).toEqual([2, 15])
+    expect(newestApiVersion({ versions: [{ id: 'v2.6', status: 'CURRENT' }] })).toEqual([2, 6])
+    expect(newestApiVersion({})).toBeUndefined()
+    expect(newestApiVersion(null)).toBeUndefined()
+  })
+
+  it('asks Glance for os_hidden only when the image is created hidden', () => {
+    expect(createBody({ name: 'a', diskFormat: 'qcow2', hidden: true }).os_hidden).toBe(true)
+    expect(createBody({ name: 'a', diskFormat: 'qcow2' })).not.toHaveProperty('os_hidden')
   })
 })

@@ -6,10 +6,14 @@ import path from 'node:path'
 import { ImageVerificationError } from '../../src/openstack/glance.js'
 import {
   FAMILY_PROPERTY,
+  REPOSITORY_PROPERTY,
   SHA256_PROPERTY,
+  STAGING_PREFIX,
   publishImage,
+  publishToTargets,
   rotateImages,
-  type PublishRequest
+  type PublishRequest,
+  type TargetsRequest
 } from '../../src/openstack/publish.js'
 import { FakeGlance } from '../../test/support/glance.js'
 import { MemoryLog } from '../../test/support/log.js'
@@ -114,6 +118,8 @@ describe('publishImage', () => {
       `stage ${id}`,
       `upload ${id} arch.qcow2`,
       `import ${id} glance-direct`,
+      `patch ${id} replace /os_hidden false`,
+      `patch ${id} replace /visibility "shared"`,
       `share ${id} p-a`,
       `share ${id} p-b`
     ])
@@ -178,7 +184,7 @@ describe('rotateImages', () => {
     }
   })
 
-  it('always keeps the current image, even when others look newer', async () => {
+  it("always keeps the current image, and leaves images created after it alone (a concurrent run's)", async () => {
     const glance = new FakeGlance()
     const current = glance.add({ name: 'arch-cloud-0', [FAMILY_PROPERTY]: 'arch-cloud' })
     const newer = glance.add({ name: 'arch-cloud-9', [FAMILY_PROPERTY]: 'arch-cloud' })
@@ -190,7 +196,8 @@ describe('rotateImages', () => {
       log: new MemoryLog()
     })
     expect(result.kept.map(image => image.id)).toEqual([current.id])
-    expect(result.deleted.map(image => image.id)).toEqual([newer.id])
+    expect(result.deleted).toEqual([])
+    expect(glance.images.has(newer.id)).toBe(true)
   })
 
   it('breaks created_at ties by name, numerically', async () => {
@@ -227,5 +234,192 @@ describe('rotateImages', () => {
     const createdAt = glance.calls.findIndex(call => call.startsWith('upload'))
     const firstDelete = glance.calls.findIndex(call => call.startsWith('delete'))
     expect(firstDelete).toBeGreaterThan(createdAt)
+  })
+})
+
+describe('publishToTargets', () => {
+  function many(targets: Record<string, FakeGlance>, extra: Partial<TargetsRequest> = {}): TargetsRequest {
+    const base = request(new FakeGlance())
+    return {
+      log: base.log,
+      file: base.file,
+      name: base.name,
+      family: base.family,
+      diskFormat: base.diskFormat,
+      properties: base.properties ?? {},
+      cleanupDelayMs: 1,
+      targets: Object.entries(targets).map(([label, glance]) => ({ label, glance })),
+      ...extra
+    }
+  }
+  const visible = (glance: FakeGlance): string[] =>
+    [...glance.images.values()].filter(image => image.os_hidden !== true).map(image => image.id)
+
+  it('creates hidden in every target and promotes only once every target verified, then settles', async () => {
+    const a = new FakeGlance()
+    const b = new FakeGlance()
+    const events: string[] = []
+    a.duringUpload = () => void events.push(`a uploading, b ${visible(b).length} visible`)
+    const result = await publishToTargets(
+      many(
+        { 'lab/One': a, 'lab/Two': b },
+        {
+          visibility: 'shared',
+          shareWith: ['p-x'],
+          onCreated: (label, id) => void events.push(`created ${label} ${id}`),
+          onSettled: (label, id, kept) => void events.push(`settled ${label} ${id} ${kept}`)
+        }
+      )
+    )
+    expect(result.targets.map(target => [target.label, target.image.status, target.image.os_hidden])).toEqual(
+      [
+        ['lab/One', 'active', false],
+        ['lab/Two', 'active', false]
+      ]
+    )
+    expect(a.calls).toContain('patch img-1 replace /os_hidden false')
+    expect(a.images.get('img-1')?.visibility).toBe('shared')
+    expect(a.members).toEqual(['p-x'])
+    // nothing was visible anywhere while uploading; settled only after both were promoted
+    expect([...events].sort()).toEqual([
+      'a uploading, b 0 visible',
+      'created lab/One img-1',
+      'created lab/Two img-1',
+      'settled lab/One img-1 true',
+      'settled lab/Two img-1 true'
+    ])
+    expect(events.slice(-2)).toEqual(['settled lab/One img-1 true', 'settled lab/Two img-1 true'])
+  })
+
+  it('one target failing deletes the new image in every target, leaves older images alone and names the target', async () => {
+    const a = new FakeGlance()
+    const b = new FakeGlance()
+    const older = b.add({ name: 'arch-cloud-0', [FAMILY_PROPERTY]: 'arch-cloud' })
+    b.corruptHash = true
+    const settled: string[] = []
+    const failure = await publishToTargets(
+      many(
+        { 'lab/One': a, 'lab/Two': b },
+        { onSettled: (label, id, kept) => void settled.push(`${label} ${id} ${kept}`) }
+      )
+    ).catch((error: unknown) => error as Error)
+    expect(failure).toBeInstanceOf(Error)
+    expect((failure as Error).message).toMatch(
+      /^publishing to Glance failed at lab\/Two: image img-2: Glance's sha512 bad differs .* \(no target keeps the new image; older images are untouched\)$/
+    )
+    expect([...a.images.keys()]).toEqual([])
+    expect([...b.images.keys()]).toEqual([older.id])
+    expect(settled.sort()).toEqual(['lab/One img-1 false', 'lab/Two img-2 false'])
+  })
+
+  it('a promotion refused in one target takes the new image back out of every target', async () => {
+    const a = new FakeGlance()
+    const b = new FakeGlance()
+    const patch = b.updateImage.bind(b)
+    b.updateImage = async (id, operations) => {
+      if (operations.some(operation => operation.path === '/visibility')) throw new Error('403 Forbidden')
+      return patch(id, operations)
+    }
+    await expect(publishToTargets(many({ 'a/1': a, 'b/1': b }, { visibility: 'public' }))).rejects.toThrow(
+      /^promoting the verified images failed at b\/1: 403 Forbidden/
+    )
+    expect(a.images.size + b.images.size).toBe(0)
+  })
+
+  it('where Glance has no os_hidden, says so and stages under a private name', async () => {
+    const glance = new FakeGlance()
+    glance.hiddenSupported = false
+    const log = new MemoryLog()
+    const result = await publishImage(request(glance, { log }))
+    expect(glance.calls[1]).toBe(`create ${STAGING_PREFIX}arch-cloud-1`)
+    expect(glance.calls).toContain('patch img-1 replace /name "arch-cloud-1"')
+    expect(result.image.name).toBe('arch-cloud-1')
+    expect(log.lines.join('\n')).toMatch(/no os_hidden \(image API < 2\.7\): the new image waits as private/)
+  })
+
+  it('retries an upload whose connection dropped on a fresh image, up to upload-retries', async () => {
+    const glance = new FakeGlance()
+    glance.failUpload = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })
+    glance.failUploads = 2
+    const settled: string[] = []
+    const result = await publishImage(
+      request(glance, {
+        uploadRetries: 2,
+        retryDelayMs: 1,
+        onSettled: (id, kept) => void settled.push(`${id} ${kept}`)
+      })
+    )
+    expect(result.image.id).toBe('img-3')
+    expect([...glance.images.keys()]).toEqual(['img-3'])
+    expect(settled).toEqual(['img-1 false', 'img-2 false', 'img-3 true'])
+    const again = new FakeGlance()
+    again.failUpload = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })
+    await expect(publishImage(request(again, { uploadRetries: 1, retryDelayMs: 1 }))).rejects.toThrow(
+      'socket hang up'
+    )
+    expect(again.calls.filter(call => call.startsWith('create'))).toHaveLength(2)
+    // other failures are not retried
+    const corrupt = new FakeGlance()
+    corrupt.corruptHash = true
+    await expect(publishImage(request(corrupt, { uploadRetries: 2 }))).rejects.toThrow(ImageVerificationError)
+    expect(corrupt.calls.filter(call => call.startsWith('create'))).toHaveLength(1)
+  })
+
+  it('passes the stable name on: the previous holder gets its date', async () => {
+    const glance = new FakeGlance()
+    const repository = { [REPOSITORY_PROPERTY]: 'octo/images' }
+    const holder = glance.add({
+      name: 'Arch Linux',
+      [FAMILY_PROPERTY]: 'arch-cloud',
+      ...repository,
+      created_at: '2025-11-30T10:00:00Z'
+    })
+    const theirs = glance.add({
+      name: 'Arch Linux',
+      [FAMILY_PROPERTY]: 'arch-cloud',
+      [REPOSITORY_PROPERTY]: 'x/y'
+    })
+    const result = await publishImage(request(glance, { stableName: 'Arch Linux', properties: repository }))
+    expect(result.image.name).toBe('Arch Linux')
+    expect(result.renamed?.map(image => image.id)).toEqual([holder.id])
+    expect(glance.images.get(holder.id)?.name).toBe('Arch Linux (2025-11-30)')
+    expect(glance.images.get(theirs.id)?.name).toBe('Arch Linux')
+  })
+})
+
+describe('rotation scope and action', () => {
+  it("rotates only this repository's images of the family, and hides instead of deleting with rotate: hide", async () => {
+    const glance = new FakeGlance()
+    const ours = [1, 2, 3].map(n =>
+      glance.add({
+        name: `arch-cloud-${n}`,
+        [FAMILY_PROPERTY]: 'arch-cloud',
+        [REPOSITORY_PROPERTY]: 'octo/images'
+      })
+    )
+    const theirs = glance.add({
+      name: 'theirs',
+      [FAMILY_PROPERTY]: 'arch-cloud',
+      [REPOSITORY_PROPERTY]: 'x/y'
+    })
+    const unmarked = glance.add({ name: 'unmarked', [FAMILY_PROPERTY]: 'arch-cloud' })
+    const result = await rotateImages(glance, {
+      family: 'arch-cloud',
+      keep: 1,
+      current: ours[2],
+      dryRun: false,
+      action: 'hide',
+      repository: 'octo/images',
+      log: new MemoryLog()
+    })
+    expect(result.deleted.map(image => image.id)).toEqual([ours[1]?.id, ours[0]?.id])
+    expect(glance.images.size).toBe(5)
+    expect([ours[0], ours[1]].map(image => glance.images.get(image?.id as string)?.os_hidden)).toEqual([
+      true,
+      true
+    ])
+    for (const untouched of [ours[2], theirs, unmarked]) {
+      expect(glance.images.get(untouched?.id as string)?.os_hidden).toBeUndefined()
+    }
   })
 })

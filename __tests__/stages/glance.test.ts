@@ -45,6 +45,7 @@ async function publishing() {
     http: {},
     close: () => {}
   } as unknown as GlanceConnection
+  ctx.openstackTargets = [{ label: 'OS/default', connection: ctx.openstack }]
   const file = path.join(dir, 'test-image.qcow2')
   writeFileSync(file, 'qcow2 bytes')
   const digest = await hashFile(file)
@@ -131,6 +132,7 @@ describe('publish stage', () => {
     await publishStage.run(ctx)
     const again = await publishing()
     again.ctx.openstack = ctx.openstack
+    again.ctx.openstackTargets = ctx.openstackTargets
     again.ctx.image = { ...again.ctx.image, ...ctx.image }
     await publishStage.run(again.ctx)
     expect(again.ctx.glanceImage).toMatchObject({ id: 'img-1', reused: true })

@@ -8,7 +8,7 @@ import { parseCache, type CacheConfig } from './sections/cache.js'
 import { parseConfigure, type ConfigureConfig } from './sections/configure.js'
 import { parseDisk, type DiskConfig } from './sections/disk.js'
 import { parseGitHub, previewOf, type GitHubConfig } from './sections/github.js'
-import { parseGlance, type GlanceConfig } from './sections/glance.js'
+import { parseGlance, type GlanceConfig, type GlanceTarget } from './sections/glance.js'
 import { parseImage, parsePublishedImage, type ImageConfig } from './sections/image.js'
 import { parsePackages, type PackagesConfig } from './sections/packages.js'
 import { oneOf } from './validate.js'
@@ -42,7 +42,7 @@ export {
   type PreviousManifest,
   type ReleaseConfig
 } from './sections/github.js'
-export type { GlanceConfig } from './sections/glance.js'
+export { targetLabel, type GlanceConfig, type GlanceTarget, type RotateAction } from './sections/glance.js'
 export {
   defaultImageName,
   publishedImageName,
@@ -77,10 +77,15 @@ export interface Config {
  * when its stored token is refused: the other inputs, and the files they name, may be gone by then).
  */
 export function glanceSettingsFromInputs(read: InputReader, env: ConfigEnv): OpenStackSettings | undefined {
+  return glanceTargetsFromInputs(read, env)[0]?.settings
+}
+
+/** Every target's settings from the Glance inputs alone (see glanceSettingsFromInputs). */
+export function glanceTargetsFromInputs(read: InputReader, env: ConfigEnv): GlanceTarget[] {
   const input = sectionInput(read, env)
   const glance = parseGlance(input, { mode: input.get('mode'), preview: false })
   if (input.problems.length > 0) throw new ConfigError(input.problems)
-  return glance?.settings
+  return glance?.targets ?? []
 }
 
 /** Reads every input through `read` (empty string = unset) and returns a validated Config. */

@@ -181,6 +181,12 @@ export const INPUTS = [
     default: ''
   },
   {
+    name: 'clouds',
+    description:
+      'Several `clouds.yaml` entries to publish to, space or newline separated (instead of `cloud`). Each cloud is one target, in each of `regions` when given. `OS_*` variables alone are one target.',
+    default: ''
+  },
+  {
     name: 'clouds-yaml',
     description:
       'A `clouds.yaml`: its content or a path. Empty: looked for where openstackclient looks (`./clouds.yaml`, `~/.config/openstack`, `/etc/openstack`).',
@@ -194,6 +200,12 @@ export const INPUTS = [
   {
     name: 'region',
     description: "OpenStack region (default: `OS_REGION_NAME`, or the cloud's).",
+    default: ''
+  },
+  {
+    name: 'regions',
+    description:
+      "Regions to publish to, space or newline separated (instead of `region`): every cloud in each of them. Empty: each cloud's own region.",
     default: ''
   },
   {
@@ -259,6 +271,29 @@ export const INPUTS = [
     description:
       "Keep the N newest active images of `image-family` that arch-image published in this project, deleting older ones once the new image is active. 0 keeps all. Protected images and images without arch-image's family property are never touched.",
     default: '0'
+  },
+  {
+    name: 'rotate',
+    description:
+      'What rotation (`keep`) does with the older images: `delete` them, or `hide` them (`os_hidden`: gone from image lists, still there for instances that use them). Rotation looks only at images of `image-family` from this repository (`arch_image_repository`) in this project, and never at one created after the image this run published.',
+    default: 'delete'
+  },
+  {
+    name: 'stable-name',
+    description:
+      'A name the newest verified image always holds (e.g. `Arch Linux`): once the new image is promoted it takes this name, and the previous holder is renamed `<stable-name> (<its creation date>)`.',
+    default: ''
+  },
+  {
+    name: 'parallel-uploads',
+    description: 'How many targets are uploaded to at once (1-16).',
+    default: '3'
+  },
+  {
+    name: 'upload-retries',
+    description:
+      'How often an upload whose connection dropped is tried again, on a fresh image (Glance cannot resume one), without rebuilding (0-10).',
+    default: '2'
   },
   { name: 'rotate-dry-run', description: '`true` only logs what `keep` would delete.', default: 'false' },
   {
@@ -389,7 +424,12 @@ export const OUTPUTS: OutputSpec[] = [
   { name: 'release-assets', description: 'The release assets as JSON: [{name, url, size}].' },
   { name: 'snapshot', description: 'The Arch Linux Archive date used (`YYYY/MM/DD`), empty for a mirror.' },
   { name: 'image-name', description: 'The name the image was given.' },
-  { name: 'image-id', description: 'Id of the Glance image (published or reused).' },
+  { name: 'image-id', description: 'Id of the Glance image (published or reused) in the first target.' },
+  {
+    name: 'image-ids',
+    description:
+      'Id of the Glance image in every target, as JSON: {"<cloud>/<region>": "<id>"} (a target without a cloud is `OS/<region>`).'
+  },
   { name: 'image-url', description: 'URL of the Glance image (`<glance>/v2/images/<id>`).' },
   {
     name: 'os-hash-value',

@@ -20,6 +20,8 @@ export interface ImageCreate {
   minRam?: number
   protected?: boolean
   tags?: string[]
+  /** Created hidden from image lists (os_hidden, API >= 2.7). */
+  hidden?: boolean
   /** Free-form string properties (os_distro, hw_*, provenance). */
   properties?: Record<string, string>
 }
@@ -117,6 +119,21 @@ export interface GlanceApi {
   importImage(id: string, method?: string): Promise<void>
   waitForStatus(id: string, wanted: string, options?: WaitOptions): Promise<Image>
   projectId(): Promise<string | undefined>
+  /** Whether images can be created hidden (`os_hidden`, image API >= 2.7). */
+  supportsHidden(): Promise<boolean>
+}
+
+/** The highest image API version a Glance versions document lists as CURRENT or SUPPORTED. */
+export function newestApiVersion(document: unknown): [number, number] | undefined {
+  const versions = (document as { versions?: { id?: unknown; status?: unknown }[] } | null)?.versions
+  let newest: [number, number] | undefined
+  for (const version of Array.isArray(versions) ? versions : []) {
+    const match = typeof version.id === 'string' ? /^v(\d+)\.(\d+)$/.exec(version.id) : null
+    if (!match || !['CURRENT', 'SUPPORTED'].includes(String(version.status))) continue
+    const found: [number, number] = [Number(match[1]), Number(match[2])]
+    if (!newest || found[0] > newest[0] || (found[0] === newest[0] && found[1] > newest[1])) newest = found
+  }
+  return newest
 }
 
 /** The request body of POST /v2/images. */
@@ -136,6 +153,7 @@ export function createBody(request: ImageCreate): Record<string, unknown> {
   if (request.minRam !== undefined) body.min_ram = request.minRam
   if (request.protected !== undefined) body.protected = request.protected
   if (request.tags && request.tags.length > 0) body.tags = request.tags
+  if (request.hidden) body.os_hidden = true
   return body
 }
 
@@ -198,6 +216,33 @@ export class Glance implements GlanceApi {
 
   projectId(): Promise<string | undefined> {
     return this.auth.projectId()
+  }
+
+  private hidden?: Promise<boolean>
+
+  /** Read once from Glance's versions document (next to `/v2`): os_hidden came with API 2.7. */
+  supportsHidden(): Promise<boolean> {
+    this.hidden ??= (async () => {
+      const root = this.endpoint.replace(/\/+$/, '').replace(/\/v2(\.\d+)?$/, '')
+      const response = await this.http.send({ method: 'GET', url: `${root}/versions` })
+      if (response.status !== 200 && response.status !== 300) {
+        throw OpenStackError.fromResponse(
+          'GET',
+          `${root}/versions`,
+          response,
+          'reading the image API versions'
+        )
+      }
+      let document: unknown
+      try {
+        document = JSON.parse(response.text)
+      } catch {
+        throw new Error(`Glance answered GET ${root}/versions with a body that is not JSON`)
+      }
+      const newest = newestApiVersion(document)
+      return newest !== undefined && (newest[0] > 2 || (newest[0] === 2 && newest[1] >= 7))
+    })()
+    return this.hidden
   }
 
   private url(pathAndQuery: string): string {

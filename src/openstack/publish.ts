@@ -1,10 +1,20 @@
-// Publishing one image file to Glance: reuse an identical image from an earlier run, or create,
-// upload, verify and share a new one (deleting it again on any failure), then rotate the family.
+// Publishing one image file to one or more Glance targets (clouds, regions), all or nothing: in each
+// target reuse an identical image from an earlier run, or create a hidden one, upload and verify it;
+// only when every target holds a verified image are the new ones promoted (made visible, named); any
+// failure deletes the new image in every target. Then the stable name moves and the family rotates.
 import type { OpenStackSettings } from './config.js'
 import type { UploadProgress } from './http.js'
 import { hashFile } from '../util/hash.js'
-import { HttpClient } from './http.js'
-import type { DiskFormat, GlanceAccess, GlanceApi, Image, LocalDigest, Visibility } from './glance.js'
+import { HttpClient, OpenStackError } from './http.js'
+import type {
+  DiskFormat,
+  GlanceAccess,
+  GlanceApi,
+  Image,
+  LocalDigest,
+  PatchOperation,
+  Visibility
+} from './glance.js'
 import { connectGlance, Glance, verifyImage } from './glance.js'
 import { keystoneAccess, revokeStoredTokens, type Logger, type TokenSource } from './keystone.js'
 
@@ -12,8 +22,13 @@ import { keystoneAccess, revokeStoredTokens, type Logger, type TokenSource } fro
 export const FAMILY_PROPERTY = 'arch_image_family'
 /** sha256 of the uploaded file (Glance's own os_hash_value is sha512 by default). */
 export const SHA256_PROPERTY = 'arch_image_sha256'
+/** The GitHub repository that published the image: rotation never crosses repositories. */
+export const REPOSITORY_PROPERTY = 'arch_image_repository'
+/** Where a Glance without os_hidden keeps a new image until every target verified its own. */
+export const STAGING_PREFIX = 'arch-image-staging-'
 
 export type UploadMethod = 'direct' | 'import'
+export type RotateAction = 'delete' | 'hide'
 
 export interface PublishRequest {
   glance: GlanceApi
@@ -29,7 +44,7 @@ export interface PublishRequest {
   minRam?: number
   protected?: boolean
   tags?: string[]
-  /** os_distro, hw_* and provenance properties (strings). */
+  /** os_distro, hw_* and provenance properties (strings); arch_image_repository scopes rotation. */
   properties?: Record<string, string>
   /** Project ids to share with (visibility shared). */
   shareWith?: string[]
@@ -39,6 +54,13 @@ export interface PublishRequest {
   keep?: number
   /** Only say what rotation would delete. */
   rotateDryRun?: boolean
+  /** What rotation does with older images (default delete). */
+  rotate?: RotateAction
+  /** After promotion the new image takes this name; the previous holder gets its date appended. */
+  stableName?: string
+  /** Fresh images to try after an upload whose connection dropped (default 0). */
+  uploadRetries?: number
+  retryDelayMs?: number
   /** Digests computed earlier (the build's): saves a read, and the upload checks the file still matches. */
   digest?: Partial<LocalDigest>
   /** Reuse an active image of the same name, family and content (default true). */
@@ -57,10 +79,29 @@ export interface PublishRequest {
   cleanupDelayMs?: number
 }
 
+export interface PublishTarget {
+  /** `<cloud>/<region>`: how logs and errors name it. */
+  label: string
+  glance: GlanceApi
+}
+
+export interface TargetsRequest extends Omit<
+  PublishRequest,
+  'glance' | 'onCreated' | 'onSettled' | 'onProgress'
+> {
+  targets: PublishTarget[]
+  /** Uploads at once (default 3). */
+  parallel?: number
+  onCreated?: (target: string, imageId: string) => void | Promise<void>
+  onSettled?: (target: string, imageId: string, kept: boolean) => void | Promise<void>
+  onProgress?: (target: string, progress: UploadProgress) => void
+}
+
 export interface RotationResult {
   dryRun: boolean
+  action: RotateAction
   kept: Image[]
-  /** Deleted (or, in a dry run, to be deleted). */
+  /** Deleted or hidden (or, in a dry run, to be). */
   deleted: Image[]
   /** Protected images of the family: never counted, never deleted. */
   protectedSkipped: Image[]
@@ -72,9 +113,22 @@ export interface PublishResult {
   reused: boolean
   digest: LocalDigest
   rotation?: RotationResult
+  /** Images that held the stable name before, renamed `<stable-name> (<date>)`. */
+  renamed?: Image[]
 }
 
-export function validatePublishRequest(request: PublishRequest): string[] {
+export interface TargetResult extends Omit<PublishResult, 'digest'> {
+  label: string
+}
+
+export interface TargetsResult {
+  digest: LocalDigest
+  targets: TargetResult[]
+}
+
+export function validatePublishRequest(
+  request: Omit<PublishRequest, 'glance' | 'onCreated' | 'onSettled' | 'onProgress'>
+): string[] {
   const problems: string[] = []
   if (!request.name.trim()) problems.push('the image name is empty')
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(request.family)) {
@@ -132,76 +186,258 @@ async function deleteWithRetries(
   }
 }
 
-/**
- * Publish `file` as image `name`. Idempotent: an active image of the same name and family with the same
- * content is reused (no upload). A new image is deleted again when anything fails before it is verified
- * and shared. Rotation (keep) runs only once the image is active, and its failures are warnings.
- */
-export async function publishImage(request: PublishRequest): Promise<PublishResult> {
-  const { glance, log } = request
-  const problems = validatePublishRequest(request)
-  if (problems.length > 0) throw new Error(`cannot publish: ${problems.join('; ')}`)
-
-  const given = request.digest ?? {}
-  let digest: LocalDigest
-  if (given.sha256 && given.sha512 && given.size !== undefined) {
-    digest = { size: given.size, sha256: given.sha256, sha512: given.sha512 }
-  } else {
-    digest = await hashFile(request.file)
-    for (const key of ['sha256', 'sha512', 'size'] as const) {
-      if (given[key] !== undefined && given[key] !== digest[key]) {
-        throw new Error(`${request.file} does not match its recorded ${key} (${String(given[key])})`)
+/** Run `work` over `items`, at most `limit` at once; after a failure no new item starts. */
+async function bounded<T, R>(
+  items: T[],
+  limit: number,
+  work: (item: T) => Promise<R>
+): Promise<PromiseSettledResult<R>[]> {
+  const results: PromiseSettledResult<R>[] = new Array(items.length)
+  let next = 0
+  let failed = false
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++
+      if (failed) {
+        results[index] = { status: 'rejected', reason: new Error('not started: another target failed') }
+        continue
+      }
+      try {
+        results[index] = { status: 'fulfilled', value: await work(items[index] as T) }
+      } catch (error) {
+        failed = true
+        results[index] = { status: 'rejected', reason: error }
       }
     }
   }
-  const owner = await glance.projectId()
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker))
+  return results
+}
 
-  let image: Image | undefined
-  let reused = false
+/** A connection that dropped while the data was on its way: worth a fresh image. */
+function droppedConnection(error: unknown): boolean {
+  if (error instanceof OpenStackError) return error.isNetwork
+  const code = (error as NodeJS.ErrnoException).code
+  return code !== undefined && ['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT'].includes(code)
+}
+
+/** Where a target stands after the first phase. */
+interface Prepared {
+  target: PublishTarget
+  owner: string | undefined
+  image: Image
+  reused: boolean
+  /** Created hidden (os_hidden) rather than under a staging name. */
+  hidden: boolean
+}
+
+/**
+ * Publish `file` as image `name` to one Glance. Idempotent: an active image of the same name and
+ * family with the same content is reused (no upload). See publishToTargets.
+ */
+export async function publishImage(request: PublishRequest): Promise<PublishResult> {
+  const { glance, onCreated, onSettled, onProgress, ...rest } = request
+  const result = await publishToTargets({
+    ...rest,
+    targets: [{ label: '', glance }],
+    ...(onCreated ? { onCreated: (_target, id) => onCreated(id) } : {}),
+    ...(onSettled ? { onSettled: (_target, id, kept) => onSettled(id, kept) } : {}),
+    ...(onProgress ? { onProgress: (_target, progress) => onProgress(progress) } : {})
+  })
+  const only = result.targets[0] as TargetResult
+  return {
+    image: only.image,
+    reused: only.reused,
+    digest: result.digest,
+    ...(only.rotation ? { rotation: only.rotation } : {}),
+    ...(only.renamed ? { renamed: only.renamed } : {})
+  }
+}
+
+/**
+ * Publish to every target, all or nothing. New images are created hidden (or, where Glance lacks
+ * os_hidden, private under a staging name) and registered for deletion the moment they exist; they
+ * are promoted only once every target verified its own, and settled only once all are promoted. Any
+ * failure deletes every new image and names the target. Stable name and rotation follow; their
+ * failures are warnings.
+ */
+export async function publishToTargets(request: TargetsRequest): Promise<TargetsResult> {
+  const { log } = request
+  const problems = validatePublishRequest(request)
+  if (request.targets.length === 0) problems.push('no target to publish to')
+  if (problems.length > 0) throw new Error(`cannot publish: ${problems.join('; ')}`)
+  const digest = await localDigest(request)
+  const named = (label: string, text: string): string =>
+    label ? `Glance ${label}: ${text}` : `Glance: ${text}`
+
+  const phase = await bounded(request.targets, request.parallel ?? 3, target =>
+    prepareTarget(request, target, digest)
+  )
+  const prepared = phase.flatMap(result => (result.status === 'fulfilled' ? [result.value] : []))
+  const failures = phase.flatMap((result, index) =>
+    result.status === 'rejected'
+      ? [{ label: request.targets[index]?.label ?? '', error: result.reason as Error }]
+      : []
+  )
+  const fresh = prepared.filter(entry => !entry.reused)
+  const rollback = async (): Promise<void> => {
+    for (const entry of fresh) {
+      const deleted = await deleteWithRetries(
+        entry.target.glance,
+        entry.image.id,
+        request.cleanupAttempts ?? 12,
+        request.cleanupDelayMs ?? 5000,
+        log
+      )
+      if (deleted) await request.onSettled?.(entry.target.label, entry.image.id, false)
+    }
+  }
+  const fail = async (label: string, error: Error, stage: string): Promise<never> => {
+    if (fresh.length > 0) log.warning(`Glance: deleting the new image in ${fresh.length} other target(s)`)
+    await rollback()
+    if (request.targets.length === 1) throw error
+    const real = failures.filter(failure => !/^not started/.test(failure.error.message))
+    const causes = real.length > 0 ? real : [{ label, error }]
+    throw new Error(
+      `${stage} ${causes.map(failure => `${failure.label}: ${failure.error.message}`).join('; ')}` +
+        ' (no target keeps the new image; older images are untouched)',
+      { cause: error }
+    )
+  }
+  const firstFailure = failures.find(failure => !/^not started/.test(failure.error.message)) ?? failures[0]
+  if (firstFailure) return fail(firstFailure.label, firstFailure.error, 'publishing to Glance failed at')
+
+  for (const entry of fresh) {
+    try {
+      entry.image = await promote(request, entry)
+      log.info(
+        named(
+          entry.target.label,
+          `image ${entry.image.id} promoted (${entry.image.name}, ${entry.image.visibility})`
+        )
+      )
+    } catch (error) {
+      failures.push({ label: entry.target.label, error: error as Error })
+      return fail(entry.target.label, error as Error, 'promoting the verified images failed at')
+    }
+  }
+  for (const entry of fresh) await request.onSettled?.(entry.target.label, entry.image.id, true)
+
+  const results: TargetResult[] = []
+  for (const entry of prepared) {
+    const { glance } = entry.target
+    const renamed = request.stableName ? await passStableName(request, entry) : undefined
+    let rotation: RotationResult | undefined
+    if (request.keep && request.keep > 0) {
+      rotation = await rotateImages(glance, {
+        family: request.family,
+        keep: request.keep,
+        current: entry.image,
+        dryRun: request.rotateDryRun ?? false,
+        action: request.rotate ?? 'delete',
+        repository: request.properties?.[REPOSITORY_PROPERTY],
+        log
+      })
+    }
+    results.push({
+      label: entry.target.label,
+      image: entry.image,
+      reused: entry.reused,
+      ...(rotation ? { rotation } : {}),
+      ...(renamed ? { renamed } : {})
+    })
+  }
+  return { digest, targets: results }
+}
+
+async function localDigest(request: TargetsRequest): Promise<LocalDigest> {
+  const given = request.digest ?? {}
+  if (given.sha256 && given.sha512 && given.size !== undefined) {
+    return { size: given.size, sha256: given.sha256, sha512: given.sha512 }
+  }
+  const digest = await hashFile(request.file)
+  for (const key of ['sha256', 'sha512', 'size'] as const) {
+    if (given[key] !== undefined && given[key] !== digest[key]) {
+      throw new Error(`${request.file} does not match its recorded ${key} (${String(given[key])})`)
+    }
+  }
+  return digest
+}
+
+/** The first phase in one target: an identical image to reuse, or a new one uploaded and verified. */
+async function prepareTarget(
+  request: TargetsRequest,
+  target: PublishTarget,
+  digest: LocalDigest
+): Promise<Prepared> {
+  const { glance } = target
+  const log = labelled(request.log, target.label)
+  const owner = await glance.projectId()
   if (request.reuse !== false) {
-    const sameName = await glance.listImages({
-      name: request.name,
+    const names = [request.name, ...(request.stableName ? [request.stableName] : [])]
+    const family = await glance.listImages({
       visibility: 'all',
       ...(owner ? { owner } : {}),
       properties: { [FAMILY_PROPERTY]: request.family },
       sort: 'created_at:desc'
     })
-    const candidates = sameName.filter(
+    const candidates = family.filter(
       candidate =>
-        candidate.name === request.name &&
+        names.includes(candidate.name ?? '') &&
         candidate[FAMILY_PROPERTY] === request.family &&
         (!owner || candidate.owner === owner)
     )
-    image = candidates.find(candidate => candidate.status === 'active' && matchesContent(candidate, digest))
+    const image = candidates.find(
+      candidate => candidate.status === 'active' && matchesContent(candidate, digest)
+    )
     if (image) {
-      reused = true
-      log.info(`Glance: image ${image.id} (${request.name}) already holds these bytes; not uploading again`)
+      log.info(`image ${image.id} (${image.name}) already holds these bytes; not uploading again`)
       await ensureShared(glance, image, request.shareWith ?? [], log)
-    } else if (candidates.length > 0) {
+      return { target, owner, image, reused: true, hidden: false }
+    }
+    if (candidates.length > 0) {
       log.info(
-        `Glance: ${candidates.length} other image(s) named ${request.name} exist in family ${request.family} ` +
+        `${candidates.length} other image(s) named ${names.join(' or ')} exist in family ${request.family} ` +
           `(${candidates.map(candidate => `${candidate.id} ${candidate.status}`).join(', ')}); creating a new one`
       )
     }
   }
-
-  if (!image) image = await createAndUpload(request, digest)
-
-  let rotation: RotationResult | undefined
-  if (request.keep && request.keep > 0) {
-    rotation = await rotateImages(glance, {
-      family: request.family,
-      keep: request.keep,
-      current: image,
-      dryRun: request.rotateDryRun ?? false,
-      log
-    })
+  const hidden = await glance.supportsHidden()
+  if (!hidden) {
+    log.warning(
+      `this Glance has no os_hidden (image API < 2.7): the new image waits as private ${STAGING_PREFIX}${request.name} until every target verified it`
+    )
   }
-  return { image, reused, digest, ...(rotation ? { rotation } : {}) }
+  const retries = request.uploadRetries ?? 0
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const image = await createAndUpload(request, target, digest, hidden)
+      return { target, owner, image, reused: false, hidden }
+    } catch (error) {
+      if (attempt >= retries || !droppedConnection(error)) throw error
+      log.warning(
+        `the upload failed (${(error as Error).message}); trying again on a fresh image (retry ${attempt + 1} of ${retries})`
+      )
+      await new Promise(resolve => setTimeout(resolve, request.retryDelayMs ?? 2000))
+    }
+  }
 }
 
-async function createAndUpload(request: PublishRequest, digest: LocalDigest): Promise<Image> {
-  const { glance, log } = request
+/** Messages prefixed with the target (when there are several). */
+function labelled(log: Logger, label: string): Logger {
+  const prefix = label ? `Glance ${label}: ` : 'Glance: '
+  return { info: message => log.info(prefix + message), warning: message => log.warning(prefix + message) }
+}
+
+/** Create the image (hidden or staged, private, unprotected), upload, verify; deleted again on failure. */
+async function createAndUpload(
+  request: TargetsRequest,
+  target: PublishTarget,
+  digest: LocalDigest,
+  hidden: boolean
+): Promise<Image> {
+  const { glance } = target
+  const log = labelled(request.log, target.label)
   const method = request.uploadMethod ?? 'direct'
   if (method === 'import') {
     const methods = await glance.importMethods()
@@ -212,23 +448,25 @@ async function createAndUpload(request: PublishRequest, digest: LocalDigest): Pr
       )
     }
   }
+  const name = hidden ? request.name : `${STAGING_PREFIX}${request.name}`
   const created = await glance.createImage({
-    name: request.name,
+    name,
     diskFormat: request.diskFormat,
     containerFormat: 'bare',
-    visibility: request.visibility ?? 'private',
+    visibility: 'private',
+    ...(hidden ? { hidden: true } : {}),
     ...(request.minDisk !== undefined ? { minDisk: request.minDisk } : {}),
     ...(request.minRam !== undefined ? { minRam: request.minRam } : {}),
-    ...(request.protected !== undefined ? { protected: request.protected } : {}),
     ...(request.tags ? { tags: request.tags } : {}),
     properties: { ...request.properties, [FAMILY_PROPERTY]: request.family, [SHA256_PROPERTY]: digest.sha256 }
   })
-  log.info(`Glance: created image ${created.id} (${request.name}, ${request.visibility ?? 'private'})`)
+  log.info(`created image ${created.id} (${name}, private${hidden ? ', hidden until promoted' : ''})`)
   try {
-    await request.onCreated?.(created.id)
+    await request.onCreated?.(target.label, created.id)
+    const onProgress = request.onProgress
     const uploadOptions = {
       expected: digest,
-      ...(request.onProgress ? { onProgress: request.onProgress } : {}),
+      ...(onProgress ? { onProgress: (progress: UploadProgress) => onProgress(target.label, progress) } : {}),
       ...(request.progressIntervalMs ? { progressIntervalMs: request.progressIntervalMs } : {}),
       ...(request.assumedMiBPerSecond ? { assumedMiBPerSecond: request.assumedMiBPerSecond } : {})
     }
@@ -237,38 +475,114 @@ async function createAndUpload(request: PublishRequest, digest: LocalDigest): Pr
     if (method === 'import') {
       sent = await glance.stageFile(created.id, request.file, uploadOptions)
       await glance.importImage(created.id, 'glance-direct')
-      log.info(`Glance: importing image ${created.id} (glance-direct)`)
+      log.info(`importing image ${created.id} (glance-direct)`)
     } else {
       sent = await glance.uploadFile(created.id, request.file, uploadOptions)
     }
     const image = await glance.waitForStatus(created.id, 'active', waitOptions)
     verifyImage(image, sent, log)
-    log.info(
-      `Glance: image ${image.id} is active; ${image.os_hash_algo ?? 'hash'} and size match what we sent`
-    )
-    await ensureShared(glance, image, request.shareWith ?? [], log)
-    await request.onSettled?.(created.id, true)
+    log.info(`image ${image.id} is active; ${image.os_hash_algo ?? 'hash'} and size match what we sent`)
     return image
   } catch (error) {
-    log.warning(`Glance: publishing image ${created.id} failed; deleting it`)
+    log.warning(`publishing image ${created.id} failed; deleting it`)
     const deleted = await deleteWithRetries(
       glance,
       created.id,
       request.cleanupAttempts ?? 12,
       request.cleanupDelayMs ?? 5000,
-      log
+      request.log
     )
-    if (deleted) await request.onSettled?.(created.id, false)
+    if (deleted) await request.onSettled?.(target.label, created.id, false)
     throw error
   }
+}
+
+/** Make a verified new image what users see: unhidden, its final name, visibility, sharing, protection. */
+async function promote(request: TargetsRequest, entry: Prepared): Promise<Image> {
+  const { glance } = entry.target
+  const operations: PatchOperation[] = []
+  const finalName = request.stableName ?? request.name
+  if (entry.image.name !== finalName) operations.push({ op: 'replace', path: '/name', value: finalName })
+  if (entry.hidden) operations.push({ op: 'replace', path: '/os_hidden', value: false })
+  const visibility = request.visibility ?? 'private'
+  if (visibility !== 'private') operations.push({ op: 'replace', path: '/visibility', value: visibility })
+  if (request.protected) operations.push({ op: 'replace', path: '/protected', value: true })
+  const image = operations.length > 0 ? await glance.updateImage(entry.image.id, operations) : entry.image
+  await ensureShared(glance, image, request.shareWith ?? [], labelled(request.log, entry.target.label))
+  return image
+}
+
+/** The date part of an image's created_at, for `<stable-name> (<date>)`. */
+function createdDate(image: Image): string {
+  return /^\d{4}-\d{2}-\d{2}/.exec(image.created_at)?.[0] ?? image.created_at
+}
+
+/**
+ * The new image holds the stable name now: rename the earlier holders of this family and repository
+ * in this project to `<stable-name> (<date>)`. Failures are warnings.
+ */
+async function passStableName(request: TargetsRequest, entry: Prepared): Promise<Image[]> {
+  const stableName = request.stableName as string
+  const { glance } = entry.target
+  const log = labelled(request.log, entry.target.label)
+  const renamed: Image[] = []
+  try {
+    const holders = (
+      await glance.listImages({
+        name: stableName,
+        visibility: 'all',
+        ...(entry.owner ? { owner: entry.owner } : {}),
+        properties: { [FAMILY_PROPERTY]: request.family }
+      })
+    ).filter(image =>
+      inScope(image, request.family, request.properties?.[REPOSITORY_PROPERTY], entry.owner, entry.image)
+    )
+    for (const holder of holders) {
+      if (holder.name !== stableName) continue
+      const name = `${stableName} (${createdDate(holder)})`
+      try {
+        renamed.push(await glance.updateImage(holder.id, [{ op: 'replace', path: '/name', value: name }]))
+        log.info(`image ${holder.id} held the name ${stableName}; renamed ${name}`)
+      } catch (error) {
+        log.warning(`could not rename image ${holder.id} to ${name}: ${(error as Error).message}`)
+      }
+    }
+  } catch (error) {
+    log.warning(`could not look for earlier holders of ${stableName}: ${(error as Error).message}`)
+  }
+  return renamed
+}
+
+/**
+ * Rotation scope: this family, this repository (both unset counts as the same), this project; never
+ * the current image and never one created after it (a concurrent run's).
+ */
+function inScope(
+  image: Image,
+  family: string,
+  repository: string | undefined,
+  owner: string | undefined,
+  current: Image | undefined
+): boolean {
+  if (image[FAMILY_PROPERTY] !== family) return false
+  if ((image[REPOSITORY_PROPERTY] ?? undefined) !== repository) return false
+  if (owner && image.owner !== owner) return false
+  if (!current) return true
+  if (image.id === current.id) return false
+  const after = Date.parse(image.created_at) - Date.parse(current.created_at)
+  return !(after > 0)
 }
 
 export interface RotateOptions {
   family: string
   keep: number
-  /** The image just published: always kept and counted first. */
+  /** The image just published: always kept and counted first; images created after it are left alone. */
   current?: Image
   dryRun: boolean
+  /** delete (default) or hide (os_hidden) the older images. */
+  action?: RotateAction
+  /** Only images with this arch_image_repository (undefined: only images without one). */
+  repository?: string
   log: Logger
 }
 
@@ -285,17 +599,22 @@ function newestFirst(current?: Image) {
 }
 
 /**
- * Keep the `keep` newest active images of the family in our project and delete the rest. Images
- * without our family property, protected images, other projects' images, images that are not active
- * (another run may still be uploading) and the current image are never deleted.
+ * Keep the `keep` newest active images of the family and repository in our project and delete (or
+ * hide) the rest. Images without our family property, of another repository, protected, of other
+ * projects, not active (another run may still be uploading), hidden already, or created after the
+ * current image (another run's) are never touched.
  */
 export async function rotateImages(glance: GlanceApi, options: RotateOptions): Promise<RotationResult> {
   const { log } = options
+  const action = options.action ?? 'delete'
   if (!Number.isInteger(options.keep) || options.keep < 1)
     throw new Error(`keep must be >= 1, not ${options.keep}`)
   const owner = await glance.projectId()
   const listed = await glance.listImages({
-    properties: { [FAMILY_PROPERTY]: options.family },
+    properties: {
+      [FAMILY_PROPERTY]: options.family,
+      ...(options.repository ? { [REPOSITORY_PROPERTY]: options.repository } : {})
+    },
     status: 'active',
     visibility: 'all',
     ...(owner ? { owner } : {}),
@@ -304,11 +623,11 @@ export async function rotateImages(glance: GlanceApi, options: RotateOptions): P
   // Trust no filter blindly: a Glance that ignored one must not make us delete foreign images.
   const family = listed.filter(
     image =>
-      image[FAMILY_PROPERTY] === options.family &&
       image.status === 'active' &&
-      (!owner || image.owner === owner)
+      image.os_hidden !== true &&
+      inScope(image, options.family, options.repository, owner, options.current)
   )
-  if (options.current && !family.some(image => image.id === options.current?.id)) family.push(options.current)
+  if (options.current) family.push(options.current)
   const protectedSkipped = family.filter(image => image.protected && image.id !== options.current?.id)
   const rotating = family
     .filter(image => !image.protected || image.id === options.current?.id)
@@ -316,24 +635,40 @@ export async function rotateImages(glance: GlanceApi, options: RotateOptions): P
   const kept = rotating.slice(0, options.keep)
   const doomed = rotating.slice(options.keep)
 
-  const result: RotationResult = { dryRun: options.dryRun, kept, deleted: [], protectedSkipped, failures: [] }
+  const result: RotationResult = {
+    dryRun: options.dryRun,
+    action,
+    kept,
+    deleted: [],
+    protectedSkipped,
+    failures: []
+  }
   const label = (image: Image): string => `${image.id} (${image.name ?? ''}, ${image.created_at})`
+  const verb = action === 'hide' ? 'hid' : 'deleted'
   log.info(
-    `Rotation of family ${options.family}: keeping ${kept.length} of ${rotating.length} (keep ${options.keep})` +
+    `Rotation of family ${options.family}${options.repository ? ` of ${options.repository}` : ''}: keeping ${kept.length} of ${rotating.length} (keep ${options.keep})` +
       (protectedSkipped.length > 0 ? `; ${protectedSkipped.length} protected image(s) left alone` : '')
   )
+  if (action === 'hide' && doomed.length > 0 && !options.dryRun && !(await glance.supportsHidden())) {
+    const message = `Rotation: this Glance has no os_hidden (image API < 2.7); ${doomed.length} older image(s) left visible`
+    log.warning(message)
+    result.failures.push(message)
+    return result
+  }
   for (const image of doomed) {
     if (options.dryRun) {
-      log.info(`Rotation (dry run): would delete ${label(image)}`)
+      log.info(`Rotation (dry run): would ${action} ${label(image)}`)
       result.deleted.push(image)
       continue
     }
     try {
-      await glance.deleteImage(image.id)
-      log.info(`Rotation: deleted ${label(image)}`)
+      if (action === 'hide')
+        await glance.updateImage(image.id, [{ op: 'replace', path: '/os_hidden', value: true }])
+      else await glance.deleteImage(image.id)
+      log.info(`Rotation: ${verb} ${label(image)}`)
       result.deleted.push(image)
     } catch (error) {
-      const message = `Rotation: could not delete ${label(image)}: ${(error as Error).message}`
+      const message = `Rotation: could not ${action} ${label(image)}: ${(error as Error).message}`
       log.warning(message)
       result.failures.push(message)
     }

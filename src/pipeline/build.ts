@@ -76,6 +76,7 @@ export function startBuild(options: BuildOptions): BuildRun {
     }
     const leftovers = await ctx.teardown.releaseAll()
     ctx.openstack?.close()
+    for (const target of ctx.openstackTargets ?? []) target.connection.close()
     if (failure) throw failure
     if (leftovers.length > 0) throw new Error(`teardown failed:\n${leftovers.join('\n')}`)
   })()

@@ -55,8 +55,10 @@ export interface GlanceImageFacts {
   osHashValue: string
   /** An identical active image existed: nothing was uploaded. */
   reused: boolean
-  /** Names of the images rotation deleted (or would delete, in a dry run). */
+  /** Names of the images rotation deleted or hid (or would, in a dry run). */
   rotated?: string[]
+  /** Every target's image id, by target label (`<cloud>/<region>`). */
+  ids: Record<string, string>
 }
 
 /** Who should own what the run leaves behind (the invoking user when we run through sudo). */
@@ -107,6 +109,8 @@ export interface Context {
   bootTest?: BootTestReport
   /** Keystone session and Glance client (the openstack stage), closed when the run ends. */
   openstack?: GlanceConnection
+  /** One connection per target (the first is `openstack`), by target label. */
+  openstackTargets?: { label: string; connection: GlanceConnection }[]
   glanceImage?: GlanceImageFacts
   /** Packages changed since the previous manifest (`against` names it). */
   packageDiff?: { against: string; diff: PackageDiff }

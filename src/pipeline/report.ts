@@ -31,6 +31,7 @@ export function buildOutputs(ctx: Context): Record<string, string> {
     'attestation-url': ctx.attestation?.provenance.url ?? '',
     'attestation-bundle-path': ctx.attestation?.provenance.bundlePath ?? '',
     'image-id': ctx.glanceImage?.id ?? '',
+    'image-ids': ctx.glanceImage ? JSON.stringify(ctx.glanceImage.ids) : '',
     'image-url': ctx.glanceImage?.url ?? '',
     'os-hash-value': ctx.glanceImage?.osHashValue ?? '',
     'glance-reused': ctx.glanceImage ? String(ctx.glanceImage.reused) : ''
@@ -132,8 +133,19 @@ export function factRows(ctx: Context): string[][] {
       `${glance.id} (${glance.reused ? 'reused: identical image already active' : 'uploaded'})`
     ])
     rows.push(['Glance URL', glance.url])
+    if (Object.keys(glance.ids).length > 1) {
+      rows.push([
+        'Glance images',
+        Object.entries(glance.ids)
+          .map(([target, id]) => `${target}: ${id}`)
+          .join(', ')
+      ])
+    }
     if (glance.rotated?.length) {
-      const label = ctx.config.glance?.rotateDryRun ? 'rotation would delete' : 'rotation deleted'
+      const verb = ctx.config.glance?.rotate === 'hide' ? 'hide' : 'delete'
+      const label = ctx.config.glance?.rotateDryRun
+        ? `rotation would ${verb}`
+        : `rotation ${verb === 'hide' ? 'hid' : 'deleted'}`
       rows.push([label, glance.rotated.join(', ')])
     }
   }

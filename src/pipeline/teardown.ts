@@ -13,6 +13,8 @@ export type GlanceImageResource = {
   kind: 'glance-image'
   imageId: string
   name: string
+  /** The target (`<cloud>/<region>`) it was created in, when there are several. */
+  target?: string
   /**
    * What deleting it takes without the credentials: Glance's v2 root, Keystone and TLS, and the run's
    * current token (masked; the state is read by this job's post step only; revoked at the run's end).
@@ -53,7 +55,7 @@ export function describe(resource: Resource): string {
     case 'process':
       return `stop process group ${resource.pid}`
     case 'glance-image':
-      return `delete the unfinished Glance image ${resource.imageId} (${resource.name})`
+      return `delete the unfinished Glance image ${resource.imageId} (${resource.name}${resource.target ? ` in ${resource.target}` : ''})`
     case 'keystone-tokens':
       return `revoke the run's Keystone token(s) at ${resource.keystone.authUrl}`
     case 'lock':

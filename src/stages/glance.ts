@@ -3,10 +3,10 @@
 // image into Glance, verified by hash, registered for deletion until it is settled, then rotation.
 import { statSync } from 'node:fs'
 import { describeAuth } from '../openstack/config.js'
-import { connectGlance, type Image } from '../openstack/glance.js'
+import { connectGlance, type GlanceConnection, type Image } from '../openstack/glance.js'
 import { hashFile } from '../util/hash.js'
 import { keystoneAccess } from '../openstack/keystone.js'
-import { archImageProperties, publishImage } from '../openstack/publish.js'
+import { archImageProperties, publishToTargets } from '../openstack/publish.js'
 import { previewTagPrefix, publishedImageName, type Config } from '../config/config.js'
 import type { Context } from '../pipeline/context.js'
 import { formatBytes } from '../pipeline/report.js'
@@ -21,21 +21,34 @@ export const openstackStage: Stage = {
   async run(ctx) {
     const glance = ctx.config.glance
     if (!glance) throw new Error('BUG: openstack stage without Glance settings')
-    ctx.log.info(`Keystone: ${describeAuth(glance.settings)}`)
-    // Every token is a resource: revoked when the run ends, by the post step if main was killed.
-    const keystone = keystoneAccess(glance.settings)
-    let handle: number | undefined
-    const connection = await connectGlance(glance.settings, ctx.log, {
-      onTokens: tokens => {
-        const resource: Resource = { kind: 'keystone-tokens', keystone, tokens: [...tokens] }
-        if (handle === undefined) handle = ctx.teardown.push(resource)
-        else ctx.teardown.update(handle, resource)
-      }
-    })
-    ctx.openstack = connection
+    const several = glance.targets.length > 1
+    const connected: { label: string; connection: GlanceConnection }[] = []
+    ctx.openstackTargets = connected
     ctx.teardown.imageDeleter = async image => {
-      await connection.glance.deleteImage(image.imageId)
+      const target = connected.find(candidate => candidate.label === image.target) ?? connected[0]
+      if (!target) throw new Error(`no OpenStack connection to delete Glance image ${image.imageId}`)
+      await target.connection.glance.deleteImage(image.imageId)
     }
+    for (const target of glance.targets) {
+      ctx.log.info(`Keystone${several ? ` (${target.label})` : ''}: ${describeAuth(target.settings)}`)
+      // Every token is a resource: revoked when the run ends, by the post step if main was killed.
+      const keystone = keystoneAccess(target.settings)
+      let handle: number | undefined
+      try {
+        const connection = await connectGlance(target.settings, ctx.log, {
+          onTokens: tokens => {
+            const resource: Resource = { kind: 'keystone-tokens', keystone, tokens: [...tokens] }
+            if (handle === undefined) handle = ctx.teardown.push(resource)
+            else ctx.teardown.update(handle, resource)
+          }
+        })
+        connected.push({ label: target.label, connection })
+      } catch (error) {
+        if (!several) throw error
+        throw new Error(`Glance target ${target.label}: ${(error as Error).message}`, { cause: error })
+      }
+    }
+    ctx.openstack = connected[0]?.connection
   }
 }
 
@@ -80,11 +93,11 @@ export function attestationProperties(ctx: Context): Record<string, string> {
  * A reused image (identical bytes, published earlier) keeps the properties it was created with: point
  * it to this run's attestation, which is about the same digest.
  */
-async function pointToAttestation(ctx: Context, image: Image): Promise<void> {
+async function pointToAttestation(ctx: Context, connection: GlanceConnection, image: Image): Promise<void> {
   const properties = attestationProperties(ctx)
   const changes = Object.entries(properties).filter(([key, value]) => image[key] !== value)
-  if (changes.length === 0 || !ctx.openstack) return
-  await ctx.openstack.glance.updateImage(
+  if (changes.length === 0) return
+  await connection.glance.updateImage(
     image.id,
     changes.map(([key, value]) => ({ op: key in image ? 'replace' : 'add', path: `/${key}`, value }))
   )
@@ -126,22 +139,39 @@ export const publishStage: Stage = {
   async run(ctx) {
     const { config, openstack, image } = ctx
     const glance = config.glance
-    if (!glance || !openstack || !image) throw new Error('BUG: publish without Glance or an image')
+    const targets = ctx.openstackTargets ?? []
+    if (!glance || !openstack || !image || targets.length === 0)
+      throw new Error('BUG: publish without Glance or an image')
+    const several = targets.length > 1
     const firmware = config.mode === 'publish' ? undefined : config.configure.bootMode
     const handles = new Map<string, { handle: number; unfollow: () => void }>()
+    const connectionOf = (label: string): GlanceConnection => {
+      const found = targets.find(target => target.label === label)
+      if (!found) throw new Error(`BUG: no connection for target ${label}`)
+      return found.connection
+    }
     // What the post step needs to delete the image without the credentials (see StoredGlanceAccess).
-    const imageResource = (imageId: string, token: string | undefined): GlanceImageResource => ({
-      kind: 'glance-image',
-      imageId,
-      name: ctx.imageName,
-      ...(token
-        ? {
-            glance: { ...keystoneAccess(glance.settings), endpoint: openstack.glance.endpoint, token }
-          }
-        : {})
-    })
-    const result = await publishImage({
-      glance: openstack.glance,
+    const imageResource = (
+      label: string,
+      imageId: string,
+      token: string | undefined
+    ): GlanceImageResource => {
+      const connection = connectionOf(label)
+      const settings = glance.targets.find(target => target.label === label)?.settings ?? glance.settings
+      return {
+        kind: 'glance-image',
+        imageId,
+        name: ctx.imageName,
+        ...(several ? { target: label } : {}),
+        ...(token
+          ? { glance: { ...keystoneAccess(settings), endpoint: connection.glance.endpoint, token } }
+          : {})
+      }
+    }
+    const result = await publishToTargets({
+      targets: targets.map(target => ({ label: target.label, glance: target.connection.glance })),
+      parallel: glance.parallelUploads,
+      uploadRetries: glance.uploadRetries,
       log: ctx.log,
       file: image.path,
       name: ctx.imageName,
@@ -162,37 +192,53 @@ export const publishStage: Stage = {
       uploadMethod: glance.uploadMethod,
       keep: glance.keep,
       rotateDryRun: glance.rotateDryRun,
+      rotate: glance.rotate,
+      ...(glance.stableName ? { stableName: glance.stableName } : {}),
       digest: { size: image.size, sha256: image.sha256, sha512: image.sha512 },
-      onCreated: id => {
-        const handle = ctx.teardown.push(imageResource(id, openstack.session.currentToken()))
-        const unfollow = openstack.session.onTokens(tokens =>
-          ctx.teardown.update(handle, imageResource(id, tokens.at(-1)))
+      onCreated: (label, id) => {
+        const session = connectionOf(label).session
+        const handle = ctx.teardown.push(imageResource(label, id, session.currentToken()))
+        const unfollow = session.onTokens(tokens =>
+          ctx.teardown.update(handle, imageResource(label, id, tokens.at(-1)))
         )
-        handles.set(id, { handle, unfollow })
+        handles.set(`${label} ${id}`, { handle, unfollow })
       },
-      onSettled: id => {
-        const held = handles.get(id)
+      onSettled: (label, id) => {
+        const held = handles.get(`${label} ${id}`)
         if (!held) return
         held.unfollow()
         ctx.teardown.forget(held.handle)
       },
-      onProgress: progress =>
+      onProgress: (label, progress) =>
         ctx.log.info(
-          `Glance upload: ${progress.percent.toFixed(0)} % (${formatBytes(progress.bytes)} of ${formatBytes(progress.total)}), ${progress.mibPerSecond.toFixed(1)} MiB/s`
+          `Glance upload${several ? ` (${label})` : ''}: ${progress.percent.toFixed(0)} % (${formatBytes(progress.bytes)} of ${formatBytes(progress.total)}), ${progress.mibPerSecond.toFixed(1)} MiB/s`
         )
     })
-    if (result.reused) await pointToAttestation(ctx, result.image)
-    ctx.glanceImage = {
-      id: result.image.id,
-      name: ctx.imageName,
-      url: `${openstack.glance.endpoint.replace(/\/+$/, '')}/images/${result.image.id}`,
-      osHashAlgo: result.image.os_hash_algo ?? '',
-      osHashValue: result.image.os_hash_value ?? '',
-      reused: result.reused,
-      ...(result.rotation
-        ? { rotated: result.rotation.deleted.map(deleted => deleted.name ?? deleted.id) }
-        : {})
+    for (const target of result.targets) {
+      if (target.reused) await pointToAttestation(ctx, connectionOf(target.label), target.image)
     }
-    ctx.log.info(`Glance: ${ctx.glanceImage.url} (${result.reused ? 'reused' : 'uploaded'})`)
+    const first = result.targets[0]
+    if (!first) throw new Error('BUG: published to no target')
+    const firstEndpoint = connectionOf(first.label).glance.endpoint
+    ctx.glanceImage = {
+      id: first.image.id,
+      name: first.image.name ?? ctx.imageName,
+      url: `${firstEndpoint.replace(/\/+$/, '')}/images/${first.image.id}`,
+      osHashAlgo: first.image.os_hash_algo ?? '',
+      osHashValue: first.image.os_hash_value ?? '',
+      reused: result.targets.every(target => target.reused),
+      ids: Object.fromEntries(result.targets.map(target => [target.label, target.image.id])),
+      rotated: result.targets.flatMap(target =>
+        (target.rotation?.deleted ?? []).map(
+          rotated => `${several ? `${target.label}: ` : ''}${rotated.name ?? rotated.id}`
+        )
+      )
+    }
+    for (const target of result.targets) {
+      const url = `${connectionOf(target.label).glance.endpoint.replace(/\/+$/, '')}/images/${target.image.id}`
+      ctx.log.info(
+        `Glance${several ? ` ${target.label}` : ''}: ${url} (${target.reused ? 'reused' : 'uploaded'})`
+      )
+    }
   }
 }

@@ -5,8 +5,14 @@
 #   harness.sh stop DIR           drop this caller's lease; stop both services when no lease is left
 #   harness.sh stop --force DIR   stop both services whatever the leases say
 #   harness.sh env DIR            print DIR/env
-#   harness.sh glance DIR PORT    run one more glance-api on PORT in the foreground (same db and store),
-#                                 for tests that kill Glance without disturbing the shared one
+#   harness.sh glance DIR PORT [glance2]
+#                                 run one more glance-api on PORT in the foreground (the same db and store
+#                                 as RegionOne's, or RegionTwo's with glance2; its own store dir then), for
+#                                 tests that kill Glance without disturbing the shared one
+#
+# One Keystone with two regions: RegionOne's glance-api (DIR/glance) and RegionTwo's (DIR/glance2), each
+# with its own port, database and store, both in the catalog. Users: admin, member (project demo) and
+# second (project second), for a second clouds.yaml entry.
 #
 # Nothing under /etc is read or written; ports are picked free at start. A lease is the caller's pid
 # (HARNESS_LEASE, default the parent pid), so test files running in parallel can share one DIR: the last
@@ -15,6 +21,7 @@ set -euo pipefail
 
 PY=/usr/bin/python3 # Debian's python: the one the services' modules live in
 REGION=RegionOne
+REGION2=RegionTwo
 
 die() {
   echo "harness: $*" >&2
@@ -104,32 +111,34 @@ policy_file = $DIR/keystone/policy.yaml
 EOF
 }
 
+# write_glance_conf KEYSTONE_URL PORT PASSWORD [SUBDIR [REGION]]: one glance-api's config in DIR/SUBDIR
 write_glance_conf() {
-  local keystone_url=$1 glance_port=$2 glance_password=$3
-  cat >"$DIR/glance/glance-api.conf" <<EOF
+  local keystone_url=$1 glance_port=$2 glance_password=$3 sub=${4:-glance} region=${5:-}
+  local g=$DIR/$sub
+  cat >"$g/glance-api.conf" <<EOF
 [DEFAULT]
 bind_host = 127.0.0.1
 bind_port = $glance_port
 workers = 0
-log_file = $DIR/glance/glance-api.log
+log_file = $g/glance-api.log
 use_stderr = false
-node_staging_uri = file://$DIR/glance/staging
+node_staging_uri = file://$g/staging
 enabled_import_methods = [glance-direct]
 [database]
-connection = sqlite:///$DIR/glance/glance.sqlite
+connection = sqlite:///$g/glance.sqlite
 [glance_store]
 stores = file,http
 default_store = file
-filesystem_store_datadir = $DIR/glance/images
+filesystem_store_datadir = $g/images
 [os_glance_tasks_store]
-filesystem_store_datadir = $DIR/glance/tasks
+filesystem_store_datadir = $g/tasks
 [os_glance_staging_store]
-filesystem_store_datadir = $DIR/glance/staging
+filesystem_store_datadir = $g/staging
 [task]
-work_dir = $DIR/glance/work
+work_dir = $g/work
 [paste_deploy]
 flavor = keystone
-config_file = $DIR/glance/glance-api-paste.ini
+config_file = $g/glance-api-paste.ini
 [keystone_authtoken]
 www_authenticate_uri = $keystone_url
 auth_url = $keystone_url
@@ -141,22 +150,28 @@ username = glance
 password = $glance_password
 # validate every token with Keystone, so a revoked token is refused at once
 token_cache_time = -1
+${region:+region_name = $region}
 [oslo_policy]
-policy_file = $DIR/glance/policy.yaml
+policy_file = $g/policy.yaml
 [oslo_concurrency]
-lock_path = $DIR/glance/locks
+lock_path = $g/locks
 EOF
+  : >"$g/policy.yaml"
+  cp /usr/share/glance-common/glance-api-paste.ini "$g/glance-api-paste.ini"
+  mkdir -p "$g/images" "$g/staging" "$g/tasks" "$g/work" "$g/locks"
 }
 
 # Users, projects, the image service and its endpoints, an application credential: ensured on every start
 # (idempotent), so a changed port updates the catalog.
 ensure_catalog() {
-  KEYSTONE_URL=$1 GLANCE_URL=$2 SECRETS=$DIR/secrets.json STATE=$DIR/state.json REGION=$REGION "$PY" - <<'EOF'
+  KEYSTONE_URL=$1 GLANCE_URL=$2 GLANCE2_URL=$3 SECRETS=$DIR/secrets.json STATE=$DIR/state.json REGION=$REGION \
+    REGION2=$REGION2 "$PY" - <<'EOF'
 import json, os, urllib.request, urllib.error
 
 base = os.environ['KEYSTONE_URL'] + '/v3'
 secrets = json.load(open(os.environ['SECRETS']))
 region = os.environ['REGION']
+region2 = os.environ['REGION2']
 
 def call(method, path, body=None, token=None, want_token=False):
     data = json.dumps(body).encode() if body is not None else None
@@ -191,7 +206,7 @@ def ensure(kind, plural, attrs, **query):
     return call('POST', f'/{plural}', {kind: attrs}, token=admin)[kind]
 
 projects = {name: ensure('project', 'projects', {'name': name, 'domain_id': 'default'}, name=name)
-            for name in ('service', 'demo', 'other')}
+            for name in ('service', 'demo', 'other', 'second')}
 roles = {name: ensure('role', 'roles', {'name': name}, name=name) for name in ('admin', 'member', 'reader')}
 
 def ensure_user(name, password, project, role):
@@ -202,21 +217,29 @@ def ensure_user(name, password, project, role):
 
 glance_user = ensure_user('glance', secrets['glance_password'], 'service', 'admin')
 member = ensure_user('member', secrets['member_password'], 'demo', 'member')
+second = ensure_user('second', secrets['second_password'], 'second', 'member')
+if not any(r['id'] == region2 for r in call('GET', '/regions', token=admin)['regions']):
+    call('POST', '/regions', {'region': {'id': region2}}, token=admin)
 
-def ensure_endpoints(service, url):
-    existing = {e['interface']: e for e in find('endpoint', 'endpoints', service_id=service['id'])}
+def ensure_endpoints(service, url, in_region):
+    existing = {e['interface']: e for e in find('endpoint', 'endpoints', service_id=service['id'])
+                if e.get('region_id') == in_region}
     for interface in ('public', 'internal', 'admin'):
         if interface in existing:
             if existing[interface]['url'] != url:
                 call('PATCH', f"/endpoints/{existing[interface]['id']}", {'endpoint': {'url': url}}, token=admin)
         else:
             call('POST', '/endpoints', {'endpoint': {'service_id': service['id'], 'interface': interface,
-                                                      'url': url, 'region_id': region}}, token=admin)
+                                                      'url': url, 'region_id': in_region}}, token=admin)
 
-# the image service without /v2 (as deployments register it); both follow this start's ports
+# the image service without /v2 (as deployments register it), one glance-api a region; identity in both
+# regions (each glance-api's auth middleware looks Keystone up in its own region); all follow the ports
 service = ensure('service', 'services', {'type': 'image', 'name': 'glance'}, type='image')
-ensure_endpoints(service, os.environ['GLANCE_URL'])
-ensure_endpoints(find('service', 'services', type='identity')[0], os.environ['KEYSTONE_URL'] + '/v3/')
+ensure_endpoints(service, os.environ['GLANCE_URL'], region)
+ensure_endpoints(service, os.environ['GLANCE2_URL'], region2)
+identity = find('service', 'services', type='identity')[0]
+for in_region in (region, region2):
+    ensure_endpoints(identity, os.environ['KEYSTONE_URL'] + '/v3/', in_region)
 
 member_token, _ = password_token('member', secrets['member_password'], 'demo')
 creds = call('GET', f"/users/{member['id']}/application_credentials?name=arch-image-ci", token=member_token)
@@ -230,14 +253,15 @@ else:
 
 json.dump({'member_user_id': member['id'], 'demo_project_id': projects['demo']['id'],
            'other_project_id': projects['other']['id'], 'app_credential_id': cred['id'],
+           'second_user_id': second['id'], 'second_project_id': projects['second']['id'],
            'image_service_id': service['id']}, open(os.environ['STATE'], 'w'))
 EOF
 }
 
 write_env() {
-  local keystone_url=$1 glance_url=$2 keystone_pid=$3 glance_pid=$4
+  local keystone_url=$1 glance_url=$2 keystone_pid=$3 glance_pid=$4 glance2_url=$5 glance2_pid=$6
   DIR=$DIR KEYSTONE_URL=$keystone_url GLANCE_URL=$glance_url KEYSTONE_PID=$keystone_pid GLANCE_PID=$glance_pid \
-    REGION=$REGION "$PY" - <<'EOF'
+    GLANCE2_URL=$glance2_url GLANCE2_PID=$glance2_pid REGION=$REGION REGION2=$REGION2 "$PY" - <<'EOF'
 import json, os, shlex
 d = os.environ['DIR']
 secrets = json.load(open(f'{d}/secrets.json'))
@@ -251,6 +275,13 @@ data = {
     'glanceConfig': f'{d}/glance/glance-api.conf',
     'keystonePid': int(os.environ['KEYSTONE_PID']),
     'glancePid': int(os.environ['GLANCE_PID']),
+    'region2': os.environ['REGION2'],
+    'glance2Url': os.environ['GLANCE2_URL'],
+    'glance2Config': f'{d}/glance2/glance-api.conf',
+    'glance2Pid': int(os.environ['GLANCE2_PID']),
+    'second': {'username': 'second', 'password': secrets['second_password'], 'userId': state['second_user_id'],
+               'projectName': 'second', 'projectId': state['second_project_id'],
+               'userDomainName': 'Default', 'projectDomainName': 'Default'},
     'admin': {'username': 'admin', 'password': secrets['admin_password'], 'projectName': 'admin',
               'userDomainName': 'Default', 'projectDomainName': 'Default'},
     'member': {'username': 'member', 'password': secrets['member_password'], 'userId': state['member_user_id'],
@@ -320,6 +351,7 @@ wait_until_up() {
 stop_services() {
   local pids=() pid
   pid=$(our_pid "$DIR/glance/pid" "$DIR/glance/glance-api.conf") && pids+=("$pid")
+  pid=$(our_pid "$DIR/glance2/pid" "$DIR/glance2/glance-api.conf") && pids+=("$pid")
   pid=$(our_pid "$DIR/keystone/pid" "$DIR/keystone/keystone.conf") && pids+=("$pid")
   ((${#pids[@]} > 0)) || return 0
   # each runs in its own process group (setsid): stop the group, then wait
@@ -338,63 +370,74 @@ stop_services() {
     ((alive)) || break
     sleep 0.1
   done
-  rm -f "$DIR/glance/pid" "$DIR/keystone/pid"
+  rm -f "$DIR/glance/pid" "$DIR/glance2/pid" "$DIR/keystone/pid"
 }
 
 start() {
   need_packages
-  mkdir -p "$DIR/keystone" "$DIR/glance" "$DIR/leases"
+  mkdir -p "$DIR/keystone" "$DIR/glance" "$DIR/glance2" "$DIR/leases"
   chmod 700 "$DIR"
 
-  local keystone_pid glance_pid keystone_port glance_port keystone_url glance_url
+  local keystone_pid glance_pid glance2_pid keystone_port glance_port glance2_port keystone_url glance_url glance2_url
   keystone_pid=$(our_pid "$DIR/keystone/pid" "$DIR/keystone/keystone.conf") || keystone_pid=
   glance_pid=$(our_pid "$DIR/glance/pid" "$DIR/glance/glance-api.conf") || glance_pid=
+  glance2_pid=$(our_pid "$DIR/glance2/pid" "$DIR/glance2/glance-api.conf") || glance2_pid=
 
-  if [[ -n $keystone_pid && -n $glance_pid && -s $DIR/ports ]]; then
-    read -r keystone_port glance_port <"$DIR/ports"
-    if answers "http://127.0.0.1:$keystone_port/v3" && answers "http://127.0.0.1:$glance_port/versions"; then
+  if [[ -n $keystone_pid && -n $glance_pid && -n $glance2_pid && -s $DIR/ports ]]; then
+    read -r keystone_port glance_port glance2_port <"$DIR/ports"
+    if answers "http://127.0.0.1:$keystone_port/v3" && answers "http://127.0.0.1:$glance_port/versions" &&
+      answers "http://127.0.0.1:${glance2_port:-0}/versions"; then
       touch "$DIR/leases/$LEASE"
-      echo "harness: already running (keystone :$keystone_port pid $keystone_pid, glance :$glance_port pid $glance_pid)"
+      echo "harness: already running (keystone :$keystone_port pid $keystone_pid, glance :$glance_port pid $glance_pid, :$glance2_port pid $glance2_pid)"
       return 0
     fi
   fi
-  stop_services # a half-running pair: start over
+  stop_services # a half-running set: start over
   # a start that fails half-way leaves nothing running
   trap '[[ ${START_OK:-0} == 1 ]] || stop_services' EXIT
 
   # the ports of the last start when they are still free (the catalog stays valid), else new ones
-  keystone_port='' glance_port=''
+  keystone_port='' glance_port='' glance2_port=''
   if [[ -s $DIR/ports ]]; then
-    read -r keystone_port glance_port <"$DIR/ports"
-    port_free "$keystone_port" || keystone_port=
-    port_free "$glance_port" || glance_port=
+    read -r keystone_port glance_port glance2_port <"$DIR/ports"
+    [[ -n $keystone_port ]] && ! port_free "$keystone_port" && keystone_port=
+    [[ -n $glance_port ]] && ! port_free "$glance_port" && glance_port=
+    [[ -n $glance2_port ]] && ! port_free "$glance2_port" && glance2_port=
   fi
   [[ -n $keystone_port ]] || keystone_port=$(free_port)
   [[ -n $glance_port ]] || glance_port=$(free_port)
   while [[ $glance_port == "$keystone_port" ]]; do glance_port=$(free_port); done
-  echo "$keystone_port $glance_port" >"$DIR/ports"
+  [[ -n $glance2_port ]] || glance2_port=$(free_port)
+  while [[ $glance2_port == "$keystone_port" || $glance2_port == "$glance_port" ]]; do glance2_port=$(free_port); done
+  echo "$keystone_port $glance_port $glance2_port" >"$DIR/ports"
   keystone_url=http://127.0.0.1:$keystone_port
   glance_url=http://127.0.0.1:$glance_port
+  glance2_url=http://127.0.0.1:$glance2_port
 
-  if [[ ! -s $DIR/secrets.json ]]; then
-    (
-      umask 077
-      printf '{"admin_password": "%s", "member_password": "%s", "glance_password": "%s", "app_credential_secret": "%s"}\n' \
-        "$(random_secret)" "$(random_secret)" "$(random_secret)" "$(random_secret)" >"$DIR/secrets.json"
-    )
-  fi
+  # every secret the harness needs, kept across starts (one added later is filled in)
+  (
+    umask 077
+    "$PY" - "$DIR/secrets.json" <<'EOF'
+import base64, json, os, sys
+path = sys.argv[1]
+secrets = json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else {}
+for key in ('admin_password', 'member_password', 'glance_password', 'app_credential_secret', 'second_password'):
+    secrets.setdefault(key, base64.b64encode(os.urandom(24)).decode().translate({ord(c): None for c in '/+='}))
+with open(path + '.tmp', 'w') as f:
+    json.dump(secrets, f)
+os.replace(path + '.tmp', path)
+EOF
+  )
   local admin_password glance_password
   admin_password=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["admin_password"])' "$DIR/secrets.json")
   glance_password=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["glance_password"])' "$DIR/secrets.json")
 
   write_keystone_conf
-  write_glance_conf "$keystone_url" "$glance_port" "$glance_password"
+  write_glance_conf "$keystone_url" "$glance_port" "$glance_password" glance
+  write_glance_conf "$keystone_url" "$glance2_port" "$glance_password" glance2 "$REGION2"
   : >"$DIR/keystone/policy.yaml"
-  : >"$DIR/glance/policy.yaml"
-  cp /usr/share/glance-common/glance-api-paste.ini "$DIR/glance/glance-api-paste.ini"
-  mkdir -p "$DIR/glance/images" "$DIR/glance/staging" "$DIR/glance/tasks" "$DIR/glance/work" "$DIR/glance/locks"
 
-  local kconf=$DIR/keystone/keystone.conf gconf=$DIR/glance/glance-api.conf
+  local kconf=$DIR/keystone/keystone.conf gconf=$DIR/glance/glance-api.conf gconf2=$DIR/glance2/glance-api.conf
   local user group
   user=$(id -un) group=$(id -gn)
 
@@ -414,39 +457,45 @@ start() {
       --bootstrap-public-url "$keystone_url/v3/"
     touch "$DIR/keystone/.bootstrapped"
   fi
-  local sync_pid=
-  if [[ ! -e $DIR/glance/.bootstrapped ]]; then
-    echo "harness: creating glance's database in $DIR/glance"
-    rm -f "$DIR/glance/glance.sqlite"*
-    # glance-manage's db_sync runs concurrently with keystone's first start below
-    (glance-manage --config-file "$gconf" db_sync >"$DIR/glance/db_sync.log" 2>&1 &&
-      sqlite_wal "$DIR/glance/glance.sqlite" && touch "$DIR/glance/.bootstrapped") &
-    sync_pid=$!
-  fi
+  # glance-manage's db_sync (one a region) runs concurrently with keystone's first start below
+  local sync_pids=() sub
+  for sub in glance glance2; do
+    if [[ ! -e $DIR/$sub/.bootstrapped ]]; then
+      echo "harness: creating glance's database in $DIR/$sub"
+      rm -f "$DIR/$sub/glance.sqlite"*
+      (glance-manage --config-file "$DIR/$sub/glance-api.conf" db_sync >"$DIR/$sub/db_sync.log" 2>&1 &&
+        sqlite_wal "$DIR/$sub/glance.sqlite" && touch "$DIR/$sub/.bootstrapped") &
+      sync_pids+=($!)
+    fi
+  done
 
   # the arguments after -- go to keystone itself; the config path on the command line also tells our
   # process from anyone else's (our_pid)
   spawn "$DIR/keystone/pid" "$DIR/keystone/keystone.out" /usr/bin/keystone-wsgi-public \
     --host 127.0.0.1 --port "$keystone_port" -- --config-file "$kconf"
-  if [[ -n $sync_pid ]]; then
-    wait "$sync_pid" || true
-    [[ -e $DIR/glance/.bootstrapped ]] || {
-      tail -n 30 "$DIR/glance/db_sync.log" >&2
-      die "glance-manage db_sync failed"
+  local pid
+  for pid in "${sync_pids[@]}"; do wait "$pid" || true; done
+  for sub in glance glance2; do
+    [[ -e $DIR/$sub/.bootstrapped ]] || {
+      tail -n 30 "$DIR/$sub/db_sync.log" >&2
+      die "glance-manage db_sync failed in $DIR/$sub"
     }
-  fi
-  # glance needs keystone only when the first request comes: start both at once
+  done
+  # glance needs keystone only when the first request comes: start them all at once
   spawn "$DIR/glance/pid" "$DIR/glance/glance-api.out" /usr/bin/glance-api --config-file "$gconf"
+  spawn "$DIR/glance2/pid" "$DIR/glance2/glance-api.out" /usr/bin/glance-api --config-file "$gconf2"
   wait_until_up keystone "$keystone_url/v3" "$DIR/keystone/pid" "$DIR/keystone/keystone.out" "$kconf"
-  ensure_catalog "$keystone_url" "$glance_url"
+  ensure_catalog "$keystone_url" "$glance_url" "$glance2_url"
   wait_until_up glance "$glance_url/versions" "$DIR/glance/pid" "$DIR/glance/glance-api.out" "$gconf"
+  wait_until_up glance2 "$glance2_url/versions" "$DIR/glance2/pid" "$DIR/glance2/glance-api.out" "$gconf2"
 
   keystone_pid=$(<"$DIR/keystone/pid")
   glance_pid=$(<"$DIR/glance/pid")
-  write_env "$keystone_url" "$glance_url" "$keystone_pid" "$glance_pid"
+  glance2_pid=$(<"$DIR/glance2/pid")
+  write_env "$keystone_url" "$glance_url" "$keystone_pid" "$glance_pid" "$glance2_url" "$glance2_pid"
   touch "$DIR/leases/$LEASE"
   START_OK=1
-  echo "harness: keystone $keystone_url (pid $keystone_pid), glance $glance_url (pid $glance_pid); env in $DIR/env"
+  echo "harness: keystone $keystone_url (pid $keystone_pid), glance $glance_url (pid $glance_pid, $REGION), $glance2_url (pid $glance2_pid, $REGION2); env in $DIR/env"
 }
 
 stop() {
@@ -474,15 +523,21 @@ stop() {
 }
 
 glance_extra() {
-  local port=$1 gconf=$DIR/glance/glance-api.conf extra
+  local port=$1 sub=${2:-glance} gconf extra
+  gconf=$DIR/$sub/glance-api.conf
   [[ -s $gconf ]] || die "$DIR is not started"
-  extra=$DIR/glance/extra-$port.conf
-  printf '[DEFAULT]\nbind_port = %s\nlog_file = %s/glance/glance-api-%s.log\n' "$port" "$DIR" "$port" >"$extra"
+  extra=$DIR/$sub/extra-$port.conf
+  printf '[DEFAULT]\nbind_port = %s\nlog_file = %s/%s/glance-api-%s.log\n' "$port" "$DIR" "$sub" "$port" >"$extra"
+  if [[ $sub != glance ]]; then
+    # a store of its own: a test can watch the data arrive
+    mkdir -p "$DIR/$sub/images-$port"
+    printf '[glance_store]\nfilesystem_store_datadir = %s/%s/images-%s\n' "$DIR" "$sub" "$port" >>"$extra"
+  fi
   exec /usr/bin/glance-api --config-file "$gconf" --config-file "$extra"
 }
 
 usage() {
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 64
 }
 
@@ -509,7 +564,8 @@ env)
   ;;
 glance)
   [[ -n ${2:-} ]] || usage
-  glance_extra "$2"
+  [[ -z ${3:-} || ${3:-} == glance || ${3:-} == glance2 ]] || usage
+  glance_extra "$2" "${3:-glance}"
   ;;
 *) usage ;;
 esac

@@ -24,6 +24,11 @@ export interface HarnessEnv {
   glanceConfig: string
   keystonePid: number
   glancePid: number
+  /** The second region, with a glance-api of its own (own port, database and store). */
+  region2: string
+  glance2Url: string
+  glance2Config: string
+  glance2Pid: number
   admin: {
     username: string
     password: string
@@ -42,6 +47,16 @@ export interface HarnessEnv {
   }
   appCredential: { id: string; name: string; secret: string }
   otherProjectId: string
+  /** A user of its own project (second), for a second clouds.yaml entry. */
+  second: {
+    username: string
+    password: string
+    userId: string
+    projectName: string
+    projectId: string
+    userDomainName: string
+    projectDomainName: string
+  }
 }
 
 const PREFIX = 'arch-image-openstack-'
@@ -78,7 +93,8 @@ export async function startHarness(): Promise<HarnessEnv> {
   const dir = harnessDir()
   await removeStaleDirs(dir)
   try {
-    await run('bash', [HARNESS, 'start', dir], { env: lease(), timeout: 180_000 })
+    // a first start bootstraps Keystone and two Glance databases: minutes on a loaded machine
+    await run('bash', [HARNESS, 'start', dir], { env: lease(), timeout: 300_000 })
   } catch (error) {
     const failure = error as { stderr?: string; stdout?: string; message: string }
     throw new Error(
@@ -115,6 +131,19 @@ export function memberEnv(h: HarnessEnv): Record<string, string> {
     OS_USER_DOMAIN_NAME: h.member.userDomainName,
     OS_PROJECT_DOMAIN_NAME: h.member.projectDomainName,
     OS_REGION_NAME: h.region
+  }
+}
+
+/** The second project's user as OS_* (its own project: its images are not member's). */
+export function secondEnv(h: HarnessEnv, region = h.region): Record<string, string> {
+  return {
+    OS_AUTH_URL: h.authUrl,
+    OS_USERNAME: h.second.username,
+    OS_PASSWORD: h.second.password,
+    OS_PROJECT_NAME: h.second.projectName,
+    OS_USER_DOMAIN_NAME: h.second.userDomainName,
+    OS_PROJECT_DOMAIN_NAME: h.second.projectDomainName,
+    OS_REGION_NAME: region
   }
 }
 
@@ -234,11 +263,19 @@ export class ExtraGlance {
   private child?: ChildProcess
   readonly url: string
 
+  /** `glance2`: on RegionTwo's database, with a store directory of its own (`storeDir`). */
   constructor(
     private readonly h: HarnessEnv,
-    readonly port: number
+    readonly port: number,
+    private readonly sub: 'glance' | 'glance2' = 'glance'
   ) {
     this.url = `http://127.0.0.1:${port}`
+  }
+
+  get storeDir(): string {
+    return this.sub === 'glance2'
+      ? path.join(this.h.dir, 'glance2', `images-${this.port}`)
+      : path.join(this.h.dir, 'glance', 'images')
   }
 
   get pid(): number | undefined {
@@ -247,7 +284,7 @@ export class ExtraGlance {
 
   async start(): Promise<void> {
     // harness.sh execs glance-api: the child is the server itself
-    this.child = spawn('bash', [HARNESS, 'glance', this.h.dir, String(this.port)], {
+    this.child = spawn('bash', [HARNESS, 'glance', this.h.dir, String(this.port), this.sub], {
       stdio: 'ignore',
       env: cleanEnv()
     })

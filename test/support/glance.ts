@@ -23,6 +23,10 @@ export class FakeGlance implements GlanceApi {
   images = new Map<string, Image>()
   calls: string[] = []
   failUpload?: Error
+  /** Uploads that fail with failUpload before one succeeds (default: every one). */
+  failUploads = Infinity
+  /** Whether images can be created hidden (image API >= 2.7). */
+  hiddenSupported = true
   /** Called as an upload starts (a token refresh mid-upload, say). */
   duringUpload?: () => void
   corruptHash = false
@@ -58,6 +62,9 @@ export class FakeGlance implements GlanceApi {
   async projectId() {
     return FAKE_GLANCE_PROJECT
   }
+  async supportsHidden() {
+    return this.hiddenSupported
+  }
   async createImage(request: ImageCreate) {
     this.calls.push(`create ${request.name}`)
     const body = createBody(request)
@@ -81,13 +88,24 @@ export class FakeGlance implements GlanceApi {
     this.calls.push(`list ${listQuery(filters)}`)
     return [...this.images.values()].filter(
       image =>
+        // as Glance: hidden images are left out of lists
+        image.os_hidden !== true &&
         (filters.name === undefined || image.name === filters.name) &&
         (!filters.status || image.status === filters.status) &&
         Object.entries(filters.properties ?? {}).every(([key, value]) => image[key] === value)
     )
   }
-  async updateImage(id: string, _operations: PatchOperation[]) {
-    return this.getImage(id)
+  async updateImage(id: string, operations: PatchOperation[]) {
+    const image = await this.getImage(id)
+    for (const operation of operations) {
+      this.calls.push(
+        `patch ${id} ${operation.op} ${operation.path}${'value' in operation ? ` ${JSON.stringify(operation.value)}` : ''}`
+      )
+      const key = operation.path.replace(/^\//, '')
+      if (operation.op === 'remove') delete image[key]
+      else image[key] = operation.value
+    }
+    return image
   }
   async deleteImage(id: string) {
     this.calls.push(`delete ${id}`)
@@ -107,7 +125,7 @@ export class FakeGlance implements GlanceApi {
   }
   private async take(id: string, file: string, options: { expected?: Partial<LocalDigest> } = {}) {
     this.duringUpload?.()
-    if (this.failUpload) throw this.failUpload
+    if (this.failUpload && this.failUploads-- > 0) throw this.failUpload
     const digest = await hashFile(file)
     const differs = Object.entries(options.expected ?? {}).filter(
       ([key, value]) => digest[key as keyof LocalDigest] !== value

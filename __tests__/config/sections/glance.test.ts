@@ -280,3 +280,98 @@ describe('glanceSettingsFromInputs (the post step when its stored token is refus
     expect(glanceSettingsFromInputs(() => '', { cwd: '/work/repo', environment: {} })).toBeUndefined()
   })
 })
+
+describe('targets', () => {
+  const CLOUDS = [
+    'clouds:',
+    '  lab:',
+    '    region_name: RegionOne',
+    '    auth:',
+    '      auth_url: https://keystone.lab.example/v3',
+    '      username: ci',
+    '      password: lab-password',
+    '      project_name: images',
+    '  other:',
+    '    auth:',
+    '      auth_url: https://keystone.other.example/v3',
+    '      username: ci',
+    '      password: other-password',
+    '      project_name: images'
+  ].join('\n')
+  const labels = (c: Config): string[] => c.glance?.targets.map(target => target.label) ?? []
+
+  it('OS_* alone is one target, in its region or the default one', () => {
+    expect(labels(config({}, OS_ENV).config)).toEqual(['OS/default'])
+    expect(labels(config({}, { ...OS_ENV, OS_REGION_NAME: 'RegionTwo' }).config)).toEqual(['OS/RegionTwo'])
+    expect(labels(config({ region: 'RegionThree' }, OS_ENV).config)).toEqual(['OS/RegionThree'])
+    expect(labels(config({ regions: 'RegionOne RegionTwo' }, OS_ENV).config)).toEqual([
+      'OS/RegionOne',
+      'OS/RegionTwo'
+    ])
+  })
+
+  it('is each cloud in each region given, or in its own region, in the order given', () => {
+    const { config: own, masked } = config({ clouds: 'lab\nother', 'clouds-yaml': CLOUDS })
+    expect(labels(own)).toEqual(['lab/RegionOne', 'other/default'])
+    expect(own.glance?.settings).toBe(own.glance?.targets[0]?.settings)
+    expect(own.glance?.targets[1]?.settings.auth.authUrl).toBe('https://keystone.other.example/v3')
+    expect(masked).toEqual(expect.arrayContaining(['lab-password', 'other-password']))
+    const crossed = config({ clouds: 'lab other', regions: 'RegionOne, RegionTwo', 'clouds-yaml': CLOUDS })
+    expect(labels(crossed.config)).toEqual([
+      'lab/RegionOne',
+      'lab/RegionTwo',
+      'other/RegionOne',
+      'other/RegionTwo'
+    ])
+  })
+
+  it('defaults: 3 parallel uploads, 2 upload retries, rotation deletes, no stable name', () => {
+    expect(config({}, OS_ENV).config.glance).toMatchObject({
+      parallelUploads: 3,
+      uploadRetries: 2,
+      rotate: 'delete'
+    })
+    expect(config({}, OS_ENV).config.glance?.stableName).toBeUndefined()
+    expect(
+      config(
+        { rotate: 'hide', 'stable-name': 'Arch Linux', 'parallel-uploads': '1', 'upload-retries': '0' },
+        OS_ENV
+      ).config.glance
+    ).toMatchObject({ rotate: 'hide', stableName: 'Arch Linux', parallelUploads: 1, uploadRetries: 0 })
+  })
+
+  it('refuses bad values at config time, naming the input and what is accepted', () => {
+    expect(
+      problems(
+        {
+          clouds: 'lab other',
+          cloud: 'lab',
+          regions: 'RegionOne RegionOne',
+          region: 'RegionTwo',
+          'clouds-yaml': CLOUDS,
+          rotate: 'archive',
+          'stable-name': 'Arch\nLinux',
+          'parallel-uploads': '0',
+          'upload-retries': 'many'
+        },
+        {}
+      )
+    ).toEqual([
+      'clouds: give the clouds either as cloud (one) or as clouds (several), not both',
+      'regions: give the regions either as region (one) or as regions (several), not both',
+      'regions: RegionOne given more than once',
+      'clouds: the target lab/RegionOne is given twice (two clouds with the same name and region?); each cloud and region once',
+      'clouds: the target other/RegionOne is given twice (two clouds with the same name and region?); each cloud and region once',
+      'rotate: "archive" is not accepted; use delete (older images are deleted) or hide (they get os_hidden)',
+      'stable-name: "Arch\\nLinux" is not accepted; use one line of at most 200 characters, without leading or trailing spaces',
+      'parallel-uploads: "0" is not accepted; use a whole number from 1 to 16',
+      'upload-retries: "many" is not accepted; use a whole number from 0 to 10'
+    ])
+    expect(problems({ clouds: 'lab missing', 'clouds-yaml': CLOUDS })).toEqual([
+      expect.stringMatching(/^cloud 'missing' is not in clouds-yaml \(it has: lab, other\)/)
+    ])
+    expect(problems({ regions: 'Region/One' }, OS_ENV)).toEqual([
+      'regions: "Region/One" is not accepted; use names of letters, digits and ._:@- separated by spaces or newlines'
+    ])
+  })
+})

@@ -11,8 +11,20 @@ import type { Visibility } from '../../openstack/glance.js'
 import { FAMILY_PROPERTY, SHA256_PROPERTY, type UploadMethod } from '../../openstack/publish.js'
 import type { InputName, SectionInput } from '../reader.js'
 
-export interface GlanceConfig {
+/** One place an image is published to: a cloud in a region. */
+export interface GlanceTarget {
+  /** `<cloud>/<region>` (`OS/<region>` for OS_* alone): the key of the image-ids output. */
+  label: string
   settings: OpenStackSettings
+}
+
+export type RotateAction = 'delete' | 'hide'
+
+export interface GlanceConfig {
+  /** The first target's settings. */
+  settings: OpenStackSettings
+  /** Every cloud in every region, in the order given; at least one. */
+  targets: GlanceTarget[]
   visibility: Visibility
   /** GiB; undefined: the image's virtual size, rounded up. */
   minDisk?: number
@@ -26,12 +38,18 @@ export interface GlanceConfig {
   /** Keep the N newest images of the family; 0: no rotation. */
   keep: number
   rotateDryRun: boolean
+  rotate: RotateAction
+  /** The name the newest verified image holds; the previous holder gets its date appended. */
+  stableName?: string
+  parallelUploads: number
+  uploadRetries: number
 }
 
 type Get = (name: InputName) => string
 
 const VISIBILITIES: Visibility[] = ['private', 'shared', 'community', 'public']
 const UPLOAD_METHODS: UploadMethod[] = ['direct', 'import']
+const ROTATE_ACTIONS: RotateAction[] = ['delete', 'hide']
 const PROPERTY_KEY = /^[A-Za-z0-9_:.-]{1,255}$/
 const TAG = /^[^\s,][^,]{0,254}$/
 // Properties Glance manages itself, or that describe the image's data: setting them would fail or lie.
@@ -65,7 +83,9 @@ const RESERVED_PROPERTIES = new Set([
 
 /** True when OpenStack credentials are given by inputs or the environment (what `glance: auto` looks for). */
 function credentialsGiven(get: Get, environment: Env): boolean {
-  return Boolean(get('cloud') || get('clouds-yaml') || environment.OS_CLOUD || environment.OS_AUTH_URL)
+  return Boolean(
+    get('cloud') || get('clouds') || get('clouds-yaml') || environment.OS_CLOUD || environment.OS_AUTH_URL
+  )
 }
 
 function parseProperties(problems: string[], text: string): Record<string, string> {
@@ -128,21 +148,29 @@ function publishes({ get, problems, env }: SectionInput, mode: string): boolean 
   return true
 }
 
-/** Keystone, the catalog and TLS, read as openstackclient reads them; undefined when refused. */
-function parseSettings({ get, problems, warnings, env }: SectionInput): OpenStackSettings | undefined {
+/**
+ * Keystone, the catalog and TLS of one target (a cloud, a region; undefined: the inputs' and OS_*),
+ * read as openstackclient reads them; undefined when refused.
+ */
+function parseSettings(
+  { get, problems, warnings, env }: SectionInput,
+  target: { cloud?: string; region?: string } = {}
+): OpenStackSettings | undefined {
   const allowHttpText = get('allow-insecure-http')
   if (!['true', 'false'].includes(allowHttpText)) {
     problems.push(`allow-insecure-http: ${JSON.stringify(allowHttpText)} is not accepted; use true or false`)
   }
   const allowInsecureHttp = allowHttpText === 'true'
+  const cloud = target.cloud ?? get('cloud')
+  const region = target.region ?? get('region')
   try {
     const insecureText = get('insecure')
     const settings = resolveOpenStackSettings(env.environment ?? {}, {
       cwd: env.cwd,
-      ...(get('cloud') ? { cloud: get('cloud') } : {}),
+      ...(cloud ? { cloud } : {}),
       ...(get('clouds-yaml') ? { cloudsYaml: get('clouds-yaml') } : {}),
       ...(get('secure-yaml') ? { secureYaml: get('secure-yaml') } : {}),
-      ...(get('region') ? { region: get('region') } : {}),
+      ...(region ? { region } : {}),
       ...(get('interface') ? { interface: get('interface') } : {}),
       ...(get('cacert') ? { cacert: get('cacert') } : {}),
       ...(insecureText ? { insecure: insecureText === 'true' } : {}),
@@ -168,6 +196,68 @@ function parseSettings({ get, problems, warnings, env }: SectionInput): OpenStac
     else problems.push(`OpenStack settings: ${(error as Error).message}`)
     return undefined
   }
+}
+
+const LIST_SEPARATOR = /[\s,]+/
+const LABEL_PART = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/
+
+/**
+ * The targets: each cloud of `clouds` (or `cloud`, or OS_* alone) in each region of `regions` (or the
+ * cloud's own). Problems and warnings are collected once however many targets share them.
+ */
+function parseTargets(input: SectionInput): GlanceTarget[] | undefined {
+  const { get, problems } = input
+  const clouds = get('clouds').split(LIST_SEPARATOR).filter(Boolean)
+  const regions = get('regions').split(LIST_SEPARATOR).filter(Boolean)
+  if (clouds.length > 0 && get('cloud')) {
+    problems.push('clouds: give the clouds either as cloud (one) or as clouds (several), not both')
+  }
+  if (regions.length > 0 && get('region')) {
+    problems.push('regions: give the regions either as region (one) or as regions (several), not both')
+  }
+  for (const [input, names] of [
+    ['clouds', clouds],
+    ['regions', regions]
+  ] as const) {
+    for (const name of names) {
+      if (!LABEL_PART.test(name)) {
+        problems.push(
+          `${input}: ${JSON.stringify(name)} is not accepted; use names of letters, digits and ._:@- separated by spaces or newlines`
+        )
+      }
+    }
+    const repeated = names.filter((name, index) => names.indexOf(name) !== index)
+    if (repeated.length > 0) problems.push(`${input}: ${repeated.join(', ')} given more than once`)
+  }
+  const cloudList: (string | undefined)[] = clouds.length > 0 ? clouds : [undefined]
+  const regionList: (string | undefined)[] = regions.length > 0 ? regions : [undefined]
+  const targets: GlanceTarget[] = []
+  const problemsBefore = problems.length
+  const seen = new Set<string>()
+  for (const cloud of cloudList) {
+    for (const region of regionList) {
+      // every target reads the same inputs: report each problem and warning once
+      const sub: SectionInput = { ...input, problems: [], warnings: [] }
+      const settings = parseSettings(sub, { ...(cloud ? { cloud } : {}), ...(region ? { region } : {}) })
+      for (const problem of sub.problems) if (!problems.includes(problem)) problems.push(problem)
+      for (const warning of sub.warnings) if (!input.warnings.includes(warning)) input.warnings.push(warning)
+      if (!settings) continue
+      const label = targetLabel(settings)
+      if (seen.has(label)) {
+        problems.push(
+          `clouds: the target ${label} is given twice (two clouds with the same name and region?); each cloud and region once`
+        )
+      }
+      seen.add(label)
+      targets.push({ label, settings })
+    }
+  }
+  return problems.length > problemsBefore || targets.length === 0 ? undefined : targets
+}
+
+/** `<cloud>/<region>`: what the logs, errors and the image-ids output call a target. */
+export function targetLabel(settings: OpenStackSettings): string {
+  return `${settings.cloud ?? 'OS'}/${settings.regionName ?? 'default'}`
 }
 
 /** Who sees the image: visibility and sharing (a preview stays private). */
@@ -235,6 +325,35 @@ function parseImageRecord({ get, problems }: SectionInput) {
   }
 }
 
+/** Rotation, the stable name and how the uploads run. */
+function parseRollout({ get, problems }: SectionInput) {
+  const rotate = get('rotate') as RotateAction
+  if (!ROTATE_ACTIONS.includes(rotate)) {
+    problems.push(
+      `rotate: ${JSON.stringify(rotate)} is not accepted; use delete (older images are deleted) or hide (they get os_hidden)`
+    )
+  }
+  const stableName = get('stable-name')
+  if (stableName && !/^\S(.{0,200}\S)?$/.test(stableName)) {
+    problems.push(
+      `stable-name: ${JSON.stringify(stableName)} is not accepted; use one line of at most 200 characters, without leading or trailing spaces`
+    )
+  }
+  const parallelText = get('parallel-uploads')
+  let parallelUploads = wholeNumber(problems, 'parallel-uploads', parallelText, 16)
+  if (parallelUploads === 0 && /^\d+$/.test(parallelText)) {
+    problems.push('parallel-uploads: "0" is not accepted; use a whole number from 1 to 16')
+    parallelUploads = 1
+  }
+  const uploadRetries = wholeNumber(problems, 'upload-retries', get('upload-retries'), 10)
+  return {
+    rotate,
+    ...(stableName ? { stableName } : {}),
+    parallelUploads: Math.max(1, parallelUploads),
+    uploadRetries
+  }
+}
+
 /**
  * The Glance part of the config, or undefined when nothing is published. `required`: mode publish, or
  * `glance: true`; `auto` publishes when credentials are given.
@@ -244,10 +363,12 @@ export function parseGlance(
   options: { mode: string; preview: boolean }
 ): GlanceConfig | undefined {
   if (!publishes(input, options.mode)) return undefined
-  const settings = parseSettings(input)
+  const targets = parseTargets(input)
   const { visibility, shareWith } = parseVisibility(input, options.preview)
   const record = parseImageRecord(input)
-  if (!settings) return undefined
+  const rollout = parseRollout(input)
+  const first = targets?.[0]
+  if (!targets || !first) return undefined
   const properties = parseProperties(input.problems, input.get('properties'))
-  return { settings, visibility, shareWith, properties, ...record }
+  return { settings: first.settings, targets, visibility, shareWith, properties, ...record, ...rollout }
 }
