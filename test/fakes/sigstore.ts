@@ -293,6 +293,11 @@ export class SigstoreStandIn {
     const ca = await mock.initializeCA(keys(), ctlog)
     const tlog = await mock.initializeTLog('https://rekor.sigstore.dev', keys())
     const tsa = await mock.initializeTSA(keys())
+    // The mock writes genTime with its milliseconds, which DER drops trailing zeros of ("…12.34Z");
+    // @sigstore/verify reads only three digits or none, so one timestamp in ten failed to parse.
+    // Whole seconds are what real timestamp authorities answer with.
+    ;(tsa as unknown as { getCurrentTime: () => Date }).getCurrentTime = () =>
+      new Date(Math.floor(Date.now() / 1000) * 1000)
     const handlers: Record<string, MockHandler> = {
       'fulcio.sigstore.dev': mock.fulcioHandler(ca),
       'fulcio.githubapp.com': mock.fulcioHandler(ca),
