@@ -192,7 +192,7 @@ describe('HttpClient against a local server', () => {
 
   it('retries idempotent requests on 503 and reports network errors with the URL', async () => {
     failures = 1
-    const client = new HttpClient({}, 3, 10)
+    const client = new HttpClient({}, { attempts: 3, delayMs: 10 })
     const response = await client.request({ method: 'GET', url: `${base}/flaky` })
     expect(response.status).toBe(200)
     await expect(client.request({ method: 'GET', url: 'http://127.0.0.1:1/v2/images' })).rejects.toThrow(

@@ -5,7 +5,7 @@ import type { UploadProgress } from './http.js'
 import { hashFile } from '../util/hash.js'
 import { HttpClient } from './http.js'
 import type { DiskFormat, GlanceAccess, GlanceApi, Image, LocalDigest, Visibility } from './glance.js'
-import { connectGlance, Glance, verifyImage } from './glance.js'
+import { connectGlance, Glance, ImageVerificationError, verifyImage } from './glance.js'
 import { keystoneAccess, revokeStoredTokens, type Logger, type TokenSource } from './keystone.js'
 
 /** Set on every image we create; rotation only ever looks at images carrying it. */
@@ -242,7 +242,15 @@ async function createAndUpload(request: PublishRequest, digest: LocalDigest): Pr
       sent = await glance.uploadFile(created.id, request.file, uploadOptions)
     }
     const image = await glance.waitForStatus(created.id, 'active', waitOptions)
-    verifyImage(image, sent, log)
+    if (!verifyImage(image, sent, log) && sent.hashedWhileSending === false) {
+      // nothing proved the file still holds the build's bytes: read it once more
+      const now = await hashFile(request.file)
+      if (now.sha512 !== digest.sha512) {
+        throw new ImageVerificationError(
+          `${request.file} changed since it was hashed: sha512 ${now.sha512}, expected ${digest.sha512}`
+        )
+      }
+    }
     log.info(
       `Glance: image ${image.id} is active; ${image.os_hash_algo ?? 'hash'} and size match what we sent`
     )
