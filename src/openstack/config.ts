@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import YAML from 'yaml'
 import { plainHttpProblem } from './plain-http.js'
+import { proxySecrets } from './proxy.js'
 
 export type AuthType = 'password' | 'v3applicationcredential' | 'v3token'
 export type Interface = 'public' | 'internal' | 'admin'
@@ -605,6 +606,8 @@ export function resolveOpenStackSettings(env: Env, options: ResolveOptions = {})
   const { auth, authFrom } = layered
   // Every secret we hold gets masked, even one the chosen auth type ends up not using.
   for (const field of SECRET_FIELDS) if (auth[field]) mask(auth[field] as string)
+  // a proxy URL may carry a user and password (https_proxy=http://user:pass@proxy:3128)
+  for (const secret of proxySecrets(env)) mask(secret)
   const where = (field: AuthField): string =>
     authFrom[field] ?? `${AUTH_FIELDS[field]} or auth.${field} in clouds.yaml`
 

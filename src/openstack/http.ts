@@ -10,7 +10,7 @@ import https from 'node:https'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { describeProxy, proxiedPlainHttpProblem, proxyAgent, proxyFor } from './proxy.js'
+import { proxiedPlainHttpProblem, proxyAgent, proxyFor } from './proxy.js'
 
 export interface TlsSettings {
   /** Path of a PEM bundle of trusted CAs. */
@@ -307,12 +307,6 @@ export class HttpClient {
     }
     if (url.protocol === 'http:') return { agent }
     return { agent, rejectUnauthorized: !this.tls.insecure, ...(this.ca ? { ca: this.ca } : {}) }
-  }
-
-  /** The proxy a request to `url` goes through (credentials left out), for log lines. */
-  proxyOf(url: string): string | undefined {
-    const proxy = proxyFor(new URL(url))
-    return proxy ? describeProxy(proxy) : undefined
   }
 
   private transport(url: URL): typeof http | typeof https {

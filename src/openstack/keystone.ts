@@ -11,6 +11,7 @@ import type {
 import { describeAuth } from './config.js'
 import { HttpClient, OpenStackError, type TlsSettings } from './http.js'
 import { catalogEndpointProblem } from './plain-http.js'
+import { describeProxy, proxyFor } from './proxy.js'
 
 export interface CatalogEndpoint {
   id?: string
@@ -316,9 +317,11 @@ export class KeystoneSession implements TokenSource {
         this.issued.push(token.value)
         for (const listener of this.listeners) listener([...this.issued])
         const scope = token.projectName ?? token.projectId
+        const proxy = proxyFor(new URL(this.settings.auth.authUrl))
         this.log.info(
           `Keystone: authenticated as ${token.userName ?? token.userId}${scope ? ` in project ${scope}` : ''}` +
-            ` (${this.settings.auth.type}), token valid until ${token.expiresAt.toISOString()}`
+            ` (${this.settings.auth.type}), token valid until ${token.expiresAt.toISOString()}` +
+            (proxy ? `, through the proxy ${describeProxy(proxy)}` : '')
         )
         return token
       })
