@@ -79,7 +79,8 @@ export function proxyAgent(
       `unsupported proxy scheme ${proxy.protocol} (${describeProxy(proxy)}): use an http:// or https:// proxy`
     )
   }
-  return target.protocol === 'https:'
-    ? new HttpsProxyAgent(proxy, options)
-    : new HttpProxyAgent(proxy, options)
+  if (target.protocol === 'https:') return new HttpsProxyAgent(proxy, options)
+  // A proxy forwarding plain http may close its side after each answer without saying so (tinyproxy
+  // does): a reused connection then resets under the next request. One connection per request.
+  return new HttpProxyAgent(proxy, { ...options, keepAlive: false })
 }
