@@ -400,8 +400,9 @@ export class HttpClient {
   }
 
   /**
-   * Stream a file as the request body with an explicit Content-Length, hashing it (sha256 and sha512)
-   * in the same read. Resolves with the response whatever its status; rejects on network errors, on a
+   * Stream a file as the request body with an explicit Content-Length, hashing it in the same read
+   * (sha256 and sha512, sha512 only, or not at all with `noHash`). A 429/503 with a Retry-After within
+   * the cap sends the file again after that wait. Resolves with the response whatever its status; rejects on network errors, on a
    * file that is not `size` bytes, and after `idleTimeoutMs` without progress.
    */
   async upload(request: UploadRequest): Promise<UploadResult> {
