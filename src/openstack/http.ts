@@ -4,11 +4,10 @@
 // message) and never a header value. Uploads stream a file with an explicit Content-Length (Glance
 // under uwsgi or mod_wsgi refuses chunked bodies; Node 20's fetch would hold a streamed body in memory).
 import { createHash, type Hash } from 'node:crypto'
-import { createReadStream, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import http from 'node:http'
 import https from 'node:https'
-import { Transform } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { proxiedPlainHttpProblem, proxyAgent, proxyFor } from './proxy.js'
 
@@ -497,30 +496,62 @@ export class HttpClient {
         })
       })
 
-      const hasher = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          // after an early answer the digests are final; the rest of the file is not sent anyway
-          if (settled) return callback(null, chunk)
-          sha256?.update(chunk)
-          sha512?.update(chunk)
-          bytes += chunk.length
-          callback(null, chunk)
-        }
+      sendFile(request.file, request.size, req, chunk => {
+        // after an early answer the digests are final; the rest of the file is not sent
+        if (settled) return false
+        sha256?.update(chunk)
+        sha512?.update(chunk)
+        bytes += chunk.length
+        return true
+      }).catch((error: Error) => {
+        // the server may answer and close while we write: let its answer win for a moment
+        setTimeout(() => finish(error), 500).unref()
       })
-      pipeline(createReadStream(request.file, { highWaterMark: UPLOAD_CHUNK }), hasher, req)
-        .then(() => {
-          if (bytes !== request.size) {
-            finish(
-              new Error(
-                `${request.file} changed while uploading: read ${bytes} bytes, expected ${request.size}`
-              )
-            )
-          }
-        })
-        .catch((error: Error) => {
-          // the server may answer and close while we write: let its answer win for a moment
-          setTimeout(() => finish(error), 500).unref()
-        })
     })
+  }
+}
+
+/** Resolves once `chunk` is in the socket (the kernel has it): its buffer may then be read into again. */
+function written(req: http.ClientRequest, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => req.write(chunk, error => (error ? reject(error) : resolve())))
+}
+
+/**
+ * Send exactly `size` bytes of `file` as the body of `req`, then end it. Reads go into two buffers
+ * used in turn (one is read into while the other is being written): a fresh buffer per chunk, as a
+ * read stream allocates, costs the kernel a mapping and page faults per MiB, which doubled the system
+ * time of an upload here. `onChunk` sees each chunk before it is sent; false stops sending.
+ */
+async function sendFile(
+  file: string,
+  size: number,
+  req: http.ClientRequest,
+  onChunk: (chunk: Buffer) => boolean
+): Promise<void> {
+  const handle = await open(file, 'r')
+  try {
+    const buffers = [Buffer.allocUnsafeSlow(UPLOAD_CHUNK), Buffer.allocUnsafeSlow(UPLOAD_CHUNK)]
+    const inFlight: (Promise<void> | undefined)[] = [undefined, undefined]
+    let position = 0
+    for (let turn = 0; position < size; turn = 1 - turn) {
+      await inFlight[turn]
+      const buffer = buffers[turn] as Buffer
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - position), position)
+      if (bytesRead === 0)
+        throw new Error(`${file} changed while uploading: read ${position} bytes, expected ${size}`)
+      position += bytesRead
+      const chunk = buffer.subarray(0, bytesRead)
+      if (!onChunk(chunk)) return
+      const write = written(req, chunk)
+      // awaited at the next turn or at the end; a failure meanwhile must not go unhandled
+      write.catch(() => undefined)
+      inFlight[turn] = write
+    }
+    await Promise.all(inFlight)
+    const { bytesRead: beyond } = await handle.read(Buffer.alloc(1), 0, 1, size)
+    if (beyond > 0) throw new Error(`${file} changed while uploading: it is longer than ${size} bytes`)
+    req.end()
+  } finally {
+    await handle.close()
   }
 }
