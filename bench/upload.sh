@@ -37,14 +37,14 @@ export OS_USERNAME=$MEMBER_USERNAME OS_PASSWORD=$MEMBER_PASSWORD OS_PROJECT_NAME
 
 echo "== compiling src/openstack into $WORK/js"
 (cd "$ROOT" && npx tsc --noEmit false --outDir "$WORK/js" --rootDir src --module nodenext --moduleResolution nodenext \
-  --target es2022 --skipLibCheck --types node --declaration false src/openstack/*.ts)
+  --target es2022 --skipLibCheck --types node --declaration false src/openstack/*.ts src/types/*.d.ts)
 ln -s "$ROOT/node_modules" "$WORK/js/node_modules"
 echo '{"type":"module"}' >"$WORK/js/package.json"
 cat >"$WORK/js/ours.mjs" <<'EOF'
 import { readFileSync } from 'node:fs'
 import { resolveOpenStackSettings } from './openstack/config.js'
 import { connectGlance, verifyImage } from './openstack/glance.js'
-import { hashFile } from './openstack/http.js'
+import { hashFile } from './util/hash.js'
 const [file, name] = process.argv.slice(2)
 const log = { info: () => {}, warning: message => process.stderr.write(`warning: ${message}\n`) }
 const { glance, close } = await connectGlance(resolveOpenStackSettings(process.env), log)

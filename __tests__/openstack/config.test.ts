@@ -137,6 +137,49 @@ describe('resolveOpenStackSettings from OS_* variables', () => {
     expect(settings.warnings.join('\n')).toMatch(/ignoring OS_PROJECT_NAME/)
   })
 
+  it('reads token auth (OS_AUTH_TYPE=v3token, OS_TOKEN) with its project, and masks the token', () => {
+    const masked: string[] = []
+    const settings = resolveOpenStackSettings(
+      {
+        OS_AUTH_TYPE: 'v3token',
+        OS_AUTH_URL: 'https://keystone.example:5000',
+        OS_TOKEN: 'gAAAAAB-given-token',
+        OS_PROJECT_NAME: 'images'
+      },
+      { mask: secret => masked.push(secret) }
+    )
+    expect(settings.auth).toEqual({
+      type: 'v3token',
+      authUrl: 'https://keystone.example:5000/v3',
+      token: 'gAAAAAB-given-token',
+      projectName: 'images',
+      projectDomainId: 'default'
+    })
+    expect(masked).toEqual(['gAAAAAB-given-token'])
+    expect(describeAuth(settings)).toBe(
+      'token auth (a given token), project images@default, at https://keystone.example:5000/v3'
+    )
+    expect(describeAuth(settings)).not.toContain('gAAAAAB')
+  })
+
+  it('guesses token auth when only OS_TOKEN is there, and wants the token when v3token is asked for', () => {
+    expect(
+      resolveOpenStackSettings({ OS_AUTH_URL: 'https://k/v3', OS_TOKEN: 't0k', OS_PROJECT_ID: 'p1' }).auth
+    ).toEqual({ type: 'v3token', authUrl: 'https://k/v3', token: 't0k', projectId: 'p1' })
+    expect(
+      problemsOf(() => resolveOpenStackSettings({ OS_AUTH_URL: 'https://k/v3', OS_AUTH_TYPE: 'v3token' }))
+    ).toEqual(['token auth needs OS_TOKEN or auth.token in clouds.yaml'])
+  })
+
+  it('masks the user and password of a proxy URL in the environment', () => {
+    const masked: string[] = []
+    resolveOpenStackSettings(
+      { ...passwordEnv, https_proxy: 'http://proxyuser:p%40ss@proxy.example:3128', HTTP_PROXY: 'proxy:3128' },
+      { mask: secret => masked.push(secret) }
+    )
+    expect(masked).toEqual(['pa55word', 'p%40ss', 'p@ss', 'proxyuser'])
+  })
+
   it('guesses application-credential auth when only a credential secret is present', () => {
     const settings = resolveOpenStackSettings({
       OS_AUTH_URL: 'https://k/v3',
@@ -198,6 +241,27 @@ describe('resolveOpenStackSettings from clouds.yaml', () => {
     expect(settings.regionName).toBe('North')
     expect(settings.interface).toBe('internal')
     expect(masked).toEqual(['from-secure-yaml'])
+  })
+
+  it('reads auth_type: v3token with auth: {token} and masks the token', () => {
+    const masked: string[] = []
+    const settings = resolveOpenStackSettings(
+      {},
+      {
+        cloud: 'tok',
+        cloudsYaml:
+          'clouds:\n  tok:\n    auth_type: v3token\n    auth:\n      auth_url: https://k.example/v3\n' +
+          '      token: gAAAA-from-yaml\n      project_id: p9\n',
+        mask: secret => masked.push(secret)
+      }
+    )
+    expect(settings.auth).toEqual({
+      type: 'v3token',
+      authUrl: 'https://k.example/v3',
+      token: 'gAAAA-from-yaml',
+      projectId: 'p9'
+    })
+    expect(masked).toEqual(['gAAAA-from-yaml'])
   })
 
   it('reads files by path, takes the first of regions and turns verify: false into insecure', () => {
@@ -298,8 +362,8 @@ describe('resolveOpenStackSettings errors', () => {
   })
 
   it('rejects unknown auth types and Keystone v2 URLs', () => {
-    expect(problemsOf(() => resolveOpenStackSettings({ ...passwordEnv, OS_AUTH_TYPE: 'token' }))).toEqual([
-      "OS_AUTH_TYPE 'token' is not supported: use password or v3applicationcredential"
+    expect(problemsOf(() => resolveOpenStackSettings({ ...passwordEnv, OS_AUTH_TYPE: 'v3oidc' }))).toEqual([
+      "OS_AUTH_TYPE 'v3oidc' is not supported: use password, v3applicationcredential or v3token"
     ])
     expect(
       problemsOf(() => resolveOpenStackSettings({ ...passwordEnv, OS_AUTH_URL: 'http://k:5000/v2.0' }))[0]

@@ -7,6 +7,7 @@ import {
   normaliseImageEndpoint,
   KeystoneSession,
   passwordAuthBody,
+  tokenAuthBody,
   type CatalogService
 } from '../../src/openstack/keystone.js'
 
@@ -122,6 +123,26 @@ describe('auth request bodies', () => {
           methods: ['application_credential'],
           application_credential: { name: 'ci', secret: 's', user: { id: 'u1' } }
         }
+      }
+    })
+  })
+
+  it('trades a given token, scoped to the project when one is given', () => {
+    expect(tokenAuthBody({ type: 'v3token', authUrl: 'http://k/v3', token: 'gAAA' })).toEqual({
+      auth: { identity: { methods: ['token'], token: { id: 'gAAA' } } }
+    })
+    expect(
+      tokenAuthBody({
+        type: 'v3token',
+        authUrl: 'http://k/v3',
+        token: 'gAAA',
+        projectName: 'images',
+        projectDomainId: 'default'
+      })
+    ).toEqual({
+      auth: {
+        identity: { methods: ['token'], token: { id: 'gAAA' } },
+        scope: { project: { name: 'images', domain: { id: 'default' } } }
       }
     })
   })

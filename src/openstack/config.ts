@@ -5,8 +5,9 @@ import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import YAML from 'yaml'
 import { plainHttpProblem } from './plain-http.js'
+import { proxySecrets } from './proxy.js'
 
-export type AuthType = 'password' | 'v3applicationcredential'
+export type AuthType = 'password' | 'v3applicationcredential' | 'v3token'
 export type Interface = 'public' | 'internal' | 'admin'
 
 export interface PasswordAuth {
@@ -36,7 +37,22 @@ export interface ApplicationCredentialAuth {
   userDomainId?: string
 }
 
-export type OpenStackAuth = PasswordAuth | ApplicationCredentialAuth
+/**
+ * A Keystone token someone else obtained (OS_TOKEN): traded for a token of our own (scoped to the
+ * project when one is given), which the run revokes as it does every token it obtains. The given token
+ * itself is never revoked: we did not create it and its owner may still be using it.
+ */
+export interface TokenAuth {
+  type: 'v3token'
+  authUrl: string
+  token: string
+  projectName?: string
+  projectId?: string
+  projectDomainName?: string
+  projectDomainId?: string
+}
+
+export type OpenStackAuth = PasswordAuth | ApplicationCredentialAuth | TokenAuth
 
 export interface OpenStackSettings {
   auth: OpenStackAuth
@@ -104,7 +120,8 @@ const AUTH_FIELDS = {
   default_domain: 'OS_DEFAULT_DOMAIN',
   application_credential_id: 'OS_APPLICATION_CREDENTIAL_ID',
   application_credential_name: 'OS_APPLICATION_CREDENTIAL_NAME',
-  application_credential_secret: 'OS_APPLICATION_CREDENTIAL_SECRET'
+  application_credential_secret: 'OS_APPLICATION_CREDENTIAL_SECRET',
+  token: 'OS_TOKEN'
 } as const
 type AuthField = keyof typeof AUTH_FIELDS
 
@@ -125,14 +142,16 @@ const CLOUD_FIELDS = {
 } as const
 type CloudField = keyof typeof CLOUD_FIELDS
 
-const SECRET_FIELDS: AuthField[] = ['password', 'application_credential_secret']
+const SECRET_FIELDS: AuthField[] = ['password', 'application_credential_secret', 'token']
 
 const AUTH_TYPES: Record<string, AuthType> = {
   password: 'password',
   v3password: 'password',
   v3applicationcredential: 'v3applicationcredential',
   applicationcredential: 'v3applicationcredential',
-  application_credential: 'v3applicationcredential'
+  application_credential: 'v3applicationcredential',
+  v3token: 'v3token',
+  token: 'v3token'
 }
 
 type Values = Record<string, string | undefined>
@@ -361,12 +380,15 @@ function layerSettings(cloud: CloudEntry | undefined, env: Env, options: Resolve
 /** The auth type: explicit, or guessed from what is there (password wins, as the default plugin). */
 function chooseAuthType({ auth, top, topFrom }: Layered, problems: string[]): AuthType | undefined {
   const raw = top.auth_type
-  if (!raw)
-    return !auth.password && auth.application_credential_secret ? 'v3applicationcredential' : 'password'
+  if (!raw) {
+    if (auth.password) return 'password'
+    if (auth.application_credential_secret) return 'v3applicationcredential'
+    return auth.token ? 'v3token' : 'password'
+  }
   const authType = AUTH_TYPES[raw.trim().toLowerCase()]
   if (!authType) {
     problems.push(
-      `${topFrom.auth_type ?? 'auth_type'} '${raw}' is not supported: use password or v3applicationcredential`
+      `${topFrom.auth_type ?? 'auth_type'} '${raw}' is not supported: use password, v3applicationcredential or v3token`
     )
   }
   return authType
@@ -489,6 +511,32 @@ function applicationCredentialAuth(
   }
 }
 
+function tokenAuth(
+  auth: Values,
+  authUrl: string,
+  problems: string[],
+  where: (field: AuthField) => string
+): OpenStackAuth {
+  if (!auth.token) problems.push(`token auth needs ${where('token')}`)
+  const defaultDomain = auth.default_domain ?? 'default'
+  const projectDomainName =
+    auth.project_domain_name ?? (auth.project_domain_id ? undefined : auth.domain_name)
+  const projectDomainId =
+    auth.project_domain_id ?? (projectDomainName ? undefined : (auth.domain_id ?? defaultDomain))
+  const byName = !auth.project_id && auth.project_name
+  return {
+    type: 'v3token',
+    authUrl,
+    token: auth.token ?? '',
+    ...defined({
+      projectId: auth.project_id,
+      projectName: byName ? auth.project_name : undefined,
+      projectDomainName: byName ? projectDomainName : undefined,
+      projectDomainId: byName ? projectDomainId : undefined
+    })
+  }
+}
+
 /** interface, insecure, cacert and the image endpoint override, each checked. */
 function connectionSettings(
   { top, topFrom }: Layered,
@@ -558,6 +606,8 @@ export function resolveOpenStackSettings(env: Env, options: ResolveOptions = {})
   const { auth, authFrom } = layered
   // Every secret we hold gets masked, even one the chosen auth type ends up not using.
   for (const field of SECRET_FIELDS) if (auth[field]) mask(auth[field] as string)
+  // a proxy URL may carry a user and password (https_proxy=http://user:pass@proxy:3128)
+  for (const secret of proxySecrets(env)) mask(secret)
   const where = (field: AuthField): string =>
     authFrom[field] ?? `${AUTH_FIELDS[field]} or auth.${field} in clouds.yaml`
 
@@ -568,7 +618,9 @@ export function resolveOpenStackSettings(env: Env, options: ResolveOptions = {})
       ? passwordAuth(auth, authUrl, problems, where)
       : authType === 'v3applicationcredential'
         ? applicationCredentialAuth(layered, authUrl, problems, warnings, where)
-        : undefined
+        : authType === 'v3token'
+          ? tokenAuth(auth, authUrl, problems, where)
+          : undefined
   const connection = connectionSettings(layered, cwd, fileExists, allowInsecureHttp, problems, warnings)
 
   if (problems.length > 0 || !resolvedAuth) throw new OpenStackConfigError(problems)
@@ -599,6 +651,12 @@ export function describeAuth(settings: OpenStackSettings): string {
     const user = auth.userId ?? `${auth.username}@${auth.userDomainName ?? auth.userDomainId}`
     const project = auth.projectId ?? `${auth.projectName}@${auth.projectDomainName ?? auth.projectDomainId}`
     return `password auth as ${user}, project ${project}, at ${auth.authUrl}`
+  }
+  if (auth.type === 'v3token') {
+    const project =
+      auth.projectId ??
+      (auth.projectName ? `${auth.projectName}@${auth.projectDomainName ?? auth.projectDomainId}` : undefined)
+    return `token auth (a given token)${project ? `, project ${project}` : ''}, at ${auth.authUrl}`
   }
   const credential = auth.id ?? `${auth.name} of ${auth.userId ?? auth.username}`
   return `application credential ${credential} at ${auth.authUrl}`

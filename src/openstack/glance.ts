@@ -71,6 +71,8 @@ export interface LocalDigest {
   size: number
   sha256: string
   sha512: string
+  /** false: the digests are the build's, not computed from the bytes as they were sent. */
+  hashedWhileSending?: boolean
 }
 
 export interface UploadOptions {
@@ -172,8 +174,11 @@ export function listQuery(filters: ListFilters): string {
   return text ? `?${text}` : ''
 }
 
-/** Compare what Glance holds with what we sent; throws on any difference. */
-export function verifyImage(image: Image, local: LocalDigest, log?: Logger): void {
+/**
+ * Compare what Glance holds with what we sent; throws on any difference. Returns whether a hash
+ * proved the bytes (false: Glance reports none we compute, only the size was compared).
+ */
+export function verifyImage(image: Image, local: LocalDigest, log?: Logger): boolean {
   if (image.size !== null && image.size !== undefined && image.size !== local.size) {
     throw new ImageVerificationError(
       `image ${image.id}: Glance stored ${image.size} bytes, we sent ${local.size}`
@@ -183,20 +188,21 @@ export function verifyImage(image: Image, local: LocalDigest, log?: Logger): voi
   const value = image.os_hash_value?.toLowerCase()
   if (!algo || !value) {
     log?.warning(`image ${image.id}: Glance reports no os_hash_value; only the size was verified`)
-    return
+    return false
   }
   const ours = algo === 'sha512' ? local.sha512 : algo === 'sha256' ? local.sha256 : undefined
   if (ours === undefined) {
     log?.warning(
       `image ${image.id}: Glance hashes with ${algo}, which we do not compute; only the size was verified`
     )
-    return
+    return false
   }
   if (ours !== value) {
     throw new ImageVerificationError(
       `image ${image.id}: Glance's ${algo} ${value} differs from the ${algo} of the bytes we sent (${ours})`
     )
   }
+  return true
 }
 
 export class Glance implements GlanceApi {
@@ -396,6 +402,13 @@ export class Glance implements GlanceApi {
       )
     }
     this.log.info(`Glance: ${verb} ${file} (${(size / MiB).toFixed(1)} MiB) into image ${id}`)
+    // the build's digests are known: no hashing while sending; Glance's hash of what it stored is
+    // compared with them (verifyImage), and where Glance has none we can use, publish re-reads the file
+    const expected = options.expected
+    const knownDigest =
+      expected?.sha256 && expected.sha512 && expected.size !== undefined
+        ? { size: expected.size, sha256: expected.sha256, sha512: expected.sha512 }
+        : undefined
     for (let attempt = 1; ; attempt++) {
       const result = await this.http.upload({
         method: 'PUT',
@@ -406,7 +419,7 @@ export class Glance implements GlanceApi {
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         ...(options.progressIntervalMs ? { progressIntervalMs: options.progressIntervalMs } : {}),
         ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
-        sha512Only: Boolean(options.expected?.sha256 && options.expected.sha512)
+        noHash: knownDigest !== undefined
       })
       const { response } = result
       if (response.status === 401 && attempt === 1) {
@@ -422,12 +435,9 @@ export class Glance implements GlanceApi {
         `Glance: sent ${(result.bytes / MiB).toFixed(1)} MiB in ${seconds.toFixed(1)} s` +
           ` (${(seconds > 0 ? result.bytes / MiB / seconds : 0).toFixed(1)} MiB/s)`
       )
-      // with sha512Only, a matching sha512 proves these are the bytes whose sha256 we were given
-      const local = {
-        size: result.bytes,
-        sha256: result.sha256 || (options.expected?.sha256 ?? ''),
-        sha512: result.sha512
-      }
+      const local: LocalDigest = knownDigest
+        ? { ...knownDigest, size: result.bytes, hashedWhileSending: false }
+        : { size: result.bytes, sha256: result.sha256, sha512: result.sha512 }
       for (const key of ['sha256', 'sha512', 'size'] as const) {
         const expected = options.expected?.[key]
         if (expected !== undefined && expected !== local[key]) {

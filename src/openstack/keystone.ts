@@ -1,10 +1,17 @@
-// Keystone v3: a project-scoped password token or an application-credential token (which takes no
-// scope), its expiry, and the image endpoint from its catalog. A token is masked in the log the moment
+// Keystone v3: a project-scoped password token, an application-credential token (which takes no
+// scope) or a token traded for a given one (v3token), its expiry, and the image endpoint from its catalog. A token is masked in the log the moment
 // Keystone hands it over, sent only as X-Auth-Token, and revoked when the run is done with it.
-import type { ApplicationCredentialAuth, Interface, OpenStackSettings, PasswordAuth } from './config.js'
+import type {
+  ApplicationCredentialAuth,
+  Interface,
+  OpenStackSettings,
+  PasswordAuth,
+  TokenAuth
+} from './config.js'
 import { describeAuth } from './config.js'
 import { HttpClient, OpenStackError, type TlsSettings } from './http.js'
 import { catalogEndpointProblem } from './plain-http.js'
+import { describeProxy, proxyFor } from './proxy.js'
 
 export interface CatalogEndpoint {
   id?: string
@@ -149,6 +156,35 @@ export function applicationCredentialAuthBody(auth: ApplicationCredentialAuth): 
   return { auth: { identity: { methods: ['application_credential'], application_credential: credential } } }
 }
 
+/**
+ * Trade a given token (OS_TOKEN) for one of our own, scoped to the project when one is given. Ours is
+ * revoked with the run's other tokens; the given one never is (Keystone revokes by audit id, and ours
+ * has its own).
+ */
+export function tokenAuthBody(auth: TokenAuth): unknown {
+  const identity = { methods: ['token'], token: { id: auth.token } }
+  if (!auth.projectId && !auth.projectName) return { auth: { identity } }
+  const project = auth.projectId
+    ? { id: auth.projectId }
+    : {
+        name: auth.projectName,
+        domain: auth.projectDomainId ? { id: auth.projectDomainId } : { name: auth.projectDomainName }
+      }
+  return { auth: { identity, scope: { project } } }
+}
+
+const CREDENTIAL_HINTS: Record<OpenStackSettings['auth']['type'], string> = {
+  password: 'user, password, domains and project',
+  v3applicationcredential: 'credential id/name and secret',
+  v3token: 'token (expired or revoked?) and the project'
+}
+
+function authBody(auth: OpenStackSettings['auth']): unknown {
+  if (auth.type === 'password') return passwordAuthBody(auth)
+  if (auth.type === 'v3token') return tokenAuthBody(auth)
+  return applicationCredentialAuthBody(auth)
+}
+
 interface TokenBody {
   token?: {
     expires_at?: string
@@ -163,7 +199,7 @@ interface TokenBody {
 export async function issueToken(http: HttpClient, settings: OpenStackSettings): Promise<Token> {
   const auth = settings.auth
   const url = tokensUrl(auth.authUrl)
-  const json = auth.type === 'password' ? passwordAuthBody(auth) : applicationCredentialAuthBody(auth)
+  const json = authBody(auth)
   const who = describeAuth(settings)
   let response
   try {
@@ -173,7 +209,7 @@ export async function issueToken(http: HttpClient, settings: OpenStackSettings):
     if (error instanceof OpenStackError && (error.status === 401 || error.status === 404)) {
       throw new OpenStackError(
         `Keystone refused the credentials (${who}): ${error.serverMessage ?? 'unauthorized'}` +
-          ` — check the ${auth.type === 'password' ? 'user, password, domains and project' : 'credential id/name and secret'}` +
+          ` — check the ${CREDENTIAL_HINTS[auth.type]}` +
           (error.requestId ? ` (request ${error.requestId})` : ''),
         error.status,
         error.method,
@@ -281,9 +317,11 @@ export class KeystoneSession implements TokenSource {
         this.issued.push(token.value)
         for (const listener of this.listeners) listener([...this.issued])
         const scope = token.projectName ?? token.projectId
+        const proxy = proxyFor(new URL(this.settings.auth.authUrl))
         this.log.info(
           `Keystone: authenticated as ${token.userName ?? token.userId}${scope ? ` in project ${scope}` : ''}` +
-            ` (${this.settings.auth.type}), token valid until ${token.expiresAt.toISOString()}`
+            ` (${this.settings.auth.type}), token valid until ${token.expiresAt.toISOString()}` +
+            (proxy ? `, through the proxy ${describeProxy(proxy)}` : '')
         )
         return token
       })

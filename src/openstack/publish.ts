@@ -15,7 +15,7 @@ import type {
   PatchOperation,
   Visibility
 } from './glance.js'
-import { connectGlance, Glance, verifyImage } from './glance.js'
+import { connectGlance, Glance, ImageVerificationError, verifyImage } from './glance.js'
 import { keystoneAccess, revokeStoredTokens, type Logger, type TokenSource } from './keystone.js'
 
 /** Set on every image we create; rotation only ever looks at images carrying it. */
@@ -480,7 +480,15 @@ async function createAndUpload(
       sent = await glance.uploadFile(created.id, request.file, uploadOptions)
     }
     const image = await glance.waitForStatus(created.id, 'active', waitOptions)
-    verifyImage(image, sent, log)
+    if (!verifyImage(image, sent, log) && sent.hashedWhileSending === false) {
+      // nothing proved the file still holds the build's bytes: read it once more
+      const now = await hashFile(request.file)
+      if (now.sha512 !== digest.sha512) {
+        throw new ImageVerificationError(
+          `${request.file} changed since it was hashed: sha512 ${now.sha512}, expected ${digest.sha512}`
+        )
+      }
+    }
     log.info(`image ${image.id} is active; ${image.os_hash_algo ?? 'hash'} and size match what we sent`)
     return image
   } catch (error) {

@@ -276,6 +276,65 @@ describe('Keystone auth and the image endpoint', () => {
     expect(fallbackLog.lines).toContain('Keystone: revoked 1 of 1 token(s) of this run')
   })
 
+  it('authenticates with a given token (v3token, OS_TOKEN), finds Glance, and never revokes that token', async () => {
+    const donor = await connect(memberEnv(h))
+    const given = await donor.session.token()
+    const tokenEnv = {
+      OS_AUTH_URL: h.authUrl,
+      OS_AUTH_TYPE: 'v3token',
+      OS_TOKEN: given,
+      OS_PROJECT_NAME: h.member.projectName,
+      OS_PROJECT_DOMAIN_NAME: h.member.projectDomainName,
+      OS_REGION_NAME: h.region
+    }
+    const { glance, session, masked, log } = await connect(tokenEnv)
+    expect(masked).toEqual([given])
+    expect(glance.endpoint).toBe(`${h.glanceUrl}/v2`)
+    expect(await session.projectId()).toBe(h.member.projectId)
+    expect(Array.isArray(await glance.listImages({ limit: 1 }))).toBe(true)
+    expect(log.lines[0]).toMatch(/^Keystone: authenticated as member in project demo \(v3token\)/)
+    // the session holds a token of its own, traded for the given one: that one it revokes, never the given
+    const ours = await session.token()
+    expect(ours).not.toBe(given)
+    expect(session.issuedTokens()).toEqual([ours])
+    await session.revoke()
+    expect([await keystoneAccepts(h, ours), await keystoneAccepts(h, given)]).toEqual([false, true])
+
+    // from clouds.yaml too (auth_type: v3token, auth: {token}), scoped by the project id
+    const cloudsYaml = [
+      'clouds:',
+      '  given:',
+      '    auth_type: v3token',
+      '    auth:',
+      `      auth_url: ${h.authUrl}`,
+      `      token: ${given}`,
+      `      project_id: ${h.member.projectId}`,
+      `    region_name: ${h.region}`,
+      ''
+    ].join('\n')
+    const fromYaml = await connect({}, { cloudsYaml, cloud: 'given' })
+    expect(fromYaml.masked).toEqual([given])
+    expect(fromYaml.glance.endpoint).toBe(`${h.glanceUrl}/v2`)
+  })
+
+  it('fails clearly on a token Keystone does not take, without printing it', async () => {
+    const bad = 'gAAAAABnot-a-real-token-0123456789'
+    secrets.push(bad)
+    const settings = resolveOpenStackSettings({
+      OS_AUTH_URL: h.authUrl,
+      OS_AUTH_TYPE: 'v3token',
+      OS_TOKEN: bad,
+      OS_PROJECT_NAME: h.member.projectName
+    })
+    const error = (await connectGlance(settings, recordingLog()).catch((caught: unknown) => caught)) as Error
+    expect(error).toBeInstanceOf(OpenStackError)
+    expect(error.message).toMatch(
+      /^Keystone refused the credentials \(token auth \(a given token\), project demo@default, at http:\/\/127\.0\.0\.1:\d+\/v3\): .* — check the token \(expired or revoked\?\) and the project/
+    )
+    expect(error.message).not.toContain(bad)
+    logs.push(error.message)
+  })
+
   it('never wrote a password, credential secret or token into the log', () => {
     const all = [...logs, ...recorders.flatMap(recorder => recorder.lines)]
     expect(all.length).toBeGreaterThan(10)

@@ -128,7 +128,7 @@ export class FakeGlance implements GlanceApi {
     if (this.failUpload && this.failUploads-- > 0) throw this.failUpload
     const digest = await hashFile(file)
     const differs = Object.entries(options.expected ?? {}).filter(
-      ([key, value]) => digest[key as keyof LocalDigest] !== value
+      ([key, value]) => digest[key as 'size' | 'sha256' | 'sha512'] !== value
     )
     if (differs.length > 0) {
       throw new Error(
