@@ -48,6 +48,12 @@ export const INPUTS = [
     default: 'zlib'
   },
   {
+    name: 'source-date-epoch',
+    description:
+      "Unix time the image's files and filesystems are dated (`SOURCE_DATE_EPOCH`): file times are clamped to it, filesystem and partition ids derive from the inputs, so the same inputs give the same bytes. Default: the snapshot date at 00:00 UTC; for a mirror build, the newest installed package's build date.",
+    default: ''
+  },
+  {
     name: 'configure',
     description:
       'Apply the cloud-image configuration (bootloader, cloud-init, network, sshd, initramfs, services). `false` gives a bare, sealed pacstrap of the packages.',

@@ -1,4 +1,5 @@
 import type { Config, Firmware } from '../config/config.js'
+import type { ImageIds } from '../image/reproducible.js'
 import type { GlanceConnection } from '../openstack/glance.js'
 import type { PackageDiff } from '../manifest/diff.js'
 import type { Exec } from './exec.js'
@@ -13,6 +14,8 @@ export interface StageRecord {
 }
 
 export interface Disk {
+  /** GPT and filesystem ids, derived from the inputs. */
+  ids: ImageIds
   rawPath: string
   device: string
   biosBoot: string
@@ -71,6 +74,11 @@ export interface Context {
   /** pacman `Server =` lines actually used (mirror, or the resolved snapshot). */
   servers: string[]
   snapshotDate?: string
+  /**
+   * SOURCE_DATE_EPOCH of the image: the source-date-epoch input, else the snapshot date at 00:00 UTC
+   * (both set by resolve), else the newest installed package's build date (set by bootstrap).
+   */
+  sourceDateEpoch?: number
   /** Arch's bootstrap tarball, verified (a root-owned copy in workDir), when pacstrap runs inside it. */
   bootstrapTarball?: VerifiedTarball
   disk?: Disk

@@ -22,6 +22,7 @@ import { initramfsStage } from './initramfs.js'
 import { networkStage } from './network.js'
 import { overlayStage } from './overlay.js'
 import { packageDiffStage } from './package-diff.js'
+import { refillStage } from './refill.js'
 import { releaseStage } from './release.js'
 import { resolveStage } from './resolve.js'
 import { sealStage } from './seal.js'
@@ -51,6 +52,7 @@ export const BUILD_STAGES: Stage[] = [
   hookStage('after-configure'),
   hookStage('before-seal'),
   sealStage,
+  refillStage,
   detachStage,
   convertStage,
   handoverStage,
