@@ -179,6 +179,7 @@ const BAD_INPUTS: [Inputs, string, RegExp][] = [
   [{ 'output-dir': '/' }, 'output-dir', /"\/" is not accepted; use a directory of its own/],
   [{ 'package-cache-dir': '/' }, 'package-cache-dir', /"\/" is not accepted/],
   [{ 'source-date-epoch': '2026-12-01' }, 'source-date-epoch', /is not accepted; use a Unix time in seconds/],
+  [{ 'expect-sha256': 'abc' }, 'expect-sha256', /is not accepted; use the 64 hex digits of a SHA-256/],
   [{ 'source-date-epoch': '-1' }, 'source-date-epoch', /use a Unix time/],
   [{ 'source-date-epoch': '999999999999' }, 'source-date-epoch', /use a Unix time/]
 ]

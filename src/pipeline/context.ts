@@ -90,6 +90,8 @@ export interface Context {
   outputs: number[]
   installed?: InstalledPackage[]
   image?: ImageFacts
+  /** The image's sha256 against `expect-sha256` (the compare stage); undefined when not compared. */
+  reproducible?: boolean
   cache?: { key: string; hit: string; state: CacheState }
   /** The package cache directory, once created or found (decided once a run). */
   packageCache?: PackageCacheDir

@@ -11,6 +11,7 @@ import { cleanupGlanceStage } from './cleanup-glance.js'
 import { cleanupReleasesStage } from './cleanup-releases.js'
 import { cloudInitStage } from './cloudinit.js'
 import { commentStage } from './comment.js'
+import { compareStage } from './compare.js'
 import { convertStage, detachStage } from './convert.js'
 import { diskStage } from './disk.js'
 import { fstabStage } from './fstab.js'
@@ -56,6 +57,7 @@ export const BUILD_STAGES: Stage[] = [
   detachStage,
   convertStage,
   handoverStage,
+  compareStage,
   bootTestStage,
   packageDiffStage,
   publishStage,

@@ -25,6 +25,8 @@ export interface ImageConfig {
    * value is `ctx.sourceDateEpoch`, see src/image/reproducible.ts).
    */
   sourceDateEpoch?: number
+  /** `expect-sha256`: the digest the image file must have, lowercase. */
+  expectSha256?: string
 }
 
 // No '+': GitHub renames it in release asset names, and a query string written by hand (curl
@@ -66,7 +68,22 @@ export function parseImage(input: SectionInput, preview: Preview | undefined): I
   const outputProblem = directoryProblem('output-dir', outputDir)
   if (outputProblem) problems.push(outputProblem)
   const sourceDateEpoch = parseSourceDateEpoch(problems, get('source-date-epoch'))
-  return { name, family, format, compression, outputDir, architecture: 'x86_64', sourceDateEpoch }
+  const expected = get('expect-sha256').toLowerCase()
+  if (expected && !/^[0-9a-f]{64}$/.test(expected))
+    problems.push(
+      `expect-sha256: ${quote(expected)} is not accepted; use the 64 hex digits of a SHA-256 (as sha256sum prints it)`
+    )
+  const expectSha256 = expected || undefined
+  return {
+    name,
+    family,
+    format,
+    compression,
+    outputDir,
+    architecture: 'x86_64',
+    sourceDateEpoch,
+    expectSha256
+  }
 }
 
 // 9999-12-31T23:59:59Z: ext4's extended times reach 2446, FAT's 2107; a date beyond is a typo.
