@@ -82,6 +82,8 @@ export interface Context {
   /** Arch's bootstrap tarball, verified (a root-owned copy in workDir), when pacstrap runs inside it. */
   bootstrapTarball?: VerifiedTarball
   disk?: Disk
+  /** The ext4 root written again from its tree (the refill stage), for detach to put on the partition. */
+  refilledRoot?: string
   /** Where the image's root filesystem is mounted while we work on it. */
   rootDir?: string
   /** Teardown handles of what must be released before conversion. */

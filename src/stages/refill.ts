@@ -89,14 +89,25 @@ export const refillStage: Stage = {
     await exec.run(['debugfs', '-w', '-f', script, fsFile], { privileged: true, quiet: true, env: timeEnv })
     ctx.log.info(`${inodes.length} inodes dated ${new Date(epoch * 1000).toISOString()}`)
 
-    if (ctx.held.rootMount !== undefined) await ctx.teardown.release(ctx.held.rootMount)
-    ctx.held.rootMount = undefined
-    ctx.rootDir = undefined
-    // Zeros first, so that the old filesystem's blocks the new one leaves free read as zeros.
-    await exec.run(['blkdiscard', '--zeroout', disk.root], { privileged: true })
-    await exec.run(['dd', `if=${fsFile}`, `of=${disk.root}`, 'bs=4M', 'conv=sparse,fsync', 'status=none'], {
-      privileged: true
-    })
-    await exec.run(['fsck.ext4', '-n', '-f', disk.root], { privileged: true, quiet: true })
+    ctx.refilledRoot = fsFile
   }
+}
+
+/**
+ * Once the root is unmounted (the detach stage): the refilled filesystem onto the root partition,
+ * zeroed first so that the old filesystem's blocks the new one leaves free read as zeros.
+ */
+export async function writeRefilledRoot(ctx: Context): Promise<void> {
+  const { exec, disk, refilledRoot } = ctx
+  if (!refilledRoot) return
+  if (!disk) throw new Error('BUG: no disk')
+  await exec.run(['blkdiscard', '--zeroout', disk.root], { privileged: true })
+  await exec.run(
+    ['dd', `if=${refilledRoot}`, `of=${disk.root}`, 'bs=4M', 'conv=sparse,fsync', 'status=none'],
+    {
+      privileged: true
+    }
+  )
+  await exec.run(['fsck.ext4', '-n', '-f', disk.root], { privileged: true, quiet: true })
+  ctx.refilledRoot = undefined
 }
