@@ -11,6 +11,7 @@ import {
   bootTestHtml,
   bootTestOutputs,
   buildOutputs,
+  reproducibleOutput,
   deletedMarkdown,
   factRows,
   stageRows
@@ -95,6 +96,8 @@ export async function runMain(): Promise<void> {
   } catch (error) {
     if (run.ctx.bootTest)
       for (const [name, value] of Object.entries(bootTestOutputs(run.ctx))) core.setOutput(name, value)
+    if (run.ctx.reproducible !== undefined)
+      for (const [name, value] of Object.entries(reproducibleOutput(run.ctx))) core.setOutput(name, value)
     await writeSummary(run.ctx, error).catch(() => {})
     core.setFailed((error as Error).message ?? String(error))
   }

@@ -179,8 +179,20 @@ const BAD_INPUTS: [Inputs, string, RegExp][] = [
   ],
   [{ 'package-cache-dir': 'pkg\tcache' }, 'package-cache-dir', /contains whitespace/],
   [{ 'output-dir': '/' }, 'output-dir', /"\/" is not accepted; use a directory of its own/],
-  [{ 'package-cache-dir': '/' }, 'package-cache-dir', /"\/" is not accepted/]
+  [{ 'package-cache-dir': '/' }, 'package-cache-dir', /"\/" is not accepted/],
+  [{ 'source-date-epoch': '2026-12-01' }, 'source-date-epoch', /is not accepted; use a Unix time in seconds/],
+  [{ 'expect-sha256': 'abc' }, 'expect-sha256', /is not accepted; use the 64 hex digits of a SHA-256/],
+  [{ 'source-date-epoch': '-1' }, 'source-date-epoch', /use a Unix time/],
+  [{ 'source-date-epoch': '999999999999' }, 'source-date-epoch', /use a Unix time/]
 ]
+
+describe('source-date-epoch', () => {
+  it('is undefined by default (decided during the run) and a number when given', () => {
+    expect(config({}).image.sourceDateEpoch).toBeUndefined()
+    expect(config({ 'source-date-epoch': '1700000000' }).image.sourceDateEpoch).toBe(1700000000)
+    expect(config({ 'source-date-epoch': '0' }).image.sourceDateEpoch).toBe(0)
+  })
+})
 
 describe('bad inputs', () => {
   it('has at least 25 cases', () => {

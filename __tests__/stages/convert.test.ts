@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { convertArgs, convertStage, qemuImgPercent, sha256sums } from '../../src/stages/convert.js'
+import { imageIds } from '../../src/image/reproducible.js'
 import { testContext } from '../../test/support/context.js'
 
 const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex')
@@ -18,7 +19,16 @@ function converting(inputs: Record<string, string> = {}) {
   const rawPath = path.join(outputDir, '.test-image.x.raw.partial')
   writeFileSync(rawPath, Buffer.alloc(4096, 1))
   writeFileSync(path.join(outputDir, 'test-image.manifest'), 'base 1-1\n')
-  ctx.disk = { rawPath, device: '/dev/loop9', biosBoot: '', esp: '', root: '', rootUuid: '', espUuid: '' }
+  ctx.disk = {
+    ids: imageIds('x', undefined),
+    rawPath,
+    device: '/dev/loop9',
+    biosBoot: '',
+    esp: '',
+    root: '',
+    rootUuid: '',
+    espUuid: ''
+  }
   ctx.held.rawFile = ctx.teardown.push({ kind: 'path', path: rawPath })
   exec.on(['qemu-img', 'convert'], argv => {
     writeFileSync(argv.at(-1) as string, 'QFI qcow2 bytes')

@@ -2,7 +2,14 @@
 // command that acquires it runs, and a bad answer from losetup or sfdisk fails with it named.
 import { describe, expect, it } from '@jest/globals'
 import { existsSync, statSync } from 'node:fs'
-import { diskStage, partitionNode, partitionScript } from '../../src/stages/disk.js'
+import {
+  diskStage,
+  espMkfsArgs,
+  partitionNode,
+  partitionScript,
+  rootMkfsArgs
+} from '../../src/stages/disk.js'
+import { imageIds } from '../../src/image/reproducible.js'
 import { testContext } from '../../test/support/context.js'
 
 describe('disk stage', () => {
@@ -37,7 +44,7 @@ describe('disk stage', () => {
     expect(loop).toMatchObject({ kind: 'loop', device: '/dev/loop42' })
     const sfdisk = exec.commands.find(command => command.argv[0] === 'sfdisk')
     expect(sfdisk?.argv).toEqual(['sfdisk', '--quiet', '--wipe', 'always', '/dev/loop42'])
-    expect(sfdisk?.options.input).toBe(partitionScript())
+    expect(sfdisk?.options.input).toBe(partitionScript(imageIds(ctx.imageName, undefined)))
     expect(ctx.disk).toBeUndefined()
   })
 
@@ -65,6 +72,52 @@ describe('disk layout', () => {
         ''
       ].join('\n')
     )
+  })
+
+  it('fixes the disk and partition GUIDs when given the image ids', () => {
+    const ids = imageIds('arch-cloud-20261201', '2026/12/01')
+    const script = partitionScript(ids)
+    expect(script).toContain(`label-id: ${ids.diskGuid}\n`)
+    expect(script).toContain(`name="BIOS boot", uuid=${ids.partitionGuids[0]}\n`)
+    expect(script).toContain(`name="EFI system", uuid=${ids.partitionGuids[1]}\n`)
+    expect(script).toContain(`name="root", uuid=${ids.partitionGuids[2]}\n`)
+  })
+
+  it('makes the filesystems with the ids: ext4 UUID and hash seed, btrfs UUID, FAT volume id and no times', () => {
+    const ids = imageIds('x', undefined)
+    expect(rootMkfsArgs('ext4', ids, '/dev/loop7p3')).toEqual([
+      'mkfs.ext4',
+      '-q',
+      '-F',
+      '-L',
+      'arch-root',
+      '-U',
+      ids.rootUuid,
+      '-E',
+      `hash_seed=${ids.hashSeed}`,
+      '/dev/loop7p3'
+    ])
+    expect(rootMkfsArgs('btrfs', ids, '/dev/loop7p3')).toEqual([
+      'mkfs.btrfs',
+      '--quiet',
+      '--force',
+      '--label',
+      'arch-root',
+      '--uuid',
+      ids.rootUuid,
+      '/dev/loop7p3'
+    ])
+    expect(espMkfsArgs(ids, '/dev/loop7p2')).toEqual([
+      'mkfs.vfat',
+      '-F',
+      '32',
+      '-n',
+      'ESP',
+      '--invariant',
+      '-i',
+      ids.espVolumeId,
+      '/dev/loop7p2'
+    ])
   })
 
   it('names partition nodes as the kernel does', () => {

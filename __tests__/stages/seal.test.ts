@@ -26,7 +26,8 @@ function fakeImage(): { ctx: Context; root: string; canary: string; log: MemoryL
     'var/log/pacman.log',
     'var/cache/pacman/pkg/base-1-1-any.pkg.tar.zst',
     'var/lib/pacman/sync/core.db',
-    'root/.bash_history'
+    'root/.bash_history',
+    'var/cache/ldconfig/aux-cache'
   ])
     put(path.join(root, file))
   put(path.join(root, 'etc/machine-id'), '0123456789abcdef0123456789abcdef\n')
@@ -64,6 +65,7 @@ describe('seal', () => {
     expect(readdirSync(path.join(root, 'var/cache/pacman/pkg'))).toEqual([])
     expect(existsSync(path.join(root, 'etc/ssh/ssh_host_ed25519_key'))).toBe(false)
     expect(existsSync(path.join(root, 'root/.bash_history'))).toBe(false)
+    expect(readdirSync(path.join(root, 'var/cache/ldconfig'))).toEqual([])
     expect(readFileSync(path.join(root, 'etc/machine-id'), 'utf8')).toBe('')
     expect(readFileSync(path.join(ctx.config.image.outputDir, 'sealed.manifest'), 'utf8')).toBe('base 1-1\n')
     await ctx.teardown.releaseAll()

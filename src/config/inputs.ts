@@ -48,6 +48,18 @@ export const INPUTS = [
     default: 'zlib'
   },
   {
+    name: 'source-date-epoch',
+    description:
+      "Unix time the image's files and filesystems are dated (`SOURCE_DATE_EPOCH`): file times are clamped to it, filesystem and partition ids derive from the inputs, so the same inputs give the same bytes. Default: the snapshot date at 00:00 UTC; for a mirror build, the newest installed package's build date.",
+    default: ''
+  },
+  {
+    name: 'expect-sha256',
+    description:
+      'SHA-256 the image file must have (e.g. the published one, to check that this build reproduces it). After building, the digests are compared: a mismatch fails the run (the image is kept for comparison) and sets the output `reproducible` to `false`.',
+    default: ''
+  },
+  {
     name: 'configure',
     description:
       'Apply the cloud-image configuration (bootloader, cloud-init, network, sshd, initramfs, services). `false` gives a bare, sealed pacstrap of the packages.',
@@ -401,6 +413,11 @@ export const OUTPUTS: OutputSpec[] = [
   { name: 'virtual-size', description: 'Virtual disk size in bytes.' },
   { name: 'sha256', description: 'SHA-256 of the image file.' },
   { name: 'sha512', description: 'SHA-512 of the image file.' },
+  {
+    name: 'reproducible',
+    description:
+      "`true` when the image's sha256 equals `expect-sha256`, `false` when it differs, `unchecked` without `expect-sha256`."
+  },
   { name: 'sha256sums-path', description: 'Path of the `SHA256SUMS` file.' },
   { name: 'manifest-path', description: 'Path of the package manifest (`name version` per line).' },
   {

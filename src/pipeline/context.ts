@@ -1,4 +1,5 @@
 import type { Config, Firmware } from '../config/config.js'
+import type { ImageIds } from '../image/reproducible.js'
 import type { GlanceConnection } from '../openstack/glance.js'
 import type { PackageDiff } from '../manifest/diff.js'
 import type { PackageRecord } from '../sbom/pacman-db.js'
@@ -14,6 +15,8 @@ export interface StageRecord {
 }
 
 export interface Disk {
+  /** GPT and filesystem ids, derived from the inputs. */
+  ids: ImageIds
   rawPath: string
   device: string
   biosBoot: string
@@ -82,9 +85,16 @@ export interface Context {
   /** pacman `Server =` lines actually used (mirror, or the resolved snapshot). */
   servers: string[]
   snapshotDate?: string
+  /**
+   * SOURCE_DATE_EPOCH of the image: the source-date-epoch input, else the snapshot date at 00:00 UTC
+   * (both set by resolve), else the newest installed package's build date (set by bootstrap).
+   */
+  sourceDateEpoch?: number
   /** Arch's bootstrap tarball, verified (a root-owned copy in workDir), when pacstrap runs inside it. */
   bootstrapTarball?: VerifiedTarball
   disk?: Disk
+  /** The ext4 root written again from its tree (the refill stage), for detach to put on the partition. */
+  refilledRoot?: string
   /** Where the image's root filesystem is mounted while we work on it. */
   rootDir?: string
   /** Teardown handles of what must be released before conversion. */
@@ -97,6 +107,8 @@ export interface Context {
   image?: ImageFacts
   /** The SBOM files written next to the image (the sbom-write stage, once the image's digest is known). */
   sbom?: SbomFiles
+  /** The image's sha256 against `expect-sha256` (the compare stage); undefined when not compared. */
+  reproducible?: boolean
   cache?: { key: string; hit: string; state: CacheState }
   /** The package cache directory, once created or found (decided once a run). */
   packageCache?: PackageCacheDir

@@ -15,6 +15,7 @@ export function buildOutputs(ctx: Context): Record<string, string> {
     'virtual-size': String(image.virtualSize),
     sha256: image.sha256,
     sha512: image.sha512,
+    ...reproducibleOutput(ctx),
     'sha256sums-path': image.sha256sumsPath,
     'manifest-path': image.manifestPath,
     'sbom-spdx-path': ctx.sbom?.spdxPath ?? '',
@@ -36,6 +37,11 @@ export function buildOutputs(ctx: Context): Record<string, string> {
     'os-hash-value': ctx.glanceImage?.osHashValue ?? '',
     'glance-reused': ctx.glanceImage ? String(ctx.glanceImage.reused) : ''
   }
+}
+
+/** `reproducible`: set on failure too, so a workflow can tell a mismatch from another failure. */
+export function reproducibleOutput(ctx: Context): { reproducible: string } {
+  return { reproducible: ctx.reproducible === undefined ? 'unchecked' : String(ctx.reproducible) }
 }
 
 /** What mode: cleanup deleted, as Markdown for the job summary. */

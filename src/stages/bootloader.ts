@@ -5,6 +5,7 @@ import type { Config } from '../config/config.js'
 import type { Stage } from '../pipeline/runner.js'
 import { inChroot, rootOf } from '../image/chroot.js'
 import { insideRoot, writeImageFile } from '../image/rootfs.js'
+import { sourceDateEpochEnv } from '../image/reproducible.js'
 
 export function kernelCmdline(config: Config): string {
   const parts = ['console=tty0', 'console=ttyS0,115200']
@@ -110,7 +111,8 @@ export const bootloaderStage: Stage = {
         ...EFI_MODULES
       ])
       const efiImage = insideRoot(root, 'var/tmp/arch-image-BOOTX64.EFI')
-      const env = { MTOOLS_SKIP_CHECK: '1' }
+      // mtools dates the FAT entries it writes by SOURCE_DATE_EPOCH.
+      const env = { MTOOLS_SKIP_CHECK: '1', ...sourceDateEpochEnv(ctx) }
       await exec.run(['mmd', '-D', 's', '-i', disk.esp, '::/EFI', '::/EFI/BOOT'], { privileged: true, env })
       await exec.run(['mcopy', '-D', 'o', '-i', disk.esp, efiImage, '::/EFI/BOOT/BOOTX64.EFI'], {
         privileged: true,

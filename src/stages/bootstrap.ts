@@ -7,6 +7,7 @@ import { pacstrapWithBootstrapTarball, usesBootstrapTarball } from '../bootstrap
 import type { Context } from '../pipeline/context.js'
 import type { Stage } from '../pipeline/runner.js'
 import { readInstalledPackages } from '../image/rootfs.js'
+import { newestBuildDate, sourceDateEpochEnv } from '../image/reproducible.js'
 
 export const REPOSITORIES = ['core', 'extra']
 
@@ -58,8 +59,10 @@ async function pacstrapFromHost(ctx: Context, packages: string[]): Promise<void>
     kind: 'gpg-agent',
     homedir: path.join(rootDir, 'etc/pacman.d/gnupg')
   })
+  // pacman >= 7.1 dates %INSTALLDATE% by it; older ones get theirs rewritten by the refill stage.
   await ctx.exec.run(['pacstrap', '-C', confPath, '-c', '-K', '-M', rootDir, ...packages], {
-    privileged: true
+    privileged: true,
+    env: sourceDateEpochEnv(ctx)
   })
   await ctx.teardown.release(ctx.held.gpgAgent)
   ctx.held.gpgAgent = undefined
@@ -86,6 +89,10 @@ export const bootstrapStage: Stage = {
 
     ctx.installed = readInstalledPackages(rootDir)
     ctx.log.info(`${ctx.installed.length} packages installed`)
+    if (ctx.sourceDateEpoch === undefined) {
+      ctx.sourceDateEpoch = newestBuildDate(rootDir)
+      ctx.log.info(`SOURCE_DATE_EPOCH ${ctx.sourceDateEpoch} (the newest package's build date)`)
+    }
     if (ctx.cache) {
       ctx.cache.state.installed = ctx.installed
       ctx.saveCacheState(ctx.cache.state)

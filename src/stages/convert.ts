@@ -1,5 +1,5 @@
-// detach: unmount and free the loop device. convert: the raw disk becomes the published image,
-// checked, hashed in one read, with SHA256SUMS beside it.
+// detach: unmount, put a refilled root on its partition (stages/refill.ts), free the loop device.
+// convert: the raw disk becomes the published image, checked, hashed in one read, with SHA256SUMS beside it.
 import { closeSync, openSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { hashFile } from '../util/hash.js'
@@ -7,16 +7,18 @@ import type { Log } from '../pipeline/log.js'
 import { uniqueSuffix } from '../pipeline/output-lock.js'
 import { progressThrottle } from '../pipeline/progress.js'
 import type { Stage } from '../pipeline/runner.js'
+import { writeRefilledRoot } from './refill.js'
 
 export const detachStage: Stage = {
   name: 'detach',
   async run(ctx) {
     for (const key of ['gpgAgent', 'rootMount', 'loop'] as const) {
+      if (key === 'loop') await writeRefilledRoot(ctx)
       const id = ctx.held[key]
       if (id !== undefined) await ctx.teardown.release(id)
       ctx.held[key] = undefined
+      if (key === 'rootMount') ctx.rootDir = undefined
     }
-    ctx.rootDir = undefined
   }
 }
 

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Context } from '../pipeline/context.js'
 import { acquireOutputLock, uniqueSuffix } from '../pipeline/output-lock.js'
 import type { Stage } from '../pipeline/runner.js'
+import { imageIds, type ImageIds } from '../image/reproducible.js'
 
 export const PARTITION_TYPES = {
   biosBoot: '21686148-6449-6E6F-744E-656564454649',
@@ -14,14 +15,36 @@ export const PARTITION_TYPES = {
 
 export const ESP_MIB = 300
 
-export function partitionScript(): string {
+/** sfdisk's script; with `ids`, the disk and partition GUIDs are those instead of random ones. */
+export function partitionScript(ids?: ImageIds): string {
+  const uuid = (n: 0 | 1 | 2): string => (ids ? `, uuid=${ids.partitionGuids[n]}` : '')
   return [
     'label: gpt',
-    `size=1MiB, type=${PARTITION_TYPES.biosBoot}, name="BIOS boot"`,
-    `size=${ESP_MIB}MiB, type=${PARTITION_TYPES.esp}, name="EFI system"`,
-    `type=${PARTITION_TYPES.root}, name="root"`,
+    ...(ids ? [`label-id: ${ids.diskGuid}`] : []),
+    `size=1MiB, type=${PARTITION_TYPES.biosBoot}, name="BIOS boot"${uuid(0)}`,
+    `size=${ESP_MIB}MiB, type=${PARTITION_TYPES.esp}, name="EFI system"${uuid(1)}`,
+    `type=${PARTITION_TYPES.root}, name="root"${uuid(2)}`,
     ''
   ].join('\n')
+}
+
+/** mkfs of the root filesystem, with the image's fixed UUID (and ext4's hash seed). */
+export function rootMkfsArgs(filesystem: 'ext4' | 'btrfs', ids: ImageIds, device: string): string[] {
+  if (filesystem === 'btrfs')
+    return ['mkfs.btrfs', '--quiet', '--force', '--label', ROOT_LABEL, '--uuid', ids.rootUuid, device]
+  return ['mkfs.ext4', ...ext4Options(ids), device]
+}
+
+export const ROOT_LABEL = 'arch-root'
+
+/** mkfs.ext4's options for the root: the same at the first mkfs and when refilling it (stages/refill.ts). */
+export function ext4Options(ids: ImageIds): string[] {
+  return ['-q', '-F', '-L', ROOT_LABEL, '-U', ids.rootUuid, '-E', `hash_seed=${ids.hashSeed}`]
+}
+
+/** mkfs.vfat of the ESP: `--invariant` fixes its times and random values, `-i` the volume id. */
+export function espMkfsArgs(ids: ImageIds, device: string): string[] {
+  return ['mkfs.vfat', '-F', '32', '-n', 'ESP', '--invariant', '-i', ids.espVolumeId, device]
 }
 
 export function partitionNode(device: string, number: number): string {
@@ -81,20 +104,18 @@ export const diskStage: Stage = {
       throw new Error(`losetup printed no loop device (got ${JSON.stringify(device)})`)
     teardown.update(loopId, { kind: 'loop', backingFile: rawPath, device })
 
+    const ids = imageIds(ctx.imageName, ctx.snapshotDate, config.image.sourceDateEpoch)
     await exec.run(['sfdisk', '--quiet', '--wipe', 'always', device], {
       privileged: true,
-      input: partitionScript()
+      input: partitionScript(ids)
     })
     await waitForPartitions(ctx, device, 3)
     const [biosBoot, esp, root] = [1, 2, 3].map(n => partitionNode(device, n)) as [string, string, string]
 
-    await exec.run(['mkfs.vfat', '-F', '32', '-n', 'ESP', esp], { privileged: true })
-    if (config.disk.filesystem === 'btrfs') {
-      await exec.run(['mkfs.btrfs', '--quiet', '--force', '--label', 'arch-root', root], { privileged: true })
-    } else {
-      await exec.run(['mkfs.ext4', '-q', '-F', '-L', 'arch-root', root], { privileged: true })
-    }
+    await exec.run(espMkfsArgs(ids, esp), { privileged: true })
+    await exec.run(rootMkfsArgs(config.disk.filesystem, ids, root), { privileged: true })
     ctx.disk = {
+      ids,
       rawPath,
       device,
       biosBoot,

@@ -12,6 +12,7 @@ import { cleanupGlanceStage } from './cleanup-glance.js'
 import { cleanupReleasesStage } from './cleanup-releases.js'
 import { cloudInitStage } from './cloudinit.js'
 import { commentStage } from './comment.js'
+import { compareStage } from './compare.js'
 import { convertStage, detachStage } from './convert.js'
 import { diskStage } from './disk.js'
 import { fstabStage } from './fstab.js'
@@ -23,6 +24,7 @@ import { initramfsStage } from './initramfs.js'
 import { networkStage } from './network.js'
 import { overlayStage } from './overlay.js'
 import { packageDiffStage } from './package-diff.js'
+import { refillStage } from './refill.js'
 import { releaseStage } from './release.js'
 import { resolveStage } from './resolve.js'
 import { sbomStage, sbomWriteStage } from './sbom.js'
@@ -54,10 +56,12 @@ export const BUILD_STAGES: Stage[] = [
   hookStage('before-seal'),
   sbomStage,
   sealStage,
+  refillStage,
   detachStage,
   convertStage,
   sbomWriteStage,
   handoverStage,
+  compareStage,
   bootTestStage,
   attestStage,
   packageDiffStage,

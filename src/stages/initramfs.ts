@@ -4,6 +4,7 @@ import type { Stage } from '../pipeline/runner.js'
 import { inChroot, rootOf } from '../image/chroot.js'
 import { presetPath } from '../image/layout.js'
 import { insideRoot, writeImageFile } from '../image/rootfs.js'
+import { sourceDateEpochEnv } from '../image/reproducible.js'
 
 export function mkinitcpioPreset(kernel: string): string {
   return [
@@ -28,7 +29,8 @@ export const initramfsStage: Stage = {
       presetPath(ctx.config.configure.kernel),
       mkinitcpioPreset(ctx.config.configure.kernel)
     )
-    await inChroot(ctx, ['mkinitcpio', '-P'])
+    // mkinitcpio dates the cpio's entries by SOURCE_DATE_EPOCH.
+    await inChroot(ctx, ['mkinitcpio', '-P'], { env: sourceDateEpochEnv(ctx) })
     // The image pacstrap's mkinitcpio hook made with the package's own preset; ours has no fallback.
     const fallback = insideRoot(rootOf(ctx), `boot/initramfs-${ctx.config.configure.kernel}-fallback.img`)
     await ctx.exec.run(['rm', '-f', '--', fallback], { privileged: true })

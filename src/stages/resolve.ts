@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { defaultImageName, type Config } from '../config/config.js'
 import type { Stage } from '../pipeline/runner.js'
+import { sourceDateEpochBeforeInstall } from '../image/reproducible.js'
 
 export function unixTimeToArchiveDate(seconds: number): string {
   return new Date(seconds * 1000).toISOString().slice(0, 10).replaceAll('-', '/')
@@ -50,5 +51,7 @@ export const resolveStage: Stage = {
     ctx.log.info(`package servers: ${ctx.servers.join(' ')}`)
     ctx.imageName ||= defaultImageName(config.image.family, ctx.snapshotDate, new Date())
     ctx.log.info(`image name: ${ctx.imageName}`)
+    ctx.sourceDateEpoch = sourceDateEpochBeforeInstall(config.image.sourceDateEpoch, ctx.snapshotDate)
+    if (ctx.sourceDateEpoch !== undefined) ctx.log.info(`SOURCE_DATE_EPOCH ${ctx.sourceDateEpoch}`)
   }
 }

@@ -45,7 +45,7 @@ export const sbomWriteStage: Stage = {
       packages: sbomPackages,
       servers: ctx.servers,
       snapshot: ctx.snapshotDate,
-      created: sbomCreated(sbomPackages, ctx.snapshotDate),
+      created: sbomCreated(sbomPackages, ctx.snapshotDate, ctx.sourceDateEpoch),
       toolVersion: TOOL_VERSION
     }
     const dir = ctx.config.image.outputDir

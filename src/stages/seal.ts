@@ -22,6 +22,13 @@ export const SEAL_RULES: SealRule[] = [
   { what: 'log files', dir: 'var/log', find: ['-mindepth', '1', '!', '-type', 'd'] },
   { what: 'D-Bus machine id', dir: 'var/lib/dbus', find: ['-maxdepth', '1', '-name', 'machine-id'] },
   { what: 'systemd random seed', dir: 'var/lib/systemd', find: ['-maxdepth', '1', '-name', 'random-seed'] },
+  // glibc's ldconfig records the libraries' inode numbers and times there: it differs between two
+  // identical trees, and ldconfig remakes it.
+  {
+    what: 'ldconfig auxiliary cache',
+    dir: 'var/cache/ldconfig',
+    find: ['-maxdepth', '1', '-name', 'aux-cache']
+  },
   { what: 'shell history', dir: 'root', find: ['-maxdepth', '1', '-name', '.*_history'] },
   { what: 'temporary files', dir: 'tmp', find: ['-mindepth', '1', '-maxdepth', '1'] },
   { what: 'temporary files', dir: 'var/tmp', find: ['-mindepth', '1', '-maxdepth', '1'] }

@@ -22,6 +22,13 @@ export interface ImageConfig {
   architecture: 'x86_64'
   /** `mode: publish`: the existing image file to publish. */
   path?: string
+  /**
+   * `source-date-epoch` as given; undefined means the default, decided during the run (the resolved
+   * value is `ctx.sourceDateEpoch`, see src/image/reproducible.ts).
+   */
+  sourceDateEpoch?: number
+  /** `expect-sha256`: the digest the image file must have, lowercase. */
+  expectSha256?: string
 }
 
 // No '+': GitHub renames it in release asset names, and a query string written by hand (curl
@@ -63,7 +70,39 @@ export function parseImage(input: SectionInput, preview: Preview | undefined): I
   const outputProblem = directoryProblem('output-dir', outputDir)
   if (outputProblem) problems.push(outputProblem)
   const sbom = parseBool(problems, 'sbom', get('sbom'))
-  return { name, family, format, compression, outputDir, sbom, architecture: 'x86_64' }
+  const sourceDateEpoch = parseSourceDateEpoch(problems, get('source-date-epoch'))
+  const expected = get('expect-sha256').toLowerCase()
+  if (expected && !/^[0-9a-f]{64}$/.test(expected))
+    problems.push(
+      `expect-sha256: ${quote(expected)} is not accepted; use the 64 hex digits of a SHA-256 (as sha256sum prints it)`
+    )
+  const expectSha256 = expected || undefined
+  return {
+    name,
+    family,
+    format,
+    compression,
+    outputDir,
+    sbom,
+    architecture: 'x86_64',
+    sourceDateEpoch,
+    expectSha256
+  }
+}
+
+// 9999-12-31T23:59:59Z: ext4's extended times reach 2446, FAT's 2107; a date beyond is a typo.
+const LATEST_EPOCH = 253402300799
+
+function parseSourceDateEpoch(problems: string[], text: string): number | undefined {
+  if (text === '') return undefined
+  const value = Number(text)
+  if (!/^\d{1,12}$/.test(text) || value > LATEST_EPOCH) {
+    problems.push(
+      `source-date-epoch: ${quote(text)} is not accepted; use a Unix time in seconds (e.g. 1733184000), or leave it empty for the snapshot date`
+    )
+    return undefined
+  }
+  return value
 }
 
 /**
