@@ -5,6 +5,7 @@
 // skips them. It costs one stand-in build.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { SHARED_IMAGE_MINUTES, sharedCloudImage, type CloudBuild } from './boot.js'
 import { REPO_ROOT, fixtureMirror, leaksUnder, scratchDir, standinRepo } from './helpers.js'
@@ -74,5 +75,13 @@ describe('the default cloud image built twice', () => {
     expect(second.outputs.reproducible).toBe('true')
     const image = path.join(dir, 'out', `${shared.name}.qcow2`)
     expect(sha256(image)).toBe(sha256(shared.run.outputs['image-path'] as string))
+  })
+
+  it('gives byte-identical SBOMs (SPDX and CycloneDX)', () => {
+    for (const output of ['sbom-spdx-path', 'sbom-cyclonedx-path']) {
+      const first = readFileSync(shared.run.outputs[output] as string)
+      const again = readFileSync(second.outputs[output] as string)
+      expect({ output, same: again.equals(first) }).toEqual({ output, same: true })
+    }
   })
 })

@@ -124,6 +124,11 @@ describe('two builds of the same inputs (fixture repository, configure: false, e
     expect(sha256(cliImage)).toBe(sha256(actionImage))
     expect(cli.outputs.sha256).toBe(sha256(actionImage))
     expect(sha256(rawOf(cliImage))).toBe(sha256(rawOf(actionImage)))
+    // The SBOMs name the image's digest and date themselves by the epoch: the same bytes too.
+    for (const sbom of [`${NAME}.spdx.json`, `${NAME}.cdx.json`]) {
+      const fromAction = readFileSync(path.join(path.dirname(actionImage), sbom))
+      expect(readFileSync(path.join(path.dirname(cliImage), sbom)).equals(fromAction)).toBe(true)
+    }
   })
 
   it('is made of the inputs: ids derived from name and epoch, times at the epoch, the packages installed', () => {
