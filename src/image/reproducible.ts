@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import type { Context } from '../pipeline/context.js'
+import type { Context, ImageIds } from '../pipeline/context.js'
 
 /** The snapshot date `YYYY/MM/DD` at 00:00 UTC, in Unix seconds. */
 export function snapshotEpoch(snapshotDate: string): number {
@@ -45,19 +45,6 @@ export function newestBuildDate(rootDir: string): number {
   return newest
 }
 
-export interface ImageIds {
-  /** GPT disk GUID. */
-  diskGuid: string
-  /** GPT partition GUIDs: BIOS boot, ESP, root. */
-  partitionGuids: [string, string, string]
-  /** The root filesystem's UUID. */
-  rootUuid: string
-  /** ext4's directory hash seed. */
-  hashSeed: string
-  /** The ESP's FAT volume id, 8 hex digits. */
-  espVolumeId: string
-}
-
 function uuidFrom(seed: string, purpose: string): string {
   const hex = createHash('sha256').update(`${seed}\0${purpose}`).digest('hex').slice(0, 32).split('')
   // An RFC 9562 version 8 (custom) UUID: valid where tools check the variant and version bits.
@@ -72,6 +59,8 @@ function uuidFrom(seed: string, purpose: string): string {
  * snapshot date, or `mirror`) and the source-date-epoch input (`auto` when left to its default).
  * Two images of the same name and inputs share their ids, as two copies of one image do.
  */
+export type { ImageIds }
+
 export function imageIds(imageName: string, snapshotDate: string | undefined, epochInput?: number): ImageIds {
   const seed = ['arch-image', imageName, snapshotDate ?? 'mirror', epochInput ?? 'auto'].join('\0')
   return {

@@ -1,5 +1,4 @@
 import type { Config, Firmware } from '../config/config.js'
-import type { ImageIds } from '../image/reproducible.js'
 import type { GlanceConnection } from '../openstack/glance.js'
 import type { PackageDiff } from '../manifest/diff.js'
 import type { PackageRecord } from '../sbom/pacman-db.js'
@@ -62,6 +61,20 @@ export interface GlanceImageFacts {
   rotated?: string[]
   /** Every target's image id, by target label (`<cloud>/<region>`). */
   ids: Record<string, string>
+}
+
+/** The ids a disk is made with, derived from the image's inputs (src/image/reproducible.ts). */
+export interface ImageIds {
+  /** GPT disk GUID. */
+  diskGuid: string
+  /** GPT partition GUIDs: BIOS boot, ESP, root. */
+  partitionGuids: [string, string, string]
+  /** The root filesystem's UUID. */
+  rootUuid: string
+  /** ext4's directory hash seed. */
+  hashSeed: string
+  /** The ESP's FAT volume id, 8 hex digits. */
+  espVolumeId: string
 }
 
 /** Who should own what the run leaves behind (the invoking user when we run through sudo). */
