@@ -1,7 +1,7 @@
 // Shared by the root tests: the fixture repository, running the built action the way the runner
 // does (INPUT_* env, GITHUB_OUTPUT/STATE/STEP_SUMMARY files, then the post entry), reading an image
 // back, and checking that nothing was left attached or mounted.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import {
   chmodSync,
@@ -181,6 +181,34 @@ export async function runPost(options: ActionOptions): Promise<{ code: number | 
 }
 
 /** Loop devices whose backing file, and mounts whose target, lie under `dir`. */
+export interface CliBuild {
+  status: number | null
+  stderr: string
+  /** The outputs `--json` printed; empty when it printed none (stderr says why). */
+  outputs: Record<string, string>
+}
+
+/** `arch-image build --json` from dist/ in `dir` (its cwd and TMPDIR), as a user at a terminal runs it. */
+export function cliBuild(dir: string, inputs: Record<string, string>): CliBuild {
+  const flags = Object.entries(inputs).flatMap(([name, value]) => [`--${name}`, value])
+  const result = spawnSync(
+    process.execPath,
+    [path.join(REPO_ROOT, 'dist/cli/index.js'), 'build', '--json', ...flags],
+    {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, TMPDIR: dir, SUDO_UID: '', SUDO_GID: '' }
+    }
+  )
+  let outputs: Record<string, string> = {}
+  try {
+    outputs = JSON.parse(result.stdout) as Record<string, string>
+  } catch {
+    // stderr says why
+  }
+  return { status: result.status, stderr: result.stderr, outputs }
+}
+
 export function leaksUnder(dir: string): { loops: string[]; mounts: string[] } {
   const listing = execFileSync('losetup', ['--noheadings', '--output', 'NAME,BACK-FILE', '--list'], {
     encoding: 'utf8'

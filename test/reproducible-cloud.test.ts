@@ -4,11 +4,11 @@
 // same file. Publishing and the boot test read the image and do not change it, so the second build
 // skips them. It costs one stand-in build.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { SHARED_IMAGE_MINUTES, sharedCloudImage, type CloudBuild } from './boot.js'
-import { REPO_ROOT, fixtureMirror, leaksUnder, scratchDir, standinRepo } from './helpers.js'
+import { cliBuild, fixtureMirror, leaksUnder, scratchDir, standinRepo, type CliBuild } from './helpers.js'
 import { startHarness, stopHarness } from './openstack/harness.js'
 
 function sha256(file: string): string {
@@ -17,14 +17,14 @@ function sha256(file: string): string {
 
 let shared: CloudBuild
 let dir: string
-let second: { status: number | null; stderr: string; outputs: Record<string, string> }
+let second: CliBuild
 
 beforeAll(
   async () => {
     const h = await startHarness()
     shared = await sharedCloudImage(h)
     dir = scratchDir('arch-image-repro-cloud-')
-    const flags = Object.entries({
+    second = cliBuild(dir, {
       'image-name': shared.name,
       mirror: fixtureMirror(standinRepo()),
       'signature-level': 'Never',
@@ -35,22 +35,7 @@ beforeAll(
       glance: 'false',
       'boot-test': 'false',
       'expect-sha256': shared.run.outputs.sha256 ?? ''
-    }).flatMap(([name, value]) => [`--${name}`, value])
-    const result = spawnSync(
-      process.execPath,
-      [path.join(REPO_ROOT, 'dist/cli/index.js'), 'build', '--json', ...flags],
-      {
-        cwd: dir,
-        encoding: 'utf8',
-        env: { ...process.env, TMPDIR: dir, SUDO_UID: '', SUDO_GID: '' }
-      }
-    )
-    second = { status: result.status, stderr: result.stderr, outputs: {} }
-    try {
-      second.outputs = JSON.parse(result.stdout) as Record<string, string>
-    } catch {
-      // The assertions below show stderr.
-    }
+    })
   },
   (SHARED_IMAGE_MINUTES + 30) * 60_000
 )

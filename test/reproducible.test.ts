@@ -1,18 +1,19 @@
 // Reproducible images: the same inputs, built at different times in different directories, once
 // through the action as the runner runs it and once through the CLI, give the same bytes.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { imageIds } from '../src/image/reproducible.js'
 import {
-  REPO_ROOT,
+  cliBuild,
   fixtureInputs,
   fixtureRepo,
   leaksUnder,
   runAction,
   scratchDir,
-  type ActionRun
+  type ActionRun,
+  type CliBuild
 } from './helpers.js'
 
 const NAME = 'repro'
@@ -36,7 +37,7 @@ let repo: string
 const dirs: string[] = []
 let action: ActionRun
 let actionImage: string
-let cli: { status: number | null; stderr: string; outputs: Record<string, string> }
+let cli: CliBuild
 let cliImage: string
 const started: number[] = []
 
@@ -72,24 +73,7 @@ beforeAll(async () => {
     'disk-size': DISK_SIZE,
     'source-date-epoch': EPOCH
   }
-  const flags = Object.entries({ ...inputs, 'expect-sha256': expected, 'output-dir': 'out' }).flatMap(
-    ([name, value]) => [`--${name}`, value]
-  )
-  const result = spawnSync(
-    process.execPath,
-    [path.join(REPO_ROOT, 'dist/cli/index.js'), 'build', '--json', ...flags],
-    {
-      cwd: cliDir,
-      encoding: 'utf8',
-      env: { ...process.env, TMPDIR: cliDir, SUDO_UID: '', SUDO_GID: '' }
-    }
-  )
-  cli = { status: result.status, stderr: result.stderr, outputs: {} }
-  try {
-    cli.outputs = JSON.parse(result.stdout) as Record<string, string>
-  } catch {
-    // The assertions below show stderr.
-  }
+  cli = cliBuild(cliDir, { ...inputs, 'expect-sha256': expected, 'output-dir': 'out' })
   cliImage = path.join(cliDir, 'out', `${NAME}.qcow2`)
 }, 600_000)
 

@@ -6,16 +6,9 @@ import { readFileSync } from 'node:fs'
 import { sbomCreated, sbomText, type SbomInput } from '../../src/sbom/document.js'
 import { readPackageRecords } from '../../src/sbom/pacman-db.js'
 import { spdxDocument, spdxPerson } from '../../src/sbom/spdx.js'
-import { SAMPLE_PACKAGES, writePacmanDb } from '../../test/support/pacman-db.js'
+import { SAMPLE_PACKAGES, SAMPLE_SUBJECT as SUBJECT, writePacmanDb } from '../../test/support/pacman-db.js'
 import { SPDX_SCHEMA_FILE, SPDX_SCHEMA_SHA256, spdxSchemaErrors } from '../../test/support/sbom-validators.js'
 import { tempDir } from '../../test/support/temp-dir.js'
-
-const SUBJECT = {
-  imageName: 'arch-cloud-20261201',
-  fileName: 'arch-cloud-20261201.qcow2',
-  sha256: 'a'.repeat(64),
-  sha512: 'b'.repeat(128)
-}
 
 function inputFrom(root: string): SbomInput {
   const packages = readPackageRecords(root)

@@ -129,3 +129,11 @@ export const SAMPLE_PACKAGES: DescEntry[] = [
     }
   }
 ]
+
+/** The image an SBOM of the sample packages describes. */
+export const SAMPLE_SUBJECT = {
+  imageName: 'arch-cloud-20261201',
+  fileName: 'arch-cloud-20261201.qcow2',
+  sha256: 'a'.repeat(64),
+  sha512: 'b'.repeat(128)
+}
