@@ -425,6 +425,18 @@ describe('rotation scope and action', () => {
 })
 
 describe('stores (multi-store Glance)', () => {
+  function toTargets(stores: string[]): Omit<TargetsRequest, 'targets'> {
+    return {
+      log: new MemoryLog(),
+      file,
+      name: 'arch-cloud-1',
+      family: 'arch-cloud',
+      diskFormat: 'qcow2',
+      cleanupDelayMs: 1,
+      stores
+    }
+  }
+
   it('stages, imports with glance-direct into every store, and checks the image is in all of them', async () => {
     const glance = new FakeGlance()
     glance.storesOffered = ['fast', 'slow', 'ceph']
@@ -452,7 +464,7 @@ describe('stores (multi-store Glance)', () => {
     const b = new FakeGlance()
     b.storesOffered = ['fast']
     const failure = await publishToTargets({
-      ...request(a, { stores: ['fast', 'slow'] }),
+      ...toTargets(['fast', 'slow']),
       targets: [
         { label: 'lab/One', glance: a },
         { label: 'lab/Two', glance: b }
@@ -476,7 +488,7 @@ describe('stores (multi-store Glance)', () => {
     b.failingStore = 'slow'
     await expect(
       publishToTargets({
-        ...request(a, { stores: ['fast', 'slow'] }),
+        ...toTargets(['fast', 'slow']),
         targets: [
           { label: 'lab/One', glance: a },
           { label: 'lab/Two', glance: b }
