@@ -423,3 +423,109 @@ describe('rotation scope and action', () => {
     }
   })
 })
+
+describe('stores (multi-store Glance)', () => {
+  function toTargets(stores: string[]): Omit<TargetsRequest, 'targets'> {
+    return {
+      log: new MemoryLog(),
+      file,
+      name: 'arch-cloud-1',
+      family: 'arch-cloud',
+      diskFormat: 'qcow2',
+      cleanupDelayMs: 1,
+      stores
+    }
+  }
+
+  it('stages, imports with glance-direct into every store, and checks the image is in all of them', async () => {
+    const glance = new FakeGlance()
+    glance.storesOffered = ['fast', 'slow', 'ceph']
+    const log = new MemoryLog()
+    const result = await publishImage(request(glance, { stores: ['fast', 'slow'], log }))
+    const id = result.image.id
+    expect(glance.calls.filter(call => !call.startsWith('list'))).toEqual([
+      'stores',
+      'create arch-cloud-1',
+      `stage ${id}`,
+      `upload ${id} arch.qcow2`,
+      `import ${id} glance-direct fast,slow`,
+      `patch ${id} replace /os_hidden false`
+    ])
+    expect(result.image.stores).toBe('fast,slow')
+    expect(log.lines.join('\n')).toMatch(
+      /importing image img-1 \(glance-direct into fast, slow, all must succeed\)/
+    )
+    expect(log.lines.join('\n')).toMatch(/image img-1 is active in fast, slow/)
+  })
+
+  it('an unknown store fails before any image is created, naming the input, the target and the offered stores', async () => {
+    const a = new FakeGlance()
+    a.storesOffered = ['fast', 'slow']
+    const b = new FakeGlance()
+    b.storesOffered = ['fast']
+    const failure = await publishToTargets({
+      ...toTargets(['fast', 'slow']),
+      targets: [
+        { label: 'lab/One', glance: a },
+        { label: 'lab/Two', glance: b }
+      ]
+    }).catch((error: unknown) => error as Error)
+    expect((failure as Error).message).toMatch(
+      /^publishing to Glance failed at lab\/Two: stores: Glance lab\/Two has no store slow; it offers: fast/
+    )
+    expect(b.calls.some(call => call.startsWith('create'))).toBe(false)
+    expect(a.images.size + b.images.size).toBe(0)
+    const single = new FakeGlance()
+    await expect(publishImage(request(single, { stores: ['fast'] }))).rejects.toThrow(
+      /^stores: Glance cannot import into stores: this Glance has no multiple stores/
+    )
+  })
+
+  it('a store that fails the import fails the publish and deletes the new image in every target', async () => {
+    const a = new FakeGlance()
+    const b = new FakeGlance()
+    a.storesOffered = b.storesOffered = ['fast', 'slow']
+    b.failingStore = 'slow'
+    await expect(
+      publishToTargets({
+        ...toTargets(['fast', 'slow']),
+        targets: [
+          { label: 'lab/One', glance: a },
+          { label: 'lab/Two', glance: b }
+        ]
+      })
+    ).rejects.toThrow(
+      /^publishing to Glance failed at lab\/Two: import failed in slow .*no target keeps the new image/
+    )
+    expect(a.images.size + b.images.size).toBe(0)
+  })
+
+  it('an image active but missing a store is an error; a reused image must be in every store', async () => {
+    const glance = new FakeGlance()
+    glance.storesOffered = ['fast', 'slow']
+    const importing = glance.importImage.bind(glance)
+    glance.importImage = async (id, method, options) => {
+      await importing(id, method, options)
+      ;(await glance.getImage(id)).stores = 'fast'
+    }
+    await expect(publishImage(request(glance, { stores: ['fast', 'slow'] }))).rejects.toThrow(
+      /is active but not in store\(s\) slow \(its stores: fast\)/
+    )
+    expect(glance.images.size).toBe(0)
+
+    const again = new FakeGlance()
+    again.storesOffered = ['fast', 'slow']
+    const old = again.add({
+      name: 'arch-cloud-1',
+      size: CONTENT.length,
+      os_hash_value: sha('sha512'),
+      [FAMILY_PROPERTY]: 'arch-cloud',
+      stores: 'fast'
+    })
+    const result = await publishImage(request(again, { stores: ['fast', 'slow'] }))
+    expect(result.reused).toBe(false)
+    expect(result.image.id).not.toBe(old.id)
+    const reused = await publishImage(request(again, { stores: ['slow'] }))
+    expect(reused.reused).toBe(true)
+  })
+})

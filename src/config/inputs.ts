@@ -279,6 +279,12 @@ export const INPUTS = [
     default: 'direct'
   },
   {
+    name: 'stores',
+    description:
+      'Multi-store Glance: store ids (space or newline separated) to import the image into, with the glance-direct import and `all_stores_must_succeed` (one store failing fails the publish). Every target must offer them all (`GET /v2/info/stores`), checked before the build. Empty: the default store, as `upload-method` says.',
+    default: ''
+  },
+  {
     name: 'keep',
     description:
       "Keep the N newest active images of `image-family` that arch-image published in this project, deleting older ones once the new image is active. 0 keeps all. Protected images and images without arch-image's family property are never touched.",

@@ -93,6 +93,32 @@ export interface WaitOptions {
   intervalMs?: number
 }
 
+export interface ImportOptions {
+  /** Multi-store Glance: import into these stores (image API >= 2.8), all of them or none. */
+  stores?: string[]
+}
+
+/** The request body of POST /v2/images/{id}/import. */
+export function importBody(method: string, options: ImportOptions = {}): Record<string, unknown> {
+  const body: Record<string, unknown> = { method: { name: method } }
+  if (options.stores && options.stores.length > 0) {
+    body.stores = options.stores
+    // one store failing fails the import: Glance takes the data out of the others again
+    body.all_stores_must_succeed = true
+  }
+  return body
+}
+
+/** A comma-separated Glance property (stores, os_glance_importing_to_stores) as a list. */
+export function storeList(value: unknown): string[] {
+  return typeof value === 'string'
+    ? value
+        .split(',')
+        .map(store => store.trim())
+        .filter(Boolean)
+    : []
+}
+
 export class ImageVerificationError extends Error {
   constructor(message: string) {
     super(message)
@@ -118,7 +144,9 @@ export interface GlanceApi {
   importMethods(): Promise<string[]>
   uploadFile(id: string, file: string, options?: UploadOptions): Promise<LocalDigest>
   stageFile(id: string, file: string, options?: UploadOptions): Promise<LocalDigest>
-  importImage(id: string, method?: string): Promise<void>
+  importImage(id: string, method?: string, options?: ImportOptions): Promise<void>
+  /** The store ids of a multi-store Glance (GET /v2/info/stores); throws where it has none. */
+  storeIds(): Promise<string[]>
   waitForStatus(id: string, wanted: string, options?: WaitOptions): Promise<Image>
   projectId(): Promise<string | undefined>
   /** Whether images can be created hidden (`os_hidden`, image API >= 2.7). */
@@ -375,12 +403,27 @@ export class Glance implements GlanceApi {
     return this.stream(`/images/${encodeURIComponent(id)}/stage`, id, file, options, 'staging')
   }
 
-  /** POST /import (step 2): Glance moves the staged data into the store in the background. */
-  async importImage(id: string, method = 'glance-direct'): Promise<void> {
+  /** POST /import (step 2): Glance moves the staged data into the store(s) in the background. */
+  async importImage(id: string, method = 'glance-direct', options: ImportOptions = {}): Promise<void> {
+    const into = options.stores?.length ? ` into ${options.stores.join(', ')}` : ''
     await this.call('POST', `/images/${encodeURIComponent(id)}/import`, {
-      json: { method: { name: method } },
-      context: `importing image ${id} (${method})`
+      json: importBody(method, options),
+      context: `importing image ${id} (${method}${into})`
     })
+  }
+
+  async storeIds(): Promise<string[]> {
+    const response = await this.call('GET', '/info/stores', { accept: [404] })
+    if (response.status === 404) {
+      throw new Error('this Glance has no multiple stores (GET /v2/info/stores: 404; enabled_backends unset)')
+    }
+    let body: { stores?: { id?: unknown }[] }
+    try {
+      body = JSON.parse(response.text) as typeof body
+    } catch {
+      throw new Error('Glance answered GET /info/stores with a body that is not JSON')
+    }
+    return (body.stores ?? []).flatMap(store => (typeof store.id === 'string' ? [store.id] : []))
   }
 
   private async stream(
@@ -459,17 +502,28 @@ export class Glance implements GlanceApi {
     const intervalMs = options.intervalMs ?? 1000
     const deadline = Date.now() + timeoutMs
     let last: Image | undefined
+    let importing = ''
+    let wasImporting = false
     for (;;) {
       last = await this.getImage(id)
+      const now = storeList(last.os_glance_importing_to_stores).join(', ')
+      if (now !== importing) {
+        if (now) this.log.info(`Glance: image ${id} is being imported to ${now} (${last.status})`)
+        importing = now
+      }
       if (last.status === wanted) return last
       if (last.status === 'killed' || last.status === 'deleted' || last.status === 'pending_delete') {
         throw new Error(`image ${id} became ${last.status} while waiting for ${wanted}`)
       }
-      const failed = last.os_glance_failed_import
-      if (typeof failed === 'string' && failed.trim()) {
+      const failed = storeList(last.os_glance_failed_import)
+      if (failed.length > 0) {
         throw new Error(
-          `the import of image ${id} failed (os_glance_failed_import: ${failed}); status ${last.status}`
+          `the import of image ${id} failed in store(s) ${failed.join(', ')} (os_glance_failed_import); status ${last.status}`
         )
+      }
+      if (last.status === 'importing') wasImporting = true
+      else if (wasImporting && last.status === 'queued') {
+        throw new Error(`the import of image ${id} failed: the image is queued again`)
       }
       if (Date.now() >= deadline) {
         throw new Error(

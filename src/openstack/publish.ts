@@ -15,7 +15,7 @@ import type {
   PatchOperation,
   Visibility
 } from './glance.js'
-import { connectGlance, Glance, ImageVerificationError, verifyImage } from './glance.js'
+import { connectGlance, Glance, ImageVerificationError, storeList, verifyImage } from './glance.js'
 import { keystoneAccess, revokeStoredTokens, type Logger, type TokenSource } from './keystone.js'
 
 /** Set on every image we create; rotation only ever looks at images carrying it. */
@@ -50,6 +50,8 @@ export interface PublishRequest {
   shareWith?: string[]
   /** direct: PUT /file (default); import: stage + glance-direct import. */
   uploadMethod?: UploadMethod
+  /** Multi-store Glance: import (glance-direct) into every one of these stores, or fail. */
+  stores?: string[]
   /** Keep the N newest active images of the family (the new one included); 0/undefined: no rotation. */
   keep?: number
   /** Only say what rotation would delete. */
@@ -372,6 +374,7 @@ async function prepareTarget(
 ): Promise<Prepared> {
   const { glance } = target
   const log = labelled(request.log, target.label)
+  if (request.stores?.length) await checkStores(glance, request.stores, target.label)
   const owner = await glance.projectId()
   if (request.reuse !== false) {
     const names = [request.name, ...(request.stableName ? [request.stableName] : [])]
@@ -388,7 +391,10 @@ async function prepareTarget(
         (!owner || candidate.owner === owner)
     )
     const image = candidates.find(
-      candidate => candidate.status === 'active' && matchesContent(candidate, digest)
+      candidate =>
+        candidate.status === 'active' &&
+        matchesContent(candidate, digest) &&
+        missingStores(candidate, request.stores).length === 0
     )
     if (image) {
       log.info(`image ${image.id} (${image.name}) already holds these bytes; not uploading again`)
@@ -423,6 +429,34 @@ async function prepareTarget(
   }
 }
 
+/** The requested stores an image is not in (Glance's `stores` property, comma separated). */
+function missingStores(image: Image, stores: string[] | undefined): string[] {
+  const held = new Set(storeList(image.stores))
+  return (stores ?? []).filter(store => !held.has(store))
+}
+
+/**
+ * Every requested store must exist in the target (GET /v2/info/stores): checked before any disk is
+ * touched, and again before the upload. The error names the input, the target and what it offers.
+ */
+export async function checkStores(glance: GlanceApi, stores: string[], label: string): Promise<void> {
+  const where = label ? `Glance ${label}` : 'Glance'
+  let offered: string[]
+  try {
+    offered = await glance.storeIds()
+  } catch (error) {
+    throw new Error(`stores: ${where} cannot import into stores: ${(error as Error).message}`, {
+      cause: error
+    })
+  }
+  const unknown = stores.filter(store => !offered.includes(store))
+  if (unknown.length > 0) {
+    throw new Error(
+      `stores: ${where} has no store ${unknown.join(', ')}; it offers: ${offered.join(', ') || 'none'}`
+    )
+  }
+}
+
 /** Messages prefixed with the target (when there are several). */
 function labelled(log: Logger, label: string): Logger {
   const prefix = label ? `Glance ${label}: ` : 'Glance: '
@@ -438,7 +472,9 @@ async function createAndUpload(
 ): Promise<Image> {
   const { glance } = target
   const log = labelled(request.log, target.label)
-  const method = request.uploadMethod ?? 'direct'
+  const stores = request.stores ?? []
+  // stores are reached through the import flow only
+  const method = stores.length > 0 ? 'import' : (request.uploadMethod ?? 'direct')
   if (method === 'import') {
     const methods = await glance.importMethods()
     if (!methods.includes('glance-direct')) {
@@ -474,8 +510,10 @@ async function createAndUpload(
     let sent: LocalDigest
     if (method === 'import') {
       sent = await glance.stageFile(created.id, request.file, uploadOptions)
-      await glance.importImage(created.id, 'glance-direct')
-      log.info(`importing image ${created.id} (glance-direct)`)
+      await glance.importImage(created.id, 'glance-direct', stores.length > 0 ? { stores } : {})
+      log.info(
+        `importing image ${created.id} (glance-direct${stores.length > 0 ? ` into ${stores.join(', ')}, all must succeed` : ''})`
+      )
     } else {
       sent = await glance.uploadFile(created.id, request.file, uploadOptions)
     }
@@ -489,7 +527,15 @@ async function createAndUpload(
         )
       }
     }
-    log.info(`image ${image.id} is active; ${image.os_hash_algo ?? 'hash'} and size match what we sent`)
+    const missing = missingStores(image, stores)
+    if (missing.length > 0) {
+      throw new Error(
+        `image ${image.id} is active but not in store(s) ${missing.join(', ')} (its stores: ${storeList(image.stores).join(', ') || 'none'})`
+      )
+    }
+    log.info(
+      `image ${image.id} is active${stores.length > 0 ? ` in ${stores.join(', ')}` : ''}; ${image.os_hash_algo ?? 'hash'} and size match what we sent`
+    )
     return image
   } catch (error) {
     log.warning(`publishing image ${created.id} failed; deleting it`)

@@ -6,7 +6,7 @@ import { describeAuth } from '../openstack/config.js'
 import { connectGlance, type GlanceConnection, type Image } from '../openstack/glance.js'
 import { hashFile } from '../util/hash.js'
 import { keystoneAccess } from '../openstack/keystone.js'
-import { archImageProperties, publishToTargets } from '../openstack/publish.js'
+import { archImageProperties, checkStores, publishToTargets } from '../openstack/publish.js'
 import { previewTagPrefix, publishedImageName, type Config } from '../config/config.js'
 import type { Context } from '../pipeline/context.js'
 import { formatBytes } from '../pipeline/report.js'
@@ -46,6 +46,12 @@ export const openstackStage: Stage = {
       } catch (error) {
         if (!several) throw error
         throw new Error(`Glance target ${target.label}: ${(error as Error).message}`, { cause: error })
+      }
+      // each target offers every store asked for, or the run stops before any disk is touched
+      const last = connected.at(-1)
+      if (glance.stores.length > 0 && last) {
+        await checkStores(last.connection.glance, glance.stores, target.label)
+        ctx.log.info(`Glance ${target.label}: offers the stores ${glance.stores.join(', ')}`)
       }
     }
     ctx.openstack = connected[0]?.connection
@@ -190,6 +196,7 @@ export const publishStage: Stage = {
       },
       shareWith: glance.shareWith,
       uploadMethod: glance.uploadMethod,
+      ...(glance.stores.length > 0 ? { stores: glance.stores } : {}),
       keep: glance.keep,
       rotateDryRun: glance.rotateDryRun,
       rotate: glance.rotate,

@@ -5,10 +5,11 @@
 #   harness.sh stop DIR           drop this caller's lease; stop both services when no lease is left
 #   harness.sh stop --force DIR   stop both services whatever the leases say
 #   harness.sh env DIR            print DIR/env
-#   harness.sh glance DIR PORT [glance2]
+#   harness.sh glance DIR PORT [glance2 [multistore]]
 #                                 run one more glance-api on PORT in the foreground (the same db and store
 #                                 as RegionOne's, or RegionTwo's with glance2; its own store dir then), for
-#                                 tests that kill Glance without disturbing the shared one
+#                                 tests that kill Glance without disturbing the shared one; multistore: two
+#                                 file stores, fast (the default) and slow, in DIR/glance2/stores-PORT/
 #
 # One Keystone with two regions: RegionOne's glance-api (DIR/glance) and RegionTwo's (DIR/glance2), each
 # with its own port, database and store, both in the catalog. Users: admin, member (project demo) and
@@ -523,12 +524,25 @@ stop() {
 }
 
 glance_extra() {
-  local port=$1 sub=${2:-glance} gconf extra
+  local port=$1 sub=${2:-glance} mode=${3:-} gconf extra
   gconf=$DIR/$sub/glance-api.conf
   [[ -s $gconf ]] || die "$DIR is not started"
   extra=$DIR/$sub/extra-$port.conf
   printf '[DEFAULT]\nbind_port = %s\nlog_file = %s/%s/glance-api-%s.log\n' "$port" "$DIR" "$sub" "$port" >"$extra"
-  if [[ $sub != glance ]]; then
+  if [[ $mode == multistore ]]; then
+    # Glance's multi-store: named backends; staging and tasks stay in the reserved os_glance_* stores
+    local stores=$DIR/$sub/stores-$port
+    mkdir -p "$stores/fast" "$stores/slow"
+    cat >>"$extra" <<EOF
+enabled_backends = fast:file, slow:file
+[glance_store]
+default_backend = fast
+[fast]
+filesystem_store_datadir = $stores/fast
+[slow]
+filesystem_store_datadir = $stores/slow
+EOF
+  elif [[ $sub != glance ]]; then
     # a store of its own: a test can watch the data arrive
     mkdir -p "$DIR/$sub/images-$port"
     printf '[glance_store]\nfilesystem_store_datadir = %s/%s/images-%s\n' "$DIR" "$sub" "$port" >>"$extra"
@@ -565,7 +579,8 @@ env)
 glance)
   [[ -n ${2:-} ]] || usage
   [[ -z ${3:-} || ${3:-} == glance || ${3:-} == glance2 ]] || usage
-  glance_extra "$2" "${3:-glance}"
+  [[ -z ${4:-} || ${4:-} == multistore ]] || usage
+  glance_extra "$2" "${3:-glance}" "${4:-}"
   ;;
 *) usage ;;
 esac

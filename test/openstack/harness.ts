@@ -263,13 +263,22 @@ export class ExtraGlance {
   private child?: ChildProcess
   readonly url: string
 
-  /** `glance2`: on RegionTwo's database, with a store directory of its own (`storeDir`). */
+  /**
+   * `glance2`: on RegionTwo's database, with a store directory of its own (`storeDir`); `multistore`
+   * (with glance2): two file stores, `fast` (the default) and `slow` (`storeDirOf`).
+   */
   constructor(
     private readonly h: HarnessEnv,
     readonly port: number,
-    private readonly sub: 'glance' | 'glance2' = 'glance'
+    private readonly sub: 'glance' | 'glance2' = 'glance',
+    private readonly mode: '' | 'multistore' = ''
   ) {
     this.url = `http://127.0.0.1:${port}`
+  }
+
+  /** A multistore Glance's directory of store `fast` or `slow`. */
+  storeDirOf(store: 'fast' | 'slow'): string {
+    return path.join(this.h.dir, this.sub, `stores-${this.port}`, store)
   }
 
   get storeDir(): string {
@@ -284,7 +293,15 @@ export class ExtraGlance {
 
   async start(): Promise<void> {
     // harness.sh execs glance-api: the child is the server itself
-    this.child = spawn('bash', [HARNESS, 'glance', this.h.dir, String(this.port), this.sub], {
+    const args = [
+      HARNESS,
+      'glance',
+      this.h.dir,
+      String(this.port),
+      this.sub,
+      ...(this.mode ? [this.mode] : [])
+    ]
+    this.child = spawn('bash', args, {
       stdio: 'ignore',
       env: cleanEnv()
     })

@@ -8,6 +8,7 @@ import {
   type GlanceApi,
   type Image,
   type ImageCreate,
+  type ImportOptions,
   type ListFilters,
   type LocalDigest,
   type PatchOperation
@@ -30,6 +31,10 @@ export class FakeGlance implements GlanceApi {
   /** Called as an upload starts (a token refresh mid-upload, say). */
   duringUpload?: () => void
   corruptHash = false
+  /** Multi-store: the store ids it offers (undefined: a single-store Glance, /info/stores is a 404). */
+  storesOffered?: string[]
+  /** A store whose import fails (as all_stores_must_succeed reports it: failed, image queued again). */
+  failingStore?: string
   deleteFailures = 0
   private next = 1
   private clock = Date.parse('2026-01-01T00:00:00Z')
@@ -152,11 +157,26 @@ export class FakeGlance implements GlanceApi {
     this.calls.push(`stage ${id}`)
     return this.take(id, file, options)
   }
-  async importImage(id: string, method = 'glance-direct') {
-    this.calls.push(`import ${id} ${method}`)
+  async importImage(id: string, method = 'glance-direct', options: ImportOptions = {}) {
+    const stores = options.stores ?? []
+    this.calls.push(`import ${id} ${method}${stores.length > 0 ? ` ${stores.join(',')}` : ''}`)
+    if (stores.length === 0) return
+    const image = await this.getImage(id)
+    if (this.failingStore && stores.includes(this.failingStore)) {
+      Object.assign(image, { status: 'queued', os_glance_failed_import: this.failingStore })
+    } else {
+      image.stores = stores.join(',')
+    }
+  }
+  async storeIds() {
+    this.calls.push('stores')
+    if (!this.storesOffered) throw new Error('this Glance has no multiple stores')
+    return this.storesOffered
   }
   async waitForStatus(id: string, wanted: string) {
     const image = await this.getImage(id)
+    if (image.os_glance_failed_import)
+      throw new Error(`import failed in ${String(image.os_glance_failed_import)}`)
     if (image.status !== wanted) throw new Error(`${id} is ${image.status}`)
     return image
   }

@@ -340,6 +340,20 @@ describe('targets', () => {
     ).toMatchObject({ rotate: 'hide', stableName: 'Arch Linux', parallelUploads: 1, uploadRetries: 0 })
   })
 
+  it('stores: none by default; space or newline separated store ids; bad or repeated ids named', () => {
+    expect(config({}, OS_ENV).config.glance?.stores).toEqual([])
+    expect(config({ stores: ' fast slow\nceph_2 ' }, OS_ENV).config.glance?.stores).toEqual([
+      'fast',
+      'slow',
+      'ceph_2'
+    ])
+    expect(problems({ stores: 'fast fa/st os_glance_staging_store fast' }, OS_ENV)).toEqual([
+      `stores: "fa/st" is not accepted; use store ids as Glance's enabled_backends names them (letters, digits, '_', '-', '.'; not os_glance_*)`,
+      `stores: "os_glance_staging_store" is not accepted; use store ids as Glance's enabled_backends names them (letters, digits, '_', '-', '.'; not os_glance_*)`,
+      'stores: fast is given more than once'
+    ])
+  })
+
   it('refuses bad values at config time, naming the input and what is accepted', () => {
     expect(
       problems(

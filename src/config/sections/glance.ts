@@ -35,6 +35,8 @@ export interface GlanceConfig {
   properties: Record<string, string>
   shareWith: string[]
   uploadMethod: UploadMethod
+  /** Multi-store Glance: the stores to import into (empty: the default store). */
+  stores: string[]
   /** Keep the N newest images of the family; 0: no rotation. */
   keep: number
   rotateDryRun: boolean
@@ -50,6 +52,7 @@ type Get = (name: InputName) => string
 const VISIBILITIES: Visibility[] = ['private', 'shared', 'community', 'public']
 const UPLOAD_METHODS: UploadMethod[] = ['direct', 'import']
 const ROTATE_ACTIONS: RotateAction[] = ['delete', 'hide']
+const STORE_ID = /^[A-Za-z0-9_.-]{1,255}$/
 const PROPERTY_KEY = /^[A-Za-z0-9_:.-]{1,255}$/
 const TAG = /^[^\s,][^,]{0,254}$/
 // Properties Glance manages itself, or that describe the image's data: setting them would fail or lie.
@@ -309,6 +312,7 @@ function parseImageRecord({ get, problems }: SectionInput) {
       `upload-method: ${JSON.stringify(uploadMethod)} is not accepted; use direct (PUT the file) or import (glance-direct)`
     )
   }
+  const stores = parseStores(get('stores'), problems)
   const keep = wholeNumber(problems, 'keep', get('keep'), 1000)
   const rotateDryRunText = get('rotate-dry-run')
   if (!['true', 'false'].includes(rotateDryRunText)) {
@@ -320,9 +324,25 @@ function parseImageRecord({ get, problems }: SectionInput) {
     protected: protectedText === 'true',
     tags,
     uploadMethod,
+    stores,
     keep,
     rotateDryRun: rotateDryRunText === 'true'
   }
+}
+
+/** Store ids as Glance's enabled_backends names them; os_glance_* are Glance's own, never for images. */
+function parseStores(text: string, problems: string[]): string[] {
+  const stores = text.split(/\s+/).filter(Boolean)
+  for (const store of stores) {
+    if (!STORE_ID.test(store) || store.startsWith('os_glance_')) {
+      problems.push(
+        `stores: ${JSON.stringify(store)} is not accepted; use store ids as Glance's enabled_backends names them (letters, digits, '_', '-', '.'; not os_glance_*)`
+      )
+    }
+  }
+  const repeated = stores.filter((store, index) => stores.indexOf(store) !== index)
+  if (repeated.length > 0) problems.push(`stores: ${repeated.join(', ')} is given more than once`)
+  return stores
 }
 
 /** Rotation, the stable name and how the uploads run. */

@@ -1,0 +1,195 @@
+// `stores` through dist/ against a real multi-store Glance: a glance-api of the test's own on RegionTwo's
+// database with two file stores, fast (the default) and slow, in a region of the test's own. The image
+// is imported into both (glance-direct, all_stores_must_succeed); an unknown store stops the run before
+// any upload; a store that fails the import fails the publish and leaves nothing behind.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import path from 'node:path'
+import { resolveOpenStackSettings } from '../src/openstack/config.js'
+import { connectGlance, type Image } from '../src/openstack/glance.js'
+import {
+  adminEnv,
+  expectNoSecrets,
+  ExtraGlance,
+  freePort,
+  makeQcow2,
+  memberEnv,
+  openstackCli,
+  recordingLog,
+  startHarness,
+  stopHarness,
+  type HarnessEnv
+} from './openstack/harness.js'
+import { runAction, scratchDir, type ActionRun } from './helpers.js'
+
+let h: HarnessEnv
+let dir: string
+let extra: ExtraGlance | undefined
+let region = ''
+let endpointId = ''
+const texts: string[] = []
+const suffix = `${process.pid}-${Date.now().toString(36)}`
+
+function cloudsYaml(): string {
+  return [
+    'clouds:',
+    '  lab:',
+    '    auth:',
+    `      auth_url: ${h.authUrl}`,
+    `      username: ${h.member.username}`,
+    `      password: ${JSON.stringify(h.member.password)}`,
+    `      project_name: ${h.member.projectName}`,
+    `      user_domain_name: ${h.member.userDomainName}`,
+    `      project_domain_name: ${h.member.projectDomainName}`
+  ].join('\n')
+}
+
+async function publish(inputs: Record<string, string>): Promise<ActionRun> {
+  const run = await runAction({
+    dir: scratchDir('arch-image-stores-'),
+    inputs: { mode: 'publish', 'clouds-yaml': cloudsYaml(), clouds: 'lab', regions: region, ...inputs },
+    env: { GITHUB_REPOSITORY: 'octo/images' }
+  })
+  texts.push(run.output, run.summary, readFileSync(run.files.output, 'utf8'))
+  execFileSync('rm', ['-rf', path.dirname(run.files.output)])
+  return run
+}
+
+/** Every image of the family in the multi-store region, hidden ones included. */
+async function imagesOf(family: string): Promise<Image[]> {
+  const connection = await connectGlance(
+    resolveOpenStackSettings({ ...memberEnv(h), OS_REGION_NAME: region }),
+    recordingLog()
+  )
+  try {
+    const visible = await connection.glance.listImages({ properties: { arch_image_family: family } })
+    const hidden = await connection.glance.listImages({
+      properties: { arch_image_family: family, os_hidden: 'true' }
+    })
+    return [...visible, ...hidden]
+  } finally {
+    connection.close()
+  }
+}
+
+const errorOf = (run: ActionRun): string => /::error::(.*)/.exec(run.output)?.[1] ?? ''
+
+beforeAll(async () => {
+  h = await startHarness()
+  dir = scratchDir('arch-image-stores-')
+  extra = new ExtraGlance(h, await freePort(), 'glance2', 'multistore')
+  await extra.start()
+  region = `Stores-${suffix}`
+  await openstackCli(['region', 'create', region], adminEnv(h))
+  endpointId = (
+    JSON.parse(
+      await openstackCli(
+        ['endpoint', 'create', '-f', 'json', '--region', region, 'image', 'public', extra.url],
+        adminEnv(h)
+      )
+    ) as { id: string }
+  ).id
+}, 300_000)
+
+afterAll(async () => {
+  try {
+    // deleted through the multi-store Glance: only it knows the stores the data is in
+    if (extra && region) {
+      for (const family of ['both', 'unknown', 'failing'].map(kind => `${kind}-${suffix}`)) {
+        for (const image of await imagesOf(family).catch(() => [])) {
+          const connection = await connectGlance(
+            resolveOpenStackSettings({ ...memberEnv(h), OS_REGION_NAME: region }),
+            recordingLog()
+          )
+          await connection.glance.deleteImage(image.id).catch(() => false)
+          connection.close()
+        }
+      }
+    }
+    await extra?.kill('SIGTERM')
+    if (endpointId) await openstackCli(['endpoint', 'delete', endpointId], adminEnv(h)).catch(() => '')
+    if (region) await openstackCli(['region', 'delete', region], adminEnv(h)).catch(() => '')
+    if (extra) rmSync(path.dirname(extra.storeDirOf('fast')), { recursive: true, force: true })
+  } finally {
+    await stopHarness()
+    execFileSync('rm', ['-rf', dir])
+  }
+  const shown = texts.map(text =>
+    text
+      .split('\n')
+      .filter(line => !line.startsWith('::add-mask::'))
+      .join('\n')
+  )
+  expectNoSecrets(shown, [h.member.password, h.admin.password])
+}, 180_000)
+
+describe('stores: a multi-store Glance', () => {
+  it('imports the image into every store named: active, its stores property lists both, the file in both', async () => {
+    const family = `both-${suffix}`
+    const run = await publish({
+      'image-path': await makeQcow2(dir, 'both', 2),
+      'image-name': `${family}-1`,
+      'image-family': family,
+      stores: 'fast slow'
+    })
+    expect(errorOf(run)).toBe('')
+    expect(run.code).toBe(0)
+    expect(run.output).toContain(`Glance lab/${region}: offers the stores fast, slow`)
+    expect(run.output).toMatch(/importing image \S+ \(glance-direct into fast, slow, all must succeed\)/)
+    const id = run.outputs['image-id'] as string
+    const [image] = await imagesOf(family)
+    expect(image).toMatchObject({ id, status: 'active', os_hidden: false })
+    expect(String(image?.stores).split(',').sort()).toEqual(['fast', 'slow'])
+    for (const store of ['fast', 'slow'] as const) {
+      const file = path.join((extra as ExtraGlance).storeDirOf(store), id)
+      expect(statSync(file).size).toBe(image?.size)
+    }
+  }, 240_000)
+
+  it('an unknown store stops the run before any upload, naming the input, the target and the offered stores', async () => {
+    const family = `unknown-${suffix}`
+    const run = await publish({
+      'image-path': await makeQcow2(dir, 'unknown', 1),
+      'image-name': `${family}-1`,
+      'image-family': family,
+      stores: 'fast tape'
+    })
+    expect(run.code).toBe(1)
+    expect(errorOf(run)).toMatch(
+      new RegExp(
+        `^stage "openstack" failed: stores: Glance lab/${region} has no store tape; it offers: fast, slow`
+      )
+    )
+    expect(run.output).not.toMatch(/created image|staging/)
+    expect(await imagesOf(family)).toEqual([])
+  }, 240_000)
+
+  it('a store that fails the import fails the publish, and nothing is left in Glance or in either store', async () => {
+    const family = `failing-${suffix}`
+    const ms = extra as ExtraGlance
+    const before = readdirSync(ms.storeDirOf('fast'))
+    // Glance checked its store directories at start: without slow's, writing into slow fails
+    rmSync(ms.storeDirOf('slow'), { recursive: true, force: true })
+    let run: ActionRun
+    try {
+      run = await publish({
+        'image-path': await makeQcow2(dir, 'failing', 2),
+        'image-name': `${family}-1`,
+        'image-family': family,
+        stores: 'fast slow',
+        'upload-retries': '0'
+      })
+    } finally {
+      mkdirSync(ms.storeDirOf('slow'), { recursive: true })
+    }
+    expect(run.code).toBe(1)
+    expect(errorOf(run)).toMatch(
+      /^stage "publish" failed: the import of image \S+ failed in store\(s\) slow \(os_glance_failed_import\)/
+    )
+    expect(run.outputs['image-id']).toBeUndefined()
+    expect(await imagesOf(family)).toEqual([])
+    expect(readdirSync(ms.storeDirOf('fast'))).toEqual(before)
+    expect(existsSync(ms.storeDirOf('slow'))).toBe(true)
+  }, 240_000)
+})
