@@ -166,8 +166,10 @@ describe('two builds of the same inputs (fixture repository, configure: false, e
     expect(action.output).toContain(`diffoscope's report of the differences from ${reference}: ${report}`)
     const text = readFileSync(report, 'utf8')
     expect(text).toMatch(/etc\/machine-id/)
-    expect(text).toContain('0123456789abcdef0123456789abcdef')
-    expect(text).toMatch(/etc\/reference-only/)
+    // The reference's machine-id, as diffoscope shows a file it sees as binary: a hex dump.
+    expect(text).toContain('-00000000: 3031 3233 3435 3637 3839 6162 6364 6566  0123456789abcdef')
+    // In the reference's file list of etc, not in the build's.
+    expect(text).toMatch(/^│ │ -reference-only$/m)
     expect(existsSync(`${actionImage}.diffoscope.html`)).toBe(true)
     expect(action.summary).toContain(`Differences from ${reference}`)
     expect(action.summary).toContain(report)
@@ -183,7 +185,6 @@ describe('two builds of the same inputs (fixture repository, configure: false, e
   it('gives the same qcow2 and the same raw disk, byte for byte', () => {
     expect(path.dirname(cliImage)).not.toBe(path.dirname(actionImage))
     expect(sha256(cliImage)).toBe(sha256(actionImage))
-    expect(action.outputs.sha256).toBe(sha256(cliImage))
     expect(sha256(rawOf(cliImage))).toBe(sha256(rawOf(actionImage)))
     // The SBOMs name the image's digest and date themselves by the epoch: the same bytes too.
     for (const sbom of [`${NAME}.spdx.json`, `${NAME}.cdx.json`]) {
