@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The cost of the reproducibility steps (run by hand as root, not by the suite):
-#   [ROUNDS=5] [PEER=366f3d8] [CLOUD=1] bench/reproducible.sh
+#   [ROUNDS=5] [PEER=366f3d8] [CLOUD=1 | CLOUD_ONLY=1] [WARMUP=0] bench/reproducible.sh
 # Builds the fixture image (fixture repository, `configure: false`, ext4, 600M disk) with this
 # checkout's dist/cli ("ours": derived ids, refill with mkfs.ext4 -d, dating) and with the dist/cli
 # committed at PEER, the commit before reproducible images landed ("peer"), alternating
@@ -55,9 +55,11 @@ median() { python3 -c 'import statistics, sys; print(f"{statistics.median(map(fl
 compare() { # <label> <rounds> <flags...>
   local label=$1 rounds=$2 ours=() peer=() t
   shift 2
-  echo "== $label: warm-up (one build each, not counted)"
-  build "$ROOT/dist/cli/index.js" ours "$@" >/dev/null
-  build "$PEER_TREE/dist/cli/index.js" peer "$@" >/dev/null
+  if [[ ${WARMUP:-1} == 1 ]]; then
+    echo "== $label: warm-up (one build each, not counted)"
+    build "$ROOT/dist/cli/index.js" ours "$@" >/dev/null
+    build "$PEER_TREE/dist/cli/index.js" peer "$@" >/dev/null
+  fi
   for ((round = 1; round <= rounds; round++)); do
     t=$(build "$ROOT/dist/cli/index.js" ours "$@")
     ours+=("$t")
@@ -72,13 +74,13 @@ compare() { # <label> <rounds> <flags...>
 }
 
 fixture=(--mirror "file://$repo/\$repo/os/\$arch" --signature-level Never --pacman-from host --configure false
-  --base-packages base --disk-size 600M --filesystem ext4 --image-name bench-repro --source-date-epoch 1733011200)
-compare "fixture image (configure: false, ext4)" "$ROUNDS" "${fixture[@]}"
+  --base-packages base --disk-size 600M --filesystem ext4 --image-name bench-repro)
+[[ ${CLOUD_ONLY:-0} == 1 ]] || compare "fixture image (configure: false, ext4)" "$ROUNDS" "${fixture[@]}"
 
-if [[ ${CLOUD:-0} == 1 ]]; then
+if [[ ${CLOUD:-0} == 1 || ${CLOUD_ONLY:-0} == 1 ]]; then
   standin=${STANDIN_REPO:-$(ls -d "${TMPDIR:-/tmp}"/arch-image-standin-* 2>/dev/null | head -1)}
   [[ -d $standin ]] || { echo "no stand-in repository (set STANDIN_REPO)" >&2; exit 1; }
-  cloud=(--mirror "file://$standin/\$repo/os/\$arch" --signature-level Never --pacman-from host --boot-test false
-    --image-name bench-repro-cloud --source-date-epoch 1733011200)
+  cloud=(--mirror "file://$standin/\$repo/os/\$arch" --signature-level Never --pacman-from host --boot-test false --cache false
+    --image-name bench-repro-cloud)
   compare "default cloud image (stand-in, boot-test false)" "${CLOUD_ROUNDS:-1}" "${cloud[@]}"
 fi
