@@ -18,11 +18,13 @@ try_packages=(busybox-static python3 kmod)
 test_packages=(psmisc procps passwd sudo git)
 # a real HTTP proxy on 127.0.0.1 for the OpenStack client's proxy test (test/openstack/proxy.test.ts)
 proxy_packages=(tinyproxy)
+# the report of what differs between two images (test/reproducible.test.ts; expect-image)
+diff_packages=(diffoscope-minimal)
 # a real Keystone and Glance for the publish tests (test/openstack/harness.sh runs them on 127.0.0.1)
 openstack_packages=(keystone glance-api python3-openstackclient python3-glanceclient curl)
 
 packages=("${build_packages[@]}" "${try_packages[@]}")
-if [[ ${1:-} == --test ]]; then packages+=("${test_packages[@]}" "${openstack_packages[@]}" "${proxy_packages[@]}"); fi
+if [[ ${1:-} == --test ]]; then packages+=("${test_packages[@]}" "${openstack_packages[@]}" "${proxy_packages[@]}" "${diff_packages[@]}"); fi
 
 if [[ $EUID -ne 0 ]]; then
   echo "setup-host.sh: run as root (sudo $0 $*)" >&2

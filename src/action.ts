@@ -10,6 +10,7 @@ import { diffMarkdown } from './manifest/diff.js'
 import {
   bootTestHtml,
   bootTestOutputs,
+  diffoscopeHtml,
   buildOutputs,
   reproducibleOutput,
   deletedMarkdown,
@@ -44,6 +45,7 @@ async function writeSummary(ctx: Context, error?: unknown): Promise<void> {
     core.summary.addRaw(`\n${diffMarkdown(ctx.packageDiff.diff, ctx.packageDiff.against)}\n`, true)
   }
   if (ctx.bootTest) core.summary.addRaw(bootTestHtml(ctx), true)
+  if (ctx.diffoscope) core.summary.addRaw(diffoscopeHtml(ctx), true)
   await core.summary.write()
 }
 

@@ -1,7 +1,10 @@
 import { describe, expect, it } from '@jest/globals'
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { defaultImageName, parseSize } from '../../src/config/config.js'
 import { DEFAULT_BASE_PACKAGES } from '../../src/config/inputs.js'
 import { config, problemsOf, type Inputs } from '../../test/support/config.js'
+import { tempDir } from '../../test/support/temp-dir.js'
 
 describe('defaults', () => {
   it('builds the official cloud image set as a zlib qcow2 of 2 GiB on ext4', () => {
@@ -216,5 +219,68 @@ describe('bad inputs', () => {
 describe('parseSize', () => {
   it.each(['', 'G', '1B2', '12 MB extra', '1iB'])('rejects %j', text => {
     expect(parseSize(text)).toBeUndefined()
+  })
+})
+
+describe('expect-sha256sums and expect-image', () => {
+  const digest = 'ab'.repeat(32)
+  const sums = (text: string): string => {
+    const file = path.join(tempDir(), 'SHA256SUMS')
+    writeFileSync(file, text)
+    return file
+  }
+
+  it("takes the digest of the image's line (<image-name>.<format>) from a file, before any disk", () => {
+    const file = sums(`${'cd'.repeat(32)}  img.raw\n${digest}  img.qcow2\n`)
+    const image = config({ 'image-name': 'img', 'expect-sha256sums': file }).image
+    expect(image.expectSha256).toBe(digest)
+    expect(image.expectSha256Sums).toEqual({ location: file, kind: 'file' })
+    expect(config({ 'image-name': 'img', format: 'raw', 'expect-sha256sums': file }).image.expectSha256).toBe(
+      'cd'.repeat(32)
+    )
+  })
+
+  it('refuses a file without the image line, naming the file and the name looked for', () => {
+    const file = sums(`${digest}  other.qcow2\n`)
+    expect(problemsOf({ 'image-name': 'img', 'expect-sha256sums': file })).toEqual([
+      `expect-sha256sums: ${file} has no line for img.qcow2 (looked for "<sha256>  img.qcow2")`
+    ])
+  })
+
+  it('refuses both expect-sha256 and expect-sha256sums, a missing file and plain http to another machine', () => {
+    const file = sums(`${digest}  img.qcow2\n`)
+    expect(problemsOf({ 'image-name': 'img', 'expect-sha256': digest, 'expect-sha256sums': file })).toEqual([
+      'expect-sha256 and expect-sha256sums are both set; give the expected digest one way only'
+    ])
+    expect(problemsOf({ 'expect-sha256sums': '/nonexistent/SHA256SUMS' })[0]).toMatch(
+      /^expect-sha256sums: "\/nonexistent\/SHA256SUMS" is not a file/
+    )
+    expect(problemsOf({ 'expect-sha256sums': 'http://example.org/SHA256SUMS' })[0]).toMatch(
+      /^expect-sha256sums: http:\/\/example.org\/SHA256SUMS is not accepted; use an https URL/
+    )
+    expect(problemsOf({ 'expect-sha256sums': 'ftp://example.org/SHA256SUMS' })[0]).toMatch(/is not accepted/)
+  })
+
+  it('keeps an https or loopback URL for the compare stage, and a file when the name is decided later', () => {
+    for (const url of ['https://example.org/SHA256SUMS', 'http://127.0.0.1:8080/SHA256SUMS']) {
+      const image = config({ 'expect-sha256sums': url }).image
+      expect(image.expectSha256Sums).toEqual({ location: url, kind: 'url' })
+      expect(image.expectSha256).toBeUndefined()
+    }
+    const file = sums(`${digest}  img.qcow2\n`)
+    expect(config({ 'expect-sha256sums': file }).image).toMatchObject({
+      expectSha256Sums: { location: file, kind: 'file' }
+    })
+  })
+
+  it('expect-image: an existing file, with an expected digest', () => {
+    const reference = sums('image')
+    expect(config({ 'expect-sha256': digest, 'expect-image': reference }).image.expectImage).toBe(reference)
+    expect(problemsOf({ 'expect-image': reference })).toEqual([
+      'expect-image: is compared only when the digests differ; set expect-sha256 or expect-sha256sums too'
+    ])
+    expect(problemsOf({ 'expect-sha256': digest, 'expect-image': '/nonexistent.qcow2' })[0]).toMatch(
+      /^expect-image: "\/nonexistent.qcow2" is not a file/
+    )
   })
 })

@@ -60,6 +60,18 @@ export const INPUTS = [
     default: ''
   },
   {
+    name: 'expect-sha256sums',
+    description:
+      "Instead of `expect-sha256`: a `SHA256SUMS` file (path) or its https URL (e.g. the published release's); the line for `<image-name>.<format>` gives the expected digest. A file without that line is an input error; a URL is fetched after building (plain http only to this machine).",
+    default: ''
+  },
+  {
+    name: 'expect-image',
+    description:
+      'The reference image (qcow2 or raw file, e.g. the published one, downloaded) to show the differences with when the digests differ: with `diffoscope` installed, the two root filesystems are compared and its report is written next to the image (`<image>.diffoscope.txt` and `.html`) and summarised in the job summary. Needs `expect-sha256` or `expect-sha256sums`.',
+    default: ''
+  },
+  {
     name: 'configure',
     description:
       'Apply the cloud-image configuration (bootloader, cloud-init, network, sshd, initramfs, services). `false` gives a bare, sealed pacstrap of the packages.',
@@ -422,7 +434,7 @@ export const OUTPUTS: OutputSpec[] = [
   {
     name: 'reproducible',
     description:
-      "`true` when the image's sha256 equals `expect-sha256`, `false` when it differs, `unchecked` without `expect-sha256`."
+      "`true` when the image's sha256 equals `expect-sha256` (or the one `expect-sha256sums` lists), `false` when it differs, `unchecked` without either."
   },
   { name: 'sha256sums-path', description: 'Path of the `SHA256SUMS` file.' },
   { name: 'manifest-path', description: 'Path of the package manifest (`name version` per line).' },

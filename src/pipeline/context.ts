@@ -41,6 +41,20 @@ export interface ImageFacts {
   manifestPath: string
 }
 
+/** What diffoscope made of the built image and `expect-image` after a mismatch (src/image/diffoscope.ts). */
+export interface DiffoscopeReport {
+  /** diffoscope is not installed: nothing was compared. */
+  missing?: boolean
+  /** Why the comparison could not be made (the images could not be attached, diffoscope failed). */
+  failed?: string
+  textPath?: string
+  htmlPath?: string
+  /** The first lines of the text report. */
+  head?: string
+  /** diffoscope found the two root filesystems the same (the difference is elsewhere on the disk). */
+  same?: boolean
+}
+
 /** The SBOMs of the image: SPDX 2.3 and CycloneDX 1.6 JSON, each with its sha256. */
 export interface SbomFiles {
   spdxPath: string
@@ -122,6 +136,8 @@ export interface Context {
   sbom?: SbomFiles
   /** The image's sha256 against `expect-sha256` (the compare stage); undefined when not compared. */
   reproducible?: boolean
+  /** diffoscope's comparison with `expect-image` after a mismatch (src/image/diffoscope.ts). */
+  diffoscope?: DiffoscopeReport & { reference: string }
   cache?: { key: string; hit: string; state: CacheState }
   /** The package cache directory, once created or found (decided once a run). */
   packageCache?: PackageCacheDir

@@ -98,6 +98,24 @@ export function bootTestHtml(ctx: Context): string {
   return parts.join('\n')
 }
 
+/** diffoscope's comparison after a mismatch: the start of its report and where the whole is. */
+export function diffoscopeHtml(ctx: Context): string {
+  const report = ctx.diffoscope
+  if (!report) return ''
+  const heading = `<h3>Differences from ${escapeHtml(report.reference)}</h3>`
+  if (report.missing)
+    return `${heading}\n<p>diffoscope is not installed (Debian: <code>diffoscope-minimal</code>): no report of the differences.</p>`
+  if (report.failed)
+    return `${heading}\n<p>diffoscope could not compare the images: ${escapeHtml(report.failed)}</p>`
+  if (report.same)
+    return `${heading}\n<p>The root filesystems are the same; the difference is elsewhere on the disk.</p>`
+  return [
+    heading,
+    `<details open><summary>diffoscope, first lines (the whole report: ${escapeHtml(report.textPath ?? '')}, ${escapeHtml(report.htmlPath ?? '')})</summary>`,
+    `<pre>${escapeHtml(report.head ?? '')}</pre></details>`
+  ].join('\n')
+}
+
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
   let value = bytes

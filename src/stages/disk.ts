@@ -53,7 +53,7 @@ export function partitionNode(device: string, number: number): string {
 
 // Some kernels (this project's CI machine among them) do not scan the partition table when it is
 // written, so `losetup --partscan` alone leaves no partition nodes: ask partx, then wait for them.
-async function waitForPartitions(ctx: Context, device: string, count: number): Promise<void> {
+export async function waitForPartitions(ctx: Context, device: string, count: number): Promise<void> {
   await ctx.exec.run(['partx', '-u', device], { privileged: true, allowFailure: true })
   const nodes = Array.from({ length: count }, (_, i) => partitionNode(device, i + 1))
   for (let waited = 0; waited < 10_000; waited += 100) {

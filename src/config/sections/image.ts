@@ -1,6 +1,13 @@
 // The image: its name and family, file format and compression, where its files go, and for
 // `mode: publish` the existing file to publish.
 import path from 'node:path'
+import {
+  digestFromSumsFile,
+  isUrl,
+  SUMS_INPUT,
+  sumsUrlProblem,
+  type Sha256SumsSource
+} from '../../image/expected-digest.js'
 import { selfContainedProblem } from '../qcow2-header.js'
 import type { SectionInput } from '../reader.js'
 import { directoryProblem, isFile, nameProblem, oneOf, parseBool, quote } from '../validate.js'
@@ -27,8 +34,15 @@ export interface ImageConfig {
    * value is `ctx.sourceDateEpoch`, see src/image/reproducible.ts).
    */
   sourceDateEpoch?: number
-  /** `expect-sha256`: the digest the image file must have, lowercase. */
+  /**
+   * `expect-sha256`, or the digest `expect-sha256sums` lists for the image when it could be read at
+   * config time (a file, and the image's name known): the digest the image file must have, lowercase.
+   */
   expectSha256?: string
+  /** `expect-sha256sums`: a URL is read by the compare stage, as is a file when the name is decided later. */
+  expectSha256Sums?: Sha256SumsSource
+  /** `expect-image`: the reference image diffoscope compares the build with when the digests differ. */
+  expectImage?: string
 }
 
 // No '+': GitHub renames it in release asset names, and a query string written by hand (curl
@@ -76,7 +90,13 @@ export function parseImage(input: SectionInput, preview: Preview | undefined): I
     problems.push(
       `expect-sha256: ${quote(expected)} is not accepted; use the 64 hex digits of a SHA-256 (as sha256sum prints it)`
     )
-  const expectSha256 = expected || undefined
+  let expectSha256 = expected || undefined
+  const sums = expectedSums(input, name, format)
+  if (sums && expected)
+    problems.push(`expect-sha256 and ${SUMS_INPUT} are both set; give the expected digest one way only`)
+  if (sums?.problem) problems.push(sums.problem)
+  expectSha256 ??= sums?.digest
+  const expectImage = referenceImage(input, expectSha256 !== undefined || sums !== undefined)
   return {
     name,
     family,
@@ -86,8 +106,54 @@ export function parseImage(input: SectionInput, preview: Preview | undefined): I
     sbom,
     architecture: 'x86_64',
     sourceDateEpoch,
-    expectSha256
+    expectSha256,
+    ...(sums?.source ? { expectSha256Sums: sums.source } : {}),
+    ...(expectImage ? { expectImage } : {})
   }
+}
+
+/**
+ * `expect-sha256sums`: a file is read now when the image's name is known (a missing line is an input
+ * error, before any disk); a URL only checked here and fetched by the compare stage.
+ */
+function expectedSums(
+  input: SectionInput,
+  name: string,
+  format: ImageFormat
+): { source?: Sha256SumsSource; digest?: string; problem?: string } | undefined {
+  const text = input.get(SUMS_INPUT)
+  if (!text) return undefined
+  if (isUrl(text)) {
+    const problem = sumsUrlProblem(text)
+    return problem ? { problem } : { source: { location: text, kind: 'url' } }
+  }
+  const file = path.resolve(input.env.cwd, text)
+  if (!isFile(file))
+    return { problem: `${SUMS_INPUT}: ${quote(text)} is not a file; give a SHA256SUMS file or an https URL` }
+  const source: Sha256SumsSource = { location: file, kind: 'file' }
+  if (!name) return { source }
+  try {
+    return { source, digest: digestFromSumsFile(file, `${name}.${format}`) }
+  } catch (error) {
+    return { problem: (error as Error).message }
+  }
+}
+
+/** `expect-image`: a file, read only when the digests differ, so it needs an expected digest. */
+function referenceImage(input: SectionInput, hasExpected: boolean): string | undefined {
+  const text = input.get('expect-image')
+  if (!text) return undefined
+  const file = path.resolve(input.env.cwd, text)
+  if (!isFile(file)) {
+    input.problems.push(`expect-image: ${quote(text)} is not a file; give the reference image (qcow2 or raw)`)
+    return undefined
+  }
+  if (!hasExpected) {
+    input.problems.push(
+      `expect-image: is compared only when the digests differ; set expect-sha256 or ${SUMS_INPUT} too`
+    )
+  }
+  return file
 }
 
 // 9999-12-31T23:59:59Z: ext4's extended times reach 2446, FAT's 2107; a date beyond is a typo.
