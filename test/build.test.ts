@@ -120,11 +120,16 @@ describe('ext4 build from a file:// mirror', () => {
       'boot-seconds': '{}',
       // no OpenStack credentials: nothing published; no previous manifest; not a pull request
       'image-id': '',
+      'image-ids': '',
       'image-url': '',
       'os-hash-value': '',
       'glance-reused': '',
       'package-diff': '',
-      'comment-url': ''
+      'comment-url': '',
+      // attest: false
+      'attestation-id': '',
+      'attestation-url': '',
+      'attestation-bundle-path': ''
     })
   })
 
