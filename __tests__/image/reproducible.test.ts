@@ -1,7 +1,6 @@
 // The time and the ids an image is made with: functions of its inputs only.
 import { describe, expect, it } from '@jest/globals'
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
-import os from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import {
   debugfsDatingScript,
@@ -12,6 +11,7 @@ import {
   sourceDateEpochEnv,
   usedInodes
 } from '../../src/image/reproducible.js'
+import { tempDir } from '../../test/support/temp-dir.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
@@ -26,7 +26,7 @@ describe('SOURCE_DATE_EPOCH', () => {
   })
 
   it("for a mirror build is the newest installed package's build date", () => {
-    const root = mkdtempSync(path.join(os.tmpdir(), 'arch-image-sde-'))
+    const root = tempDir()
     for (const [name, date] of [
       ['a-1-1', 1700000000],
       ['b-1-1', 1700000500],
