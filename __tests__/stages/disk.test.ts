@@ -2,13 +2,7 @@
 // command that acquires it runs, and a bad answer from losetup or sfdisk fails with it named.
 import { describe, expect, it } from '@jest/globals'
 import { existsSync, statSync } from 'node:fs'
-import {
-  diskStage,
-  espMkfsArgs,
-  partitionNode,
-  partitionScript,
-  rootMkfsArgs
-} from '../../src/stages/disk.js'
+import { diskStage, espMkfsArgs, partitionScript, rootMkfsArgs } from '../../src/stages/disk.js'
 import { imageIds } from '../../src/image/reproducible.js'
 import { testContext } from '../../test/support/context.js'
 
@@ -118,10 +112,5 @@ describe('disk layout', () => {
       ids.espVolumeId,
       '/dev/loop7p2'
     ])
-  })
-
-  it('names partition nodes as the kernel does', () => {
-    expect(partitionNode('/dev/loop7', 3)).toBe('/dev/loop7p3')
-    expect(partitionNode('/dev/sda', 1)).toBe('/dev/sda1')
   })
 })

@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Context, DiffoscopeReport } from '../pipeline/context.js'
-import { partitionNode, waitForPartitions } from '../stages/disk.js'
+import { partitionNode, waitForPartitions } from './partitions.js'
 
 /** GPT type of an x86-64 root partition (the one the disk stage writes). */
 const ROOT_TYPE = '4F68BCE3-E8CD-4D65-96E7-FBCAF984B709'

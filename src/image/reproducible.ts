@@ -1,9 +1,8 @@
 // What makes an image a function of its inputs: the time its files are dated (SOURCE_DATE_EPOCH) and
 // the ids (GPT, filesystems) derived from the inputs instead of drawn at random.
 import { createHash } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
-import path from 'node:path'
 import type { Context, ImageIds } from '../pipeline/context.js'
+import { readPackageRecords } from '../sbom/pacman-db.js'
 
 /** The snapshot date `YYYY/MM/DD` at 00:00 UTC, in Unix seconds. */
 export function snapshotEpoch(snapshotDate: string): number {
@@ -31,17 +30,10 @@ export function sourceDateEpochEnv(ctx: Pick<Context, 'sourceDateEpoch'>): Recor
   return ctx.sourceDateEpoch === undefined ? {} : { SOURCE_DATE_EPOCH: String(ctx.sourceDateEpoch) }
 }
 
-/** The newest `%BUILDDATE%` of the packages in the image's pacman database. */
+/** The newest `%BUILDDATE%` of the packages in the image's pacman database (read as the SBOM reads it). */
 export function newestBuildDate(rootDir: string): number {
-  const local = path.join(rootDir, 'var/lib/pacman/local')
-  let newest = 0
-  for (const entry of readdirSync(local, { withFileTypes: true })) {
-    if (!entry.isDirectory()) continue
-    const desc = readFileSync(path.join(local, entry.name, 'desc'), 'utf8')
-    const date = Number(/^%BUILDDATE%\n(\d+)$/m.exec(desc)?.[1] ?? 0)
-    if (date > newest) newest = date
-  }
-  if (newest === 0) throw new Error(`no package in ${local} has a %BUILDDATE%`)
+  const newest = Math.max(0, ...readPackageRecords(rootDir).map(record => record.buildDate ?? 0))
+  if (newest === 0) throw new Error(`no package in ${rootDir}/var/lib/pacman/local has a %BUILDDATE%`)
   return newest
 }
 

@@ -2,7 +2,7 @@
 // before anything is tested or published. A mismatch fails the run; the image stays next to its
 // SHA256SUMS, and with `expect-image` diffoscope's report of what differs is written next to it.
 import { diffImages, type DiffoscopeReport } from '../image/diffoscope.js'
-import { expectedDigestFrom, SUMS_INPUT } from '../image/expected-digest.js'
+import { expectedDigestFrom, SUMS_INPUT } from '../config/expected-digest.js'
 import type { Stage } from '../pipeline/runner.js'
 
 function reportSentence(report: DiffoscopeReport | undefined, reference: string | undefined): string {

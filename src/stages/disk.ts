@@ -1,10 +1,10 @@
 // disk: a sparse raw file on a loop device with GPT (BIOS boot, ESP, root), formatted and mounted.
-import { existsSync, mkdirSync, openSync, closeSync, ftruncateSync } from 'node:fs'
+import { mkdirSync, openSync, closeSync, ftruncateSync } from 'node:fs'
 import path from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Context } from '../pipeline/context.js'
 import { acquireOutputLock, uniqueSuffix } from '../pipeline/output-lock.js'
 import type { Stage } from '../pipeline/runner.js'
+import { partitionNode, waitForPartitions } from '../image/partitions.js'
 import { imageIds, type ImageIds } from '../image/reproducible.js'
 
 export const PARTITION_TYPES = {
@@ -45,24 +45,6 @@ export function ext4Options(ids: ImageIds): string[] {
 /** mkfs.vfat of the ESP: `--invariant` fixes its times and random values, `-i` the volume id. */
 export function espMkfsArgs(ids: ImageIds, device: string): string[] {
   return ['mkfs.vfat', '-F', '32', '-n', 'ESP', '--invariant', '-i', ids.espVolumeId, device]
-}
-
-export function partitionNode(device: string, number: number): string {
-  return /\d$/.test(device) ? `${device}p${number}` : `${device}${number}`
-}
-
-// Some kernels (this project's CI machine among them) do not scan the partition table when it is
-// written, so `losetup --partscan` alone leaves no partition nodes: ask partx, then wait for them.
-export async function waitForPartitions(ctx: Context, device: string, count: number): Promise<void> {
-  await ctx.exec.run(['partx', '-u', device], { privileged: true, allowFailure: true })
-  const nodes = Array.from({ length: count }, (_, i) => partitionNode(device, i + 1))
-  for (let waited = 0; waited < 10_000; waited += 100) {
-    if (nodes.every(node => existsSync(node))) return
-    if (waited === 2_000)
-      await ctx.exec.run(['partx', '-a', device], { privileged: true, allowFailure: true })
-    await sleep(100)
-  }
-  throw new Error(`partition nodes ${nodes.join(', ')} did not appear within 10 s`)
 }
 
 async function uuidOf(ctx: Context, node: string): Promise<string> {

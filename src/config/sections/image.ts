@@ -7,7 +7,7 @@ import {
   SUMS_INPUT,
   sumsUrlProblem,
   type Sha256SumsSource
-} from '../../image/expected-digest.js'
+} from '../expected-digest.js'
 import { selfContainedProblem } from '../qcow2-header.js'
 import type { SectionInput } from '../reader.js'
 import { directoryProblem, isFile, nameProblem, oneOf, parseBool, quote } from '../validate.js'
