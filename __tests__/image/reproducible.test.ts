@@ -35,7 +35,7 @@ describe('SOURCE_DATE_EPOCH', () => {
       mkdirSync(path.join(root, 'var/lib/pacman/local', name), { recursive: true })
       writeFileSync(
         path.join(root, 'var/lib/pacman/local', name, 'desc'),
-        `%NAME%\n${name}\n\n%BUILDDATE%\n${date}\n\n%INSTALLDATE%\n1764700000\n`
+        `%NAME%\n${name.replace(/-1-1$/, '')}\n\n%VERSION%\n1-1\n\n%BUILDDATE%\n${date}\n\n%INSTALLDATE%\n1764700000\n`
       )
     }
     expect(newestBuildDate(root)).toBe(1700000500)
