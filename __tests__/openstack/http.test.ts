@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals'
 import { createHash } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
@@ -110,6 +110,9 @@ describe('HttpClient against a local server', () => {
   let dir: string
   const seen: { method?: string; headers: http.IncomingHttpHeaders; bytes: number; sha512: string }[] = []
   let failures = 0
+  /** /slow: the first bytes arrived (the server then stops reading); how the request ended. */
+  let slowStarted: (req: http.IncomingMessage) => void = () => undefined
+  let slowEnded: (end: { complete: boolean; bytes: number }) => void = () => undefined
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'arch-image-http-'))
@@ -122,6 +125,18 @@ describe('HttpClient against a local server', () => {
         res.writeHead(401, { 'content-type': 'application/json' })
         res.end('{"message": "no"}')
         req.resume()
+        return
+      }
+      if (req.url === '/slow') {
+        let bytes = 0
+        req.on('data', (chunk: Buffer) => {
+          if (bytes === 0) {
+            req.pause()
+            slowStarted(req)
+          }
+          bytes += chunk.length
+        })
+        req.on('close', () => slowEnded({ complete: req.complete, bytes }))
         return
       }
       const hash = createHash('sha512')
@@ -184,6 +199,39 @@ describe('HttpClient against a local server', () => {
     })
     client.close()
     expect(result.response.status).toBe(401)
+  })
+
+  it('stops an upload when its signal is aborted: the connection is closed, the reason is the error', async () => {
+    const file = path.join(dir, 'cancelled.raw')
+    const size = 256 * 1024 * 1024
+    writeFileSync(file, '')
+    truncateSync(file, size)
+    const started = new Promise<http.IncomingMessage>(resolve => (slowStarted = resolve))
+    const ended = new Promise<{ complete: boolean; bytes: number }>(resolve => (slowEnded = resolve))
+    const cancel = new AbortController()
+    const client = new HttpClient()
+    const upload = client.upload({
+      method: 'PUT',
+      url: `${base}/slow`,
+      headers: {},
+      file,
+      size,
+      signal: cancel.signal
+    })
+    const received = await started
+    const reason = new Error('another target failed')
+    cancel.abort(reason)
+    await expect(upload).rejects.toBe(reason)
+    // reading on, the server meets the end of a connection that was closed mid-body
+    received.resume()
+    const end = await ended
+    client.close()
+    expect(end.complete).toBe(false)
+    expect(end.bytes).toBeLessThan(size)
+    // already aborted: nothing is sent at all
+    await expect(
+      client.upload({ method: 'PUT', url: `${base}/slow`, headers: {}, file, size, signal: cancel.signal })
+    ).rejects.toBe(reason)
   })
 
   it('fails when the file is not the announced size', async () => {

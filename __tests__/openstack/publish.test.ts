@@ -312,6 +312,28 @@ describe('publishToTargets', () => {
     expect(settled.sort()).toEqual(['lab/One img-1 false', 'lab/Two img-2 false'])
   })
 
+  it('the first target to fail cancels the uploads still running elsewhere and deletes their images', async () => {
+    const slow = new FakeGlance()
+    slow.holdUploads = true
+    const broken = new FakeGlance()
+    broken.failUpload = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })
+    const log = new MemoryLog()
+    const failure = await publishToTargets(
+      many({ 'lab/Slow': slow, 'lab/Broken': broken }, { log, uploadRetries: 2, retryDelayMs: 1 })
+    ).catch((error: unknown) => error as Error)
+    // the broken target used its retries; the slow one was stopped, not retried, and is not a cause
+    expect(broken.calls.filter(call => call.startsWith('create'))).toHaveLength(3)
+    expect(slow.calls.filter(call => call.startsWith('create'))).toHaveLength(1)
+    expect(slow.calls).toContain('cancelled img-1')
+    expect((failure as Error).message).toBe(
+      'publishing to Glance failed at lab/Broken: socket hang up (no target keeps the new image; older images are untouched)'
+    )
+    expect(slow.images.size + broken.images.size).toBe(0)
+    expect(log.lines.join('\n')).toContain(
+      'Glance lab/Slow: cancelled: another target failed: stopped image img-1; deleting it'
+    )
+  })
+
   it('a promotion refused in one target takes the new image back out of every target', async () => {
     const a = new FakeGlance()
     const b = new FakeGlance()

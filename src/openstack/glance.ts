@@ -86,11 +86,15 @@ export interface UploadOptions {
   assumedMiBPerSecond?: number
   /** Digests computed earlier (say by the build): a file that no longer matches them is an error. */
   expected?: Partial<LocalDigest>
+  /** Cancel the upload: the connection is closed and the call rejects with the signal's reason. */
+  signal?: AbortSignal
 }
 
 export interface WaitOptions {
   timeoutMs?: number
   intervalMs?: number
+  /** Stop waiting: the call rejects with the signal's reason. */
+  signal?: AbortSignal
 }
 
 export interface ImportOptions {
@@ -462,6 +466,7 @@ export class Glance implements GlanceApi {
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         ...(options.progressIntervalMs ? { progressIntervalMs: options.progressIntervalMs } : {}),
         ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
         noHash: knownDigest !== undefined
       })
       const { response } = result
@@ -504,7 +509,9 @@ export class Glance implements GlanceApi {
     let last: Image | undefined
     let importing = ''
     let wasImporting = false
+    const { signal } = options
     for (;;) {
+      signal?.throwIfAborted()
       last = await this.getImage(id)
       const now = storeList(last.os_glance_importing_to_stores).join(', ')
       if (now !== importing) {
@@ -530,7 +537,14 @@ export class Glance implements GlanceApi {
           `image ${id} is still ${last.status} after ${Math.round(timeoutMs / 1000)} s (wanted ${wanted})`
         )
       }
-      await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())))
+      await sleep(
+        Math.min(intervalMs, Math.max(0, deadline - Date.now())),
+        undefined,
+        signal ? { signal } : {}
+      ).catch((error: unknown) => {
+        signal?.throwIfAborted()
+        throw error
+      })
     }
   }
 }

@@ -64,6 +64,8 @@ export interface UploadRequest {
    * received is compared with them afterwards. Saves a hash of every byte on the sending side.
    */
   noHash?: boolean
+  /** Stop sending (the connection is closed) and reject with the signal's reason. */
+  signal?: AbortSignal
 }
 
 export interface UploadResult {
@@ -413,11 +415,17 @@ export class HttpClient {
         ? retryAfterMs(result.response.headers)
         : undefined
       if (asked === undefined || asked > this.retryAfterCapMs || attempt >= this.attempts) return result
-      await sleep(asked)
+      await sleep(asked, undefined, request.signal ? { signal: request.signal } : {}).catch(
+        (error: unknown) => {
+          throw request.signal?.aborted ? request.signal.reason : error
+        }
+      )
     }
   }
 
   private uploadOnce(request: UploadRequest, route: http.RequestOptions): Promise<UploadResult> {
+    const { signal } = request
+    if (signal?.aborted) return Promise.reject(signal.reason as Error)
     const url = new URL(request.url)
     const started = Date.now()
     const sha256: Hash | undefined = request.sha512Only || request.noHash ? undefined : createHash('sha256')
@@ -450,10 +458,11 @@ export class HttpClient {
         if (settled) return
         settled = true
         if (timer) clearInterval(timer)
+        signal?.removeEventListener('abort', aborted)
         if (error) {
           req.destroy()
           reject(
-            error instanceof OpenStackError
+            error instanceof OpenStackError || error === signal?.reason
               ? error
               : OpenStackError.network(request.method, request.url, error)
           )
@@ -471,6 +480,10 @@ export class HttpClient {
           elapsedMs: Date.now() - started
         })
       }
+
+      // cancelled (another target failed, say): close the connection, the reason is the answer
+      const aborted = (): void => finish(signal?.reason as Error)
+      signal?.addEventListener('abort', aborted, { once: true })
 
       const idle = request.idleTimeoutMs ?? DEFAULT_TIMEOUT_MS
       req.setTimeout(idle, () => {

@@ -4,6 +4,7 @@
 // failure deletes the new image in every target. Then the stable name moves and the family rotates.
 import type { OpenStackSettings } from './config.js'
 import type { UploadProgress } from './http.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { hashFile } from '../util/hash.js'
 import { HttpClient, OpenStackError } from './http.js'
 import type {
@@ -188,11 +189,23 @@ async function deleteWithRetries(
   }
 }
 
-/** Run `work` over `items`, at most `limit` at once; after a failure no new item starts. */
+/** A target that did not finish because another one failed first: never reported as a cause. */
+export class TargetCancelled extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'TargetCancelled'
+  }
+}
+
+/**
+ * Run `work` over `items`, at most `limit` at once. After a failure no new item starts, and
+ * `onFailure` hears of it at once (to cancel the items still running).
+ */
 async function bounded<T, R>(
   items: T[],
   limit: number,
-  work: (item: T) => Promise<R>
+  work: (item: T) => Promise<R>,
+  onFailure: (error: unknown) => void = () => undefined
 ): Promise<PromiseSettledResult<R>[]> {
   const results: PromiseSettledResult<R>[] = new Array(items.length)
   let next = 0
@@ -201,14 +214,18 @@ async function bounded<T, R>(
     while (next < items.length) {
       const index = next++
       if (failed) {
-        results[index] = { status: 'rejected', reason: new Error('not started: another target failed') }
+        results[index] = {
+          status: 'rejected',
+          reason: new TargetCancelled('not started: another target failed')
+        }
         continue
       }
       try {
         results[index] = { status: 'fulfilled', value: await work(items[index] as T) }
       } catch (error) {
-        failed = true
         results[index] = { status: 'rejected', reason: error }
+        if (!failed && !(error instanceof TargetCancelled)) onFailure(error)
+        failed = true
       }
     }
   }
@@ -272,8 +289,13 @@ export async function publishToTargets(request: TargetsRequest): Promise<Targets
   const named = (label: string, text: string): string =>
     label ? `Glance ${label}: ${text}` : `Glance: ${text}`
 
-  const phase = await bounded(request.targets, request.parallel ?? 3, target =>
-    prepareTarget(request, target, digest)
+  // the first target to fail cancels the uploads still running elsewhere: their images go anyway
+  const cancel = new AbortController()
+  const phase = await bounded(
+    request.targets,
+    request.parallel ?? 3,
+    target => prepareTarget(request, target, digest, cancel.signal),
+    () => cancel.abort(new TargetCancelled('cancelled: another target failed'))
   )
   const prepared = phase.flatMap(result => (result.status === 'fulfilled' ? [result.value] : []))
   const failures = phase.flatMap((result, index) =>
@@ -298,7 +320,7 @@ export async function publishToTargets(request: TargetsRequest): Promise<Targets
     if (fresh.length > 0) log.warning(`Glance: deleting the new image in ${fresh.length} other target(s)`)
     await rollback()
     if (request.targets.length === 1) throw error
-    const real = failures.filter(failure => !/^not started/.test(failure.error.message))
+    const real = failures.filter(failure => !(failure.error instanceof TargetCancelled))
     const causes = real.length > 0 ? real : [{ label, error }]
     throw new Error(
       `${stage} ${causes.map(failure => `${failure.label}: ${failure.error.message}`).join('; ')}` +
@@ -306,7 +328,7 @@ export async function publishToTargets(request: TargetsRequest): Promise<Targets
       { cause: error }
     )
   }
-  const firstFailure = failures.find(failure => !/^not started/.test(failure.error.message)) ?? failures[0]
+  const firstFailure = failures.find(failure => !(failure.error instanceof TargetCancelled)) ?? failures[0]
   if (firstFailure) return fail(firstFailure.label, firstFailure.error, 'publishing to Glance failed at')
 
   for (const entry of fresh) {
@@ -370,7 +392,8 @@ async function localDigest(request: TargetsRequest): Promise<LocalDigest> {
 async function prepareTarget(
   request: TargetsRequest,
   target: PublishTarget,
-  digest: LocalDigest
+  digest: LocalDigest,
+  signal: AbortSignal
 ): Promise<Prepared> {
   const { glance } = target
   const log = labelled(request.log, target.label)
@@ -417,14 +440,16 @@ async function prepareTarget(
   const retries = request.uploadRetries ?? 0
   for (let attempt = 0; ; attempt++) {
     try {
-      const image = await createAndUpload(request, target, digest, hidden)
+      const image = await createAndUpload(request, target, digest, hidden, signal)
       return { target, owner, image, reused: false, hidden }
     } catch (error) {
-      if (attempt >= retries || !droppedConnection(error)) throw error
+      if (attempt >= retries || signal.aborted || !droppedConnection(error)) throw error
       log.warning(
         `the upload failed (${(error as Error).message}); trying again on a fresh image (retry ${attempt + 1} of ${retries})`
       )
-      await new Promise(resolve => setTimeout(resolve, request.retryDelayMs ?? 2000))
+      await sleep(request.retryDelayMs ?? 2000, undefined, { signal }).catch(() => {
+        throw signal.reason as Error
+      })
     }
   }
 }
@@ -468,7 +493,8 @@ async function createAndUpload(
   request: TargetsRequest,
   target: PublishTarget,
   digest: LocalDigest,
-  hidden: boolean
+  hidden: boolean,
+  signal: AbortSignal
 ): Promise<Image> {
   const { glance } = target
   const log = labelled(request.log, target.label)
@@ -485,6 +511,7 @@ async function createAndUpload(
     }
   }
   const name = hidden ? request.name : `${STAGING_PREFIX}${request.name}`
+  signal.throwIfAborted()
   const created = await glance.createImage({
     name,
     diskFormat: request.diskFormat,
@@ -502,11 +529,12 @@ async function createAndUpload(
     const onProgress = request.onProgress
     const uploadOptions = {
       expected: digest,
+      signal,
       ...(onProgress ? { onProgress: (progress: UploadProgress) => onProgress(target.label, progress) } : {}),
       ...(request.progressIntervalMs ? { progressIntervalMs: request.progressIntervalMs } : {}),
       ...(request.assumedMiBPerSecond ? { assumedMiBPerSecond: request.assumedMiBPerSecond } : {})
     }
-    const waitOptions = { timeoutMs: request.activeTimeoutMs ?? 30 * 60_000 }
+    const waitOptions = { timeoutMs: request.activeTimeoutMs ?? 30 * 60_000, signal }
     let sent: LocalDigest
     if (method === 'import') {
       sent = await glance.stageFile(created.id, request.file, uploadOptions)
@@ -538,7 +566,11 @@ async function createAndUpload(
     )
     return image
   } catch (error) {
-    log.warning(`publishing image ${created.id} failed; deleting it`)
+    log.warning(
+      error instanceof TargetCancelled
+        ? `${error.message}: stopped image ${created.id}; deleting it`
+        : `publishing image ${created.id} failed; deleting it`
+    )
     const deleted = await deleteWithRetries(
       glance,
       created.id,

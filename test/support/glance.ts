@@ -10,8 +10,8 @@ import {
   type ImageCreate,
   type ImportOptions,
   type ListFilters,
-  type LocalDigest,
-  type PatchOperation
+  type PatchOperation,
+  type UploadOptions
 } from '../../src/openstack/glance.js'
 import { hashFile } from '../../src/util/hash.js'
 
@@ -30,6 +30,8 @@ export class FakeGlance implements GlanceApi {
   hiddenSupported = true
   /** Called as an upload starts (a token refresh mid-upload, say). */
   duringUpload?: () => void
+  /** Uploads hang until their signal cancels them (a slow link that another target outlives). */
+  holdUploads = false
   corruptHash = false
   /** Multi-store: the store ids it offers (undefined: a single-store Glance, /info/stores is a 404). */
   storesOffered?: string[]
@@ -128,8 +130,18 @@ export class FakeGlance implements GlanceApi {
   async importMethods() {
     return ['glance-direct']
   }
-  private async take(id: string, file: string, options: { expected?: Partial<LocalDigest> } = {}) {
+  private async take(id: string, file: string, options: UploadOptions = {}) {
     this.duringUpload?.()
+    if (this.holdUploads) {
+      await new Promise<never>((_resolve, reject) => {
+        const cancelled = (): void => {
+          this.calls.push(`cancelled ${id}`)
+          reject(options.signal?.reason as Error)
+        }
+        if (options.signal?.aborted) cancelled()
+        else options.signal?.addEventListener('abort', cancelled, { once: true })
+      })
+    }
     if (this.failUpload && this.failUploads-- > 0) throw this.failUpload
     const digest = await hashFile(file)
     const differs = Object.entries(options.expected ?? {}).filter(
@@ -150,10 +162,10 @@ export class FakeGlance implements GlanceApi {
     this.calls.push(`upload ${id} ${path.basename(file)}`)
     return digest
   }
-  uploadFile(id: string, file: string, options?: { expected?: Partial<LocalDigest> }) {
+  uploadFile(id: string, file: string, options?: UploadOptions) {
     return this.take(id, file, options)
   }
-  stageFile(id: string, file: string, options?: { expected?: Partial<LocalDigest> }) {
+  stageFile(id: string, file: string, options?: UploadOptions) {
     this.calls.push(`stage ${id}`)
     return this.take(id, file, options)
   }
