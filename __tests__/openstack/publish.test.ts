@@ -317,6 +317,13 @@ describe('publishToTargets', () => {
     slow.holdUploads = true
     const broken = new FakeGlance()
     broken.failUpload = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })
+    // what the slow upload is doing each time the broken target deletes its image
+    const seen: string[] = []
+    const remove = broken.deleteImage.bind(broken)
+    broken.deleteImage = async id => {
+      seen.push(slow.calls.includes('cancelled img-1') ? 'cancelled' : 'running')
+      return remove(id)
+    }
     const log = new MemoryLog()
     const failure = await publishToTargets(
       many({ 'lab/Slow': slow, 'lab/Broken': broken }, { log, uploadRetries: 2, retryDelayMs: 1 })
@@ -325,6 +332,8 @@ describe('publishToTargets', () => {
     expect(broken.calls.filter(call => call.startsWith('create'))).toHaveLength(3)
     expect(slow.calls.filter(call => call.startsWith('create'))).toHaveLength(1)
     expect(slow.calls).toContain('cancelled img-1')
+    // running through the retries; cancelled as soon as the last one failed, before its cleanup
+    expect(seen).toEqual(['running', 'running', 'cancelled'])
     expect((failure as Error).message).toBe(
       'publishing to Glance failed at lab/Broken: socket hang up (no target keeps the new image; older images are untouched)'
     )

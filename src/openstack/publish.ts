@@ -289,13 +289,15 @@ export async function publishToTargets(request: TargetsRequest): Promise<Targets
   const named = (label: string, text: string): string =>
     label ? `Glance ${label}: ${text}` : `Glance: ${text}`
 
-  // the first target to fail cancels the uploads still running elsewhere: their images go anyway
+  // the first target to fail cancels the uploads still running elsewhere (before its own cleanup,
+  // which may wait for a Glance to come back): their images go anyway
   const cancel = new AbortController()
+  const cancelOthers = (): void => cancel.abort(new TargetCancelled('cancelled: another target failed'))
   const phase = await bounded(
     request.targets,
     request.parallel ?? 3,
-    target => prepareTarget(request, target, digest, cancel.signal),
-    () => cancel.abort(new TargetCancelled('cancelled: another target failed'))
+    target => prepareTarget(request, target, digest, { signal: cancel.signal, failing: cancelOthers }),
+    cancelOthers
   )
   const prepared = phase.flatMap(result => (result.status === 'fulfilled' ? [result.value] : []))
   const failures = phase.flatMap((result, index) =>
@@ -393,8 +395,9 @@ async function prepareTarget(
   request: TargetsRequest,
   target: PublishTarget,
   digest: LocalDigest,
-  signal: AbortSignal
+  cancel: { signal: AbortSignal; failing: () => void }
 ): Promise<Prepared> {
+  const { signal } = cancel
   const { glance } = target
   const log = labelled(request.log, target.label)
   if (request.stores?.length) await checkStores(glance, request.stores, target.label)
@@ -439,11 +442,18 @@ async function prepareTarget(
   }
   const retries = request.uploadRetries ?? 0
   for (let attempt = 0; ; attempt++) {
+    const final = (error: unknown): boolean =>
+      attempt >= retries || signal.aborted || !droppedConnection(error)
     try {
-      const image = await createAndUpload(request, target, digest, hidden, signal)
+      const image = await createAndUpload(request, target, digest, hidden, {
+        signal,
+        failing: error => {
+          if (final(error)) cancel.failing()
+        }
+      })
       return { target, owner, image, reused: false, hidden }
     } catch (error) {
-      if (attempt >= retries || signal.aborted || !droppedConnection(error)) throw error
+      if (final(error)) throw error
       log.warning(
         `the upload failed (${(error as Error).message}); trying again on a fresh image (retry ${attempt + 1} of ${retries})`
       )
@@ -494,8 +504,9 @@ async function createAndUpload(
   target: PublishTarget,
   digest: LocalDigest,
   hidden: boolean,
-  signal: AbortSignal
+  cancel: { signal: AbortSignal; failing: (error: unknown) => void }
 ): Promise<Image> {
+  const { signal } = cancel
   const { glance } = target
   const log = labelled(request.log, target.label)
   const stores = request.stores ?? []
@@ -566,6 +577,7 @@ async function createAndUpload(
     )
     return image
   } catch (error) {
+    cancel.failing(error)
     log.warning(
       error instanceof TargetCancelled
         ? `${error.message}: stopped image ${created.id}; deleting it`
