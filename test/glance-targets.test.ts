@@ -24,6 +24,7 @@ import {
   stopHarness,
   type HarnessEnv
 } from './openstack/harness.js'
+import { FakeGitHub } from './fakes/github.js'
 import { runAction, runPost, scratchDir, type ActionRun } from './helpers.js'
 
 let h: HarnessEnv
@@ -50,7 +51,11 @@ function cloudsYaml(): string {
 
 async function publish(
   inputs: Record<string, string>,
-  options: { repository?: string; onStart?: Parameters<typeof runAction>[0]['onStart'] } = {}
+  options: {
+    repository?: string
+    env?: Record<string, string>
+    onStart?: Parameters<typeof runAction>[0]['onStart']
+  } = {}
 ): Promise<ActionRun> {
   const run = await runAction({
     dir: scratchDir('arch-image-targets-'),
@@ -59,7 +64,8 @@ async function publish(
       GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
       GITHUB_REPOSITORY: options.repository ?? 'octo/images',
       GITHUB_SERVER_URL: 'https://github.com',
-      GITHUB_RUN_ID: '4242'
+      GITHUB_RUN_ID: '4242',
+      ...options.env
     },
     ...(options.onStart ? { onStart: options.onStart } : {})
   })
@@ -237,10 +243,12 @@ describe('a region whose Glance dies mid-upload', () => {
     expect(older.code).toBe(0)
     const olderIds = JSON.parse(older.outputs['image-ids'] as string) as Record<string, string>
 
-    // zeros read fast and Glance writes them as they come: the store shows the upload under way
+    // zeros read fast and Glance writes them as they come: the store shows the upload under way. A
+    // whole GiB: RegionOne's upload is surely still running when the other region dies (it is
+    // cancelled then, so the size costs nothing)
     const big = path.join(dir, 'big.raw')
     writeFileSync(big, '')
-    truncateSync(big, 384 * 1024 * 1024)
+    truncateSync(big, 1024 * 1024 * 1024)
     let killed = false
     const run = await publish(
       {
@@ -277,6 +285,10 @@ describe('a region whose Glance dies mid-upload', () => {
       )
     )
     expect(error).toContain('no target keeps the new image; older images are untouched')
+    // RegionOne's upload was still running: stopped at once rather than finished and deleted later
+    expect(run.output).toMatch(
+      new RegExp(`Glance lab/${h.region}: cancelled: another target failed: stopped image \\S+; deleting it`)
+    )
     expect(run.outputs['image-ids']).toBeUndefined()
 
     // nothing new in either target, hidden or not; the older images as they were
@@ -410,4 +422,74 @@ describe('rotation the way operators do it', () => {
     }
     expect(runs[2]?.summary).toMatch(/rotation hid/)
   }, 600_000)
+})
+
+describe('mode: cleanup in every target', () => {
+  it("deletes the closed pull request's previews in each cloud and region, and nothing else", async () => {
+    const family = `pr-${suffix}`
+    const regions = `${h.region} ${h.region2}`
+    const eventDir = scratchDir('arch-image-targets-')
+    const event = (pr: number, action: string): Record<string, string> => {
+      const file = path.join(eventDir, `event-${pr}-${action}.json`)
+      const sha = String(pr).repeat(40).slice(0, 40)
+      writeFileSync(file, JSON.stringify({ action, number: pr, pull_request: { number: pr, head: { sha } } }))
+      return { GITHUB_EVENT_NAME: 'pull_request', GITHUB_EVENT_PATH: file }
+    }
+    const previews: Record<number, Record<string, string>> = {}
+    for (const pr of [7, 8]) {
+      const run = await publish(
+        {
+          'image-path': await makeQcow2(dir, `pr-${pr}`, 2),
+          'image-family': family,
+          clouds: 'lab second',
+          regions
+        },
+        { env: event(pr, 'synchronize') }
+      )
+      expect(run.code).toBe(0)
+      previews[pr] = JSON.parse(run.outputs['image-ids'] as string) as Record<string, string>
+    }
+    const github = await FakeGitHub.start()
+    try {
+      const runDir = scratchDir('arch-image-targets-')
+      const cleanup = await runAction({
+        dir: runDir,
+        inputs: {
+          mode: 'cleanup',
+          'image-family': family,
+          'github-token': 'write-token',
+          'clouds-yaml': cloudsYaml(),
+          clouds: 'lab second',
+          regions
+        },
+        env: { ...event(7, 'closed'), GITHUB_API_URL: github.apiUrl, GITHUB_REPOSITORY: github.repository }
+      })
+      texts.push(cleanup.output, cleanup.summary)
+      expect(cleanup.output).not.toContain('::error::')
+      expect(cleanup.code).toBe(0)
+      const deleted = JSON.parse(cleanup.outputs.deleted as string) as {
+        kind: string
+        id: string
+        target?: string
+      }[]
+      expect(Object.fromEntries(deleted.map(item => [item.target, item.id]))).toEqual(previews[7])
+      expect(cleanup.summary).toContain(`(second/${h.region2}) | ${previews[7]?.[`second/${h.region2}`]} |`)
+      execFileSync('rm', ['-rf', runDir])
+    } finally {
+      await github.close()
+      execFileSync('rm', ['-rf', eventDir])
+    }
+    // pull request 8's previews stay in every target; none of 7's is left anywhere
+    const targets: Record<string, Record<string, string>> = {
+      [`lab/${h.region}`]: memberEnv(h),
+      [`lab/${h.region2}`]: { ...memberEnv(h), OS_REGION_NAME: h.region2 },
+      [`second/${h.region}`]: secondEnv(h),
+      [`second/${h.region2}`]: secondEnv(h, h.region2)
+    }
+    for (const [label, env] of Object.entries(targets)) {
+      const left = (await imagesOf(env, `${family}-pr7`)).length
+      const kept = await imagesOf(env, `${family}-pr8`)
+      expect([label, left, kept.map(image => image.id)]).toEqual([label, 0, [previews[8]?.[label]]])
+    }
+  }, 300_000)
 })

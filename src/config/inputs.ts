@@ -495,6 +495,6 @@ export const OUTPUTS: OutputSpec[] = [
   {
     name: 'deleted',
     description:
-      'What `mode: cleanup` deleted, as JSON: [{kind, name, id}]; kind `release`, `tag`, `draft` or `image`.'
+      'What `mode: cleanup` deleted, as JSON: [{kind, name, id}]; kind `release`, `tag`, `draft` or `image`; images carry `target` (`<cloud>/<region>`) when there are several.'
   }
 ]

@@ -238,4 +238,6 @@ export interface DeletedItem {
   name: string
   /** The release's or the image's id; for a tag, its ref (refs/tags/<name>). */
   id: string
+  /** An image's Glance target (`<cloud>/<region>`), when there are several. */
+  target?: string
 }

@@ -55,7 +55,9 @@ export function deletedMarkdown(ctx: Context): string {
     '',
     '| kind | name | id |',
     '| --- | --- | --- |',
-    ...deleted.map(item => `| ${item.kind} | ${item.name} | ${item.id} |`),
+    ...deleted.map(
+      item => `| ${item.kind} | ${item.name}${item.target ? ` (${item.target})` : ''} | ${item.id} |`
+    ),
     ''
   ].join('\n')
 }
