@@ -102,6 +102,28 @@ export interface ActionOptions {
   onStart?: (child: ChildProcess) => void
 }
 
+/**
+ * An `onStart` that SIGKILLs main the moment the state it saved (GITHUB_STATE in `dir`) satisfies
+ * `ready`, as a runner kills a cancelled or timed-out step; `killed()` says whether it did.
+ */
+export function killWhenState(
+  dir: string,
+  ready: (state: string) => boolean
+): { onStart: (child: ChildProcess) => void; killed: () => boolean } {
+  let killed = false
+  return {
+    killed: () => killed,
+    onStart: child => {
+      const poll = setInterval(() => {
+        if (!ready(readFileSync(path.join(dir, 'github_state'), 'utf8'))) return
+        clearInterval(poll)
+        killed = child.kill('SIGKILL')
+      }, 10)
+      child.on('close', () => clearInterval(poll))
+    }
+  }
+}
+
 export function actionEnv(options: ActionOptions): {
   env: Record<string, string>
   files: ActionRun['files']
