@@ -113,7 +113,7 @@ export async function runMain(): Promise<void> {
 function postImageDeleter(log: ActionsLog): ImageDeleter {
   return async image => {
     if (image.glance) {
-      if ((await deleteWithStoredToken(image.glance, image.imageId, log)) === 'deleted') return
+      if ((await deleteWithStoredToken(image.glance, image, log)) === 'deleted') return
       log.info(
         `post: Glance refused the token the main step stored (expired or revoked); authenticating again with the Glance inputs to delete image ${image.imageId}`
       )
@@ -123,7 +123,7 @@ function postImageDeleter(log: ActionsLog): ImageDeleter {
     const settings = (targets.find(target => target.label === image.target) ?? targets[0])?.settings
     if (!settings)
       throw new Error(`no OpenStack credentials in the post step to delete image ${image.imageId}`)
-    if (!(await deleteUnsettledImage(settings, image.imageId, log))) {
+    if (!(await deleteUnsettledImage(settings, image, log))) {
       throw new Error(`could not delete the unfinished Glance image ${image.imageId}`)
     }
   }

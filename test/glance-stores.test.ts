@@ -8,8 +8,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } fr
 import path from 'node:path'
 import { resolveOpenStackSettings } from '../src/openstack/config.js'
 import { connectGlance, type Image } from '../src/openstack/glance.js'
+import { removeCopies } from '../src/openstack/publish.js'
 import {
   adminEnv,
+  cloudsEntry,
   expectNoSecrets,
   ExtraGlance,
   freePort,
@@ -21,7 +23,7 @@ import {
   stopHarness,
   type HarnessEnv
 } from './openstack/harness.js'
-import { runAction, scratchDir, type ActionRun } from './helpers.js'
+import { killWhenState, runAction, runPost, scratchDir, type ActionRun } from './helpers.js'
 
 let h: HarnessEnv
 let dir: string
@@ -31,18 +33,9 @@ let endpointId = ''
 const texts: string[] = []
 const suffix = `${process.pid}-${Date.now().toString(36)}`
 
+/** `lab`: the member (project demo); `ops`: the admin, whom Glance's default policy lets copy-image. */
 function cloudsYaml(): string {
-  return [
-    'clouds:',
-    '  lab:',
-    '    auth:',
-    `      auth_url: ${h.authUrl}`,
-    `      username: ${h.member.username}`,
-    `      password: ${JSON.stringify(h.member.password)}`,
-    `      project_name: ${h.member.projectName}`,
-    `      user_domain_name: ${h.member.userDomainName}`,
-    `      project_domain_name: ${h.member.projectDomainName}`
-  ].join('\n')
+  return ['clouds:', ...cloudsEntry(h, 'lab', h.member), ...cloudsEntry(h, 'ops', h.admin)].join('\n')
 }
 
 async function publish(inputs: Record<string, string>): Promise<ActionRun> {
@@ -56,10 +49,10 @@ async function publish(inputs: Record<string, string>): Promise<ActionRun> {
   return run
 }
 
-/** Every image of the family in the multi-store region, hidden ones included. */
-async function imagesOf(family: string): Promise<Image[]> {
+/** Every image of the family in the multi-store region, hidden ones included (the member's, or `env`'s). */
+async function imagesOf(family: string, env = memberEnv(h)): Promise<Image[]> {
   const connection = await connectGlance(
-    resolveOpenStackSettings({ ...memberEnv(h), OS_REGION_NAME: region }),
+    resolveOpenStackSettings({ ...env, OS_REGION_NAME: region }),
     recordingLog()
   )
   try {
@@ -71,6 +64,22 @@ async function imagesOf(family: string): Promise<Image[]> {
   } finally {
     connection.close()
   }
+}
+
+/** An image the admin (`ops`) published into the fast store only: what a copy-image starts from. */
+async function publishedToFast(
+  kind: string
+): Promise<{ family: string; inputs: Record<string, string>; id: string }> {
+  const family = `${kind}-${suffix}`
+  const inputs = {
+    'image-path': await makeQcow2(dir, kind, 2),
+    'image-name': `${family}-1`,
+    'image-family': family,
+    clouds: 'ops'
+  }
+  const first = await publish({ ...inputs, stores: 'fast' })
+  expect(errorOf(first)).toBe('')
+  return { family, inputs, id: first.outputs['image-id'] as string }
 }
 
 const errorOf = (run: ActionRun): string => /::error::(.*)/.exec(run.output)?.[1] ?? ''
@@ -96,14 +105,18 @@ afterAll(async () => {
   try {
     // deleted through the multi-store Glance: only it knows the stores the data is in
     if (extra && region) {
-      for (const family of ['both', 'unknown', 'failing'].map(kind => `${kind}-${suffix}`)) {
-        for (const image of await imagesOf(family).catch(() => [])) {
-          const connection = await connectGlance(
-            resolveOpenStackSettings({ ...memberEnv(h), OS_REGION_NAME: region }),
-            recordingLog()
-          )
-          await connection.glance.deleteImage(image.id).catch(() => false)
-          connection.close()
+      for (const family of ['both', 'unknown', 'failing', 'copy', 'refused', 'copykill'].map(
+        kind => `${kind}-${suffix}`
+      )) {
+        for (const env of [memberEnv(h), adminEnv(h)]) {
+          for (const image of await imagesOf(family, env).catch(() => [])) {
+            const connection = await connectGlance(
+              resolveOpenStackSettings({ ...env, OS_REGION_NAME: region }),
+              recordingLog()
+            )
+            await connection.glance.deleteImage(image.id).catch(() => false)
+            connection.close()
+          }
         }
       }
     }
@@ -115,13 +128,7 @@ afterAll(async () => {
     await stopHarness()
     execFileSync('rm', ['-rf', dir])
   }
-  const shown = texts.map(text =>
-    text
-      .split('\n')
-      .filter(line => !line.startsWith('::add-mask::'))
-      .join('\n')
-  )
-  expectNoSecrets(shown, [h.member.password, h.admin.password])
+  expectNoSecrets(texts, [h.member.password, h.admin.password])
 }, 180_000)
 
 describe('stores: a multi-store Glance', () => {
@@ -191,5 +198,102 @@ describe('stores: a multi-store Glance', () => {
     expect(await imagesOf(family)).toEqual([])
     expect(readdirSync(ms.storeDirOf('fast'))).toEqual(before)
     expect(existsSync(ms.storeDirOf('slow'))).toBe(true)
+  }, 240_000)
+
+  it('a rerun naming one more store copies the earlier image into it (copy-image, as an admin): no upload', async () => {
+    const { family, inputs, id } = await publishedToFast('copy')
+    const ms = extra as ExtraGlance
+    expect(existsSync(path.join(ms.storeDirOf('slow'), id))).toBe(false)
+
+    const again = await publish({ ...inputs, stores: 'fast slow' })
+    expect(errorOf(again)).toBe('')
+    expect(again.outputs['image-id']).toBe(id)
+    expect(again.outputs['glance-reused']).toBe('true')
+    expect(again.output).toContain(
+      `copying image ${id} (${family}-1) into slow (copy-image, all must succeed)`
+    )
+    expect(again.output).not.toMatch(/created image|staging/)
+    const [image] = await imagesOf(family, adminEnv(h))
+    expect(String(image?.stores).split(',').sort()).toEqual(['fast', 'slow'])
+    expect(statSync(path.join(ms.storeDirOf('slow'), id)).size).toBe(image?.size)
+
+    // what a failure elsewhere (or the post step) does with such a copy, against the real Glance
+    const connection = await connectGlance(
+      resolveOpenStackSettings({ ...adminEnv(h), OS_REGION_NAME: region }),
+      recordingLog()
+    )
+    try {
+      expect(await removeCopies(connection.glance, id, ['slow'], recordingLog())).toBe(true)
+      expect(await connection.glance.getImage(id)).toMatchObject({ status: 'active', stores: 'fast' })
+    } finally {
+      connection.close()
+    }
+    expect(existsSync(path.join(ms.storeDirOf('slow'), id))).toBe(false)
+    expect(statSync(path.join(ms.storeDirOf('fast'), id)).size).toBe(image?.size)
+  }, 240_000)
+
+  it('for a member Glance refuses copy-image (its default policy): a new image is uploaded into every store', async () => {
+    const family = `refused-${suffix}`
+    const inputs = {
+      'image-path': await makeQcow2(dir, 'refused', 2),
+      'image-name': `${family}-1`,
+      'image-family': family
+    }
+    const first = await publish({ ...inputs, stores: 'fast' })
+    expect(errorOf(first)).toBe('')
+    const again = await publish({ ...inputs, stores: 'fast slow' })
+    expect(errorOf(again)).toBe('')
+    expect(again.output).toMatch(
+      /copy-image of image \S+ into slow was refused \(Glance's default policy allows it to admins only\).*403/
+    )
+    const fresh = again.outputs['image-id'] as string
+    expect(fresh).not.toBe(first.outputs['image-id'])
+    const images = new Map((await imagesOf(family)).map(image => [image.id, image]))
+    expect(String(images.get(fresh)?.stores).split(',').sort()).toEqual(['fast', 'slow'])
+    expect(images.get(first.outputs['image-id'] as string)?.stores).toBe('fast')
+  }, 240_000)
+
+  it('main killed while copying: the post step takes the copy out again and leaves the image', async () => {
+    const { family, inputs, id } = await publishedToFast('copykill')
+    const ms = extra as ExtraGlance
+    const runDir = scratchDir('arch-image-stores-')
+    const options = {
+      dir: runDir,
+      inputs: {
+        mode: 'publish',
+        'clouds-yaml': cloudsYaml(),
+        regions: region,
+        ...inputs,
+        stores: 'fast slow'
+      },
+      env: { GITHUB_REPOSITORY: 'octo/images' }
+    }
+    // killed the moment the copy is registered for undoing (it is asked for right after)
+    const kill = killWhenState(runDir, state => state.includes('"stores":["slow"]'))
+    try {
+      const run = await runAction({ ...options, onStart: kill.onStart })
+      texts.push(run.output)
+      expect(kill.killed()).toBe(true)
+      const stored = JSON.parse(run.state.teardown ?? '[]') as {
+        kind: string
+        imageId?: string
+        stores?: string[]
+      }[]
+      expect(stored.filter(resource => resource.kind === 'glance-image')).toEqual([
+        expect.objectContaining({ imageId: id, stores: ['slow'] })
+      ])
+
+      const post = await runPost(options)
+      texts.push(post.output)
+      expect(post.output).not.toContain('::error::')
+      expect(post.code).toBe(0)
+      expect(post.output).toContain(`take Glance image ${id} (${family}-1) out of store(s) slow again`)
+    } finally {
+      execFileSync('rm', ['-rf', runDir])
+    }
+    // the image was there before the run: it stays, in the store it was in
+    const [image] = await imagesOf(family, adminEnv(h))
+    expect(image).toMatchObject({ id, status: 'active', stores: 'fast' })
+    expect(existsSync(path.join(ms.storeDirOf('slow'), id))).toBe(false)
   }, 240_000)
 })

@@ -11,6 +11,7 @@ import { resolveOpenStackSettings } from '../src/openstack/config.js'
 import { connectGlance, type Image } from '../src/openstack/glance.js'
 import {
   adminEnv,
+  cloudsEntry,
   expectNoSecrets,
   ExtraGlance,
   freePort,
@@ -25,7 +26,7 @@ import {
   type HarnessEnv
 } from './openstack/harness.js'
 import { FakeGitHub } from './fakes/github.js'
-import { runAction, runPost, scratchDir, type ActionRun } from './helpers.js'
+import { killWhenState, runAction, runPost, scratchDir, type ActionRun } from './helpers.js'
 
 let h: HarnessEnv
 let dir: string
@@ -36,17 +37,7 @@ const regionsMade: { region: string; endpoint: string }[] = []
 
 /** member (project demo) as `lab`, second (project second) as `second`; regions come from the inputs. */
 function cloudsYaml(): string {
-  const entry = (name: string, user: HarnessEnv['member'] | HarnessEnv['second']): string[] => [
-    `  ${name}:`,
-    '    auth:',
-    `      auth_url: ${h.authUrl}`,
-    `      username: ${user.username}`,
-    `      password: ${JSON.stringify(user.password)}`,
-    `      project_name: ${user.projectName}`,
-    `      user_domain_name: ${user.userDomainName}`,
-    `      project_domain_name: ${user.projectDomainName}`
-  ]
-  return ['clouds:', ...entry('lab', h.member), ...entry('second', h.second)].join('\n')
+  return ['clouds:', ...cloudsEntry(h, 'lab', h.member), ...cloudsEntry(h, 'second', h.second)].join('\n')
 }
 
 async function publish(
@@ -147,13 +138,7 @@ afterAll(async () => {
     await stopHarness()
     execFileSync('rm', ['-rf', dir])
   }
-  const shown = texts.map(text =>
-    text
-      .split('\n')
-      .filter(line => !line.startsWith('::add-mask::'))
-      .join('\n')
-  )
-  expectNoSecrets(shown, [h.member.password, h.second.password, h.admin.password])
+  expectNoSecrets(texts, [h.member.password, h.second.password, h.admin.password])
 }, 180_000)
 
 describe('two regions of two clouds', () => {
@@ -324,23 +309,12 @@ describe('main killed while uploading to two regions', () => {
       },
       env: {}
     }
-    let killed = false
+    // killed once both images are registered for deletion (both uploads have begun)
+    const kill = killWhenState(runDir, state => (state.match(/"kind":"glance-image"/g) ?? []).length >= 2)
     try {
-      const run = await runAction({
-        ...options,
-        onStart: child => {
-          // killed once both images are registered for deletion (both uploads have begun)
-          const poll = setInterval(() => {
-            const state = readFileSync(path.join(runDir, 'github_state'), 'utf8')
-            if ((state.match(/"kind":"glance-image"/g) ?? []).length < 2) return
-            clearInterval(poll)
-            killed = child.kill('SIGKILL')
-          }, 20)
-          child.on('close', () => clearInterval(poll))
-        }
-      })
+      const run = await runAction({ ...options, onStart: kill.onStart })
       texts.push(run.output)
-      expect(killed).toBe(true)
+      expect(kill.killed()).toBe(true)
       const stored = JSON.parse(run.state.teardown ?? '[]') as { kind: string; target?: string }[]
       expect(
         stored

@@ -456,6 +456,11 @@ describe('rotation scope and action', () => {
 })
 
 describe('stores (multi-store Glance)', () => {
+  const oneAndTwo = (a: FakeGlance, b: FakeGlance): TargetsRequest['targets'] => [
+    { label: 'lab/One', glance: a },
+    { label: 'lab/Two', glance: b }
+  ]
+
   function toTargets(stores: string[]): Omit<TargetsRequest, 'targets'> {
     return {
       log: new MemoryLog(),
@@ -496,10 +501,7 @@ describe('stores (multi-store Glance)', () => {
     b.storesOffered = ['fast']
     const failure = await publishToTargets({
       ...toTargets(['fast', 'slow']),
-      targets: [
-        { label: 'lab/One', glance: a },
-        { label: 'lab/Two', glance: b }
-      ]
+      targets: oneAndTwo(a, b)
     }).catch((error: unknown) => error as Error)
     expect((failure as Error).message).toMatch(
       /^publishing to Glance failed at lab\/Two: stores: Glance lab\/Two has no store slow; it offers: fast/
@@ -520,10 +522,7 @@ describe('stores (multi-store Glance)', () => {
     await expect(
       publishToTargets({
         ...toTargets(['fast', 'slow']),
-        targets: [
-          { label: 'lab/One', glance: a },
-          { label: 'lab/Two', glance: b }
-        ]
+        targets: oneAndTwo(a, b)
       })
     ).rejects.toThrow(
       /^publishing to Glance failed at lab\/Two: import failed in slow .*no target keeps the new image/
@@ -544,8 +543,10 @@ describe('stores (multi-store Glance)', () => {
     )
     expect(glance.images.size).toBe(0)
 
+    // a Glance without copy-image: an earlier image missing a store is not reused
     const again = new FakeGlance()
     again.storesOffered = ['fast', 'slow']
+    again.importMethodsOffered = ['glance-direct']
     const old = again.add({
       name: 'arch-cloud-1',
       size: CONTENT.length,
@@ -558,5 +559,70 @@ describe('stores (multi-store Glance)', () => {
     expect(result.image.id).not.toBe(old.id)
     const reused = await publishImage(request(again, { stores: ['slow'] }))
     expect(reused.reused).toBe(true)
+  })
+
+  const earlier = (glance: FakeGlance): ReturnType<FakeGlance['add']> =>
+    glance.add({
+      name: 'arch-cloud-1',
+      size: CONTENT.length,
+      os_hash_value: sha('sha512'),
+      [FAMILY_PROPERTY]: 'arch-cloud',
+      stores: 'fast'
+    })
+
+  it('copies an earlier image into the stores it lacks (copy-image) instead of uploading; refused: uploads', async () => {
+    const glance = new FakeGlance()
+    glance.storesOffered = ['fast', 'slow']
+    const old = earlier(glance)
+    const events: string[] = []
+    const log = new MemoryLog()
+    const result = await publishToTargets({
+      ...toTargets(['fast', 'slow']),
+      log,
+      targets: [{ label: 'lab/One', glance }],
+      onCopying: (label, id, stores) => void events.push(`copying ${label} ${id} ${stores.join(',')}`),
+      onCreated: (label, id) => void events.push(`created ${label} ${id}`),
+      onSettled: (label, id, kept) => void events.push(`settled ${label} ${id} ${kept}`)
+    })
+    expect(result.targets[0]).toMatchObject({ reused: true, image: { id: old.id, stores: 'fast,slow' } })
+    expect(glance.calls.filter(call => /^(create|upload|stage|import)/.test(call))).toEqual([
+      `import ${old.id} copy-image slow`
+    ])
+    expect(events).toEqual([`copying lab/One ${old.id} slow`, `settled lab/One ${old.id} true`])
+    expect(log.lines.join('\n')).toContain(
+      `copying image ${old.id} (arch-cloud-1) into slow (copy-image, all must succeed)`
+    )
+
+    // Glance's default policy: copy-image for admins only; a member gets a new image
+    const member = new FakeGlance()
+    member.storesOffered = ['fast', 'slow']
+    member.copyForbidden = true
+    const theirs = earlier(member)
+    const memberLog = new MemoryLog()
+    const fresh = await publishImage(request(member, { stores: ['fast', 'slow'], log: memberLog }))
+    expect(fresh).toMatchObject({ reused: false, image: { stores: 'fast,slow' } })
+    expect(fresh.image.id).not.toBe(theirs.id)
+    expect(memberLog.lines.join('\n')).toMatch(
+      /copy-image of image img-1 into slow was refused \(Glance's default policy allows it to admins only\).*uploading a new image instead/
+    )
+  })
+
+  it('a copy this run made is taken out of the store again when another target fails', async () => {
+    const a = new FakeGlance()
+    const b = new FakeGlance()
+    a.storesOffered = b.storesOffered = ['fast', 'slow']
+    const old = earlier(a)
+    b.failUpload = new Error('disk full')
+    const settled: string[] = []
+    await expect(
+      publishToTargets({
+        ...toTargets(['fast', 'slow']),
+        targets: oneAndTwo(a, b),
+        onSettled: (label, id, kept) => void settled.push(`${label} ${id} ${kept}`)
+      })
+    ).rejects.toThrow(/^publishing to Glance failed at lab\/Two: disk full/)
+    expect(a.calls).toContain(`remove ${old.id} from slow`)
+    expect(a.images.get(old.id)).toMatchObject({ status: 'active', stores: 'fast' })
+    expect(settled.sort()).toEqual([`lab/One ${old.id} false`, 'lab/Two img-1 false'])
   })
 })

@@ -95,6 +95,8 @@ export interface WaitOptions {
   intervalMs?: number
   /** Stop waiting: the call rejects with the signal's reason. */
   signal?: AbortSignal
+  /** Wait too until the image is in every one of these stores (a copy-image into an active image). */
+  untilStores?: string[]
 }
 
 export interface ImportOptions {
@@ -151,6 +153,8 @@ export interface GlanceApi {
   importImage(id: string, method?: string, options?: ImportOptions): Promise<void>
   /** The store ids of a multi-store Glance (GET /v2/info/stores); throws where it has none. */
   storeIds(): Promise<string[]>
+  /** Take an image's data out of one store (DELETE /v2/stores/{store}/{id}); false when it was not in it. */
+  removeFromStore(id: string, store: string): Promise<boolean>
   waitForStatus(id: string, wanted: string, options?: WaitOptions): Promise<Image>
   projectId(): Promise<string | undefined>
   /** Whether images can be created hidden (`os_hidden`, image API >= 2.7). */
@@ -430,6 +434,18 @@ export class Glance implements GlanceApi {
     return (body.stores ?? []).flatMap(store => (typeof store.id === 'string' ? [store.id] : []))
   }
 
+  async removeFromStore(id: string, store: string): Promise<boolean> {
+    const response = await this.call(
+      'DELETE',
+      `/stores/${encodeURIComponent(store)}/${encodeURIComponent(id)}`,
+      {
+        accept: [404],
+        context: `removing image ${id} from store ${store}`
+      }
+    )
+    return response.status !== 404
+  }
+
   private async stream(
     pathName: string,
     id: string,
@@ -518,11 +534,18 @@ export class Glance implements GlanceApi {
         if (now) this.log.info(`Glance: image ${id} is being imported to ${now} (${last.status})`)
         importing = now
       }
-      if (last.status === wanted) return last
+      const stillMissing = (options.untilStores ?? []).filter(
+        store => !storeList(last?.stores).includes(store)
+      )
+      if (last.status === wanted && stillMissing.length === 0) return last
       if (last.status === 'killed' || last.status === 'deleted' || last.status === 'pending_delete') {
         throw new Error(`image ${id} became ${last.status} while waiting for ${wanted}`)
       }
-      const failed = storeList(last.os_glance_failed_import)
+      // a copy: only its own stores count, once Glance is no longer importing into them (an earlier
+      // copy's failure stays listed until the new task starts)
+      const failed = storeList(last.os_glance_failed_import).filter(
+        store => !options.untilStores || (options.untilStores.includes(store) && !now.includes(store))
+      )
       if (failed.length > 0) {
         throw new Error(
           `the import of image ${id} failed in store(s) ${failed.join(', ')} (os_glance_failed_import); status ${last.status}`
@@ -534,7 +557,7 @@ export class Glance implements GlanceApi {
       }
       if (Date.now() >= deadline) {
         throw new Error(
-          `image ${id} is still ${last.status} after ${Math.round(timeoutMs / 1000)} s (wanted ${wanted})`
+          `image ${id} is still ${last.status}${stillMissing.length > 0 ? ` and not in ${stillMissing.join(', ')}` : ''} after ${Math.round(timeoutMs / 1000)} s (wanted ${wanted})`
         )
       }
       await sleep(

@@ -96,6 +96,11 @@ export interface TargetsRequest extends Omit<
   /** Uploads at once (default 3). */
   parallel?: number
   onCreated?: (target: string, imageId: string) => void | Promise<void>
+  /**
+   * Called before an earlier image is copied into the stores it lacks (copy-image): register the
+   * copies for undoing. Settled through onSettled like a created image.
+   */
+  onCopying?: (target: string, imageId: string, stores: string[]) => void | Promise<void>
   onSettled?: (target: string, imageId: string, kept: boolean) => void | Promise<void>
   onProgress?: (target: string, progress: UploadProgress) => void
 }
@@ -248,6 +253,8 @@ interface Prepared {
   reused: boolean
   /** Created hidden (os_hidden) rather than under a staging name. */
   hidden: boolean
+  /** A reused image this run copied into these stores (copy-image): undone on failure. */
+  copiedTo?: string[]
 }
 
 /**
@@ -306,7 +313,13 @@ export async function publishToTargets(request: TargetsRequest): Promise<Targets
       : []
   )
   const fresh = prepared.filter(entry => !entry.reused)
+  const copied = prepared.filter(entry => entry.copiedTo)
   const rollback = async (): Promise<void> => {
+    for (const entry of copied) {
+      const { glance, label } = entry.target
+      const undone = await removeCopies(glance, entry.image.id, entry.copiedTo ?? [], labelled(log, label))
+      if (undone) await request.onSettled?.(label, entry.image.id, false)
+    }
     for (const entry of fresh) {
       const deleted = await deleteWithRetries(
         entry.target.glance,
@@ -347,7 +360,8 @@ export async function publishToTargets(request: TargetsRequest): Promise<Targets
       return fail(entry.target.label, error as Error, 'promoting the verified images failed at')
     }
   }
-  for (const entry of fresh) await request.onSettled?.(entry.target.label, entry.image.id, true)
+  for (const entry of [...fresh, ...copied])
+    await request.onSettled?.(entry.target.label, entry.image.id, true)
 
   const results: TargetResult[] = []
   for (const entry of prepared) {
@@ -403,34 +417,18 @@ async function prepareTarget(
   if (request.stores?.length) await checkStores(glance, request.stores, target.label)
   const owner = await glance.projectId()
   if (request.reuse !== false) {
-    const names = [request.name, ...(request.stableName ? [request.stableName] : [])]
-    const family = await glance.listImages({
-      visibility: 'all',
-      ...(owner ? { owner } : {}),
-      properties: { [FAMILY_PROPERTY]: request.family },
-      sort: 'created_at:desc'
-    })
-    const candidates = family.filter(
-      candidate =>
-        names.includes(candidate.name ?? '') &&
-        candidate[FAMILY_PROPERTY] === request.family &&
-        (!owner || candidate.owner === owner)
-    )
-    const image = candidates.find(
-      candidate =>
-        candidate.status === 'active' &&
-        matchesContent(candidate, digest) &&
-        missingStores(candidate, request.stores).length === 0
-    )
-    if (image) {
-      log.info(`image ${image.id} (${image.name}) already holds these bytes; not uploading again`)
-      await ensureShared(glance, image, request.shareWith ?? [], log)
-      return { target, owner, image, reused: true, hidden: false }
+    const { ready, copyable, others, names } = await reusable(request, glance, owner, digest)
+    if (ready) {
+      log.info(`image ${ready.id} (${ready.name}) already holds these bytes; not uploading again`)
+      await ensureShared(glance, ready, request.shareWith ?? [], log)
+      return { target, owner, image: ready, reused: true, hidden: false }
     }
-    if (candidates.length > 0) {
+    const copy = copyable ? await copyIntoStores(request, target, copyable) : undefined
+    if (copy) return { target, owner, image: copy.image, reused: true, hidden: false, copiedTo: copy.stores }
+    if (others.length > 0) {
       log.info(
-        `${candidates.length} other image(s) named ${names.join(' or ')} exist in family ${request.family} ` +
-          `(${candidates.map(candidate => `${candidate.id} ${candidate.status}`).join(', ')}); creating a new one`
+        `${others.length} other image(s) named ${names.join(' or ')} exist in family ${request.family} ` +
+          `(${others.map(candidate => `${candidate.id} ${candidate.status}`).join(', ')}); creating a new one`
       )
     }
   }
@@ -461,6 +459,122 @@ async function prepareTarget(
         throw signal.reason as Error
       })
     }
+  }
+}
+
+/**
+ * Earlier images of this name (or the stable name) and family in our project: one that holds these
+ * bytes in every requested store (`ready`), else one that holds them in fewer (`copyable`).
+ */
+async function reusable(
+  request: TargetsRequest,
+  glance: GlanceApi,
+  owner: string | undefined,
+  digest: LocalDigest
+): Promise<{ ready?: Image; copyable?: Image; others: Image[]; names: string[] }> {
+  const names = [request.name, ...(request.stableName ? [request.stableName] : [])]
+  const family = await glance.listImages({
+    visibility: 'all',
+    ...(owner ? { owner } : {}),
+    properties: { [FAMILY_PROPERTY]: request.family },
+    sort: 'created_at:desc'
+  })
+  const others = family.filter(
+    candidate =>
+      names.includes(candidate.name ?? '') &&
+      candidate[FAMILY_PROPERTY] === request.family &&
+      (!owner || candidate.owner === owner)
+  )
+  const holding = others.filter(
+    candidate => candidate.status === 'active' && matchesContent(candidate, digest)
+  )
+  const ready = holding.find(candidate => missingStores(candidate, request.stores).length === 0)
+  return { ...(ready ? { ready } : { copyable: holding[0] }), others, names }
+}
+
+/**
+ * Copy an earlier image that holds these bytes into the stores it lacks (copy-image, all must
+ * succeed) instead of uploading a new one; registered for undoing before it is asked for. Undefined
+ * (upload a new image) where Glance offers no copy-image or refuses it: its default policy allows it
+ * to admins only. The wait is not cancelled: a copy Glance has begun is finished, then undone.
+ */
+async function copyIntoStores(
+  request: TargetsRequest,
+  target: PublishTarget,
+  image: Image
+): Promise<{ image: Image; stores: string[] } | undefined> {
+  const { glance, label } = target
+  const log = labelled(request.log, label)
+  const stores = missingStores(image, request.stores)
+  if (!(await glance.importMethods()).includes('copy-image')) {
+    log.info(
+      `image ${image.id} holds these bytes but is not in ${stores.join(', ')}, and this Glance offers no copy-image; uploading a new image`
+    )
+    return undefined
+  }
+  await request.onCopying?.(label, image.id, stores)
+  try {
+    await glance.importImage(image.id, 'copy-image', { stores })
+  } catch (error) {
+    await request.onSettled?.(label, image.id, false)
+    if (!(error instanceof OpenStackError && error.status === 403)) throw error
+    log.warning(
+      `copy-image of image ${image.id} into ${stores.join(', ')} was refused (Glance's default policy allows it to admins only): ${error.message}; uploading a new image instead`
+    )
+    return undefined
+  }
+  log.info(
+    `copying image ${image.id} (${image.name}) into ${stores.join(', ')} (copy-image, all must succeed)`
+  )
+  try {
+    const copied = await glance.waitForStatus(image.id, 'active', {
+      timeoutMs: request.activeTimeoutMs ?? 30 * 60_000,
+      untilStores: stores
+    })
+    log.info(
+      `image ${image.id} already holds these bytes and is now in ${storeList(copied.stores).join(', ')}; not uploading again`
+    )
+    await ensureShared(glance, copied, request.shareWith ?? [], log)
+    return { image: copied, stores }
+  } catch (error) {
+    // Glance takes a failed copy out of the stores itself (all_stores_must_succeed); this is for
+    // whatever landed before the failure was seen
+    if (await removeCopies(glance, image.id, stores, log)) await request.onSettled?.(label, image.id, false)
+    throw error
+  }
+}
+
+/**
+ * Take the copies a run made out of `stores` again (the image itself was there before): waits while
+ * Glance is still copying into them (a copy it finishes later would stay). Never throws; true when
+ * none is left.
+ */
+export async function removeCopies(
+  glance: GlanceApi,
+  imageId: string,
+  stores: string[],
+  log: Logger,
+  options: { waitMs?: number; intervalMs?: number } = {}
+): Promise<boolean> {
+  try {
+    const deadline = Date.now() + (options.waitMs ?? 120_000)
+    for (;;) {
+      const image = await glance.findImage(imageId)
+      if (!image) return true
+      const importing = storeList(image.os_glance_importing_to_stores).filter(store => stores.includes(store))
+      if (importing.length === 0 || Date.now() >= deadline) break
+      await sleep(options.intervalMs ?? 2000)
+    }
+    for (const store of stores) {
+      if (await glance.removeFromStore(imageId, store))
+        log.info(`took image ${imageId} out of store ${store} again`)
+    }
+    return true
+  } catch (error) {
+    log.warning(
+      `could not take image ${imageId} out of store(s) ${stores.join(', ')} again: ${(error as Error).message}`
+    )
+    return false
   }
 }
 
@@ -793,6 +907,28 @@ export function archImageProperties(options: ImagePropertiesOptions = {}): Recor
   }
 }
 
+/** What a run left unsettled in one Glance: an image it created, or copies it made (`stores`). */
+export interface Unsettled {
+  imageId: string
+  /** Set: the image was there before; only its copies into these stores are the run's. */
+  stores?: string[]
+}
+
+/** Delete an unsettled image, or take an earlier image out of the stores the run copied it into. */
+export async function undoUnsettled(glance: GlanceApi, unsettled: Unsettled, log: Logger): Promise<void> {
+  const { imageId, stores } = unsettled
+  if (stores) {
+    if (!(await removeCopies(glance, imageId, stores, labelled(log, '')))) {
+      throw new Error(`could not take Glance image ${imageId} out of store(s) ${stores.join(', ')} again`)
+    }
+    return
+  }
+  const existed = await glance.deleteImage(imageId)
+  log.info(
+    existed ? `Glance: deleted unfinished image ${imageId}` : `Glance: image ${imageId} is already gone`
+  )
+}
+
 /** A stored token Glance refused: there are no credentials here to get another one. */
 class StoredTokenRefused extends Error {}
 
@@ -802,7 +938,7 @@ class StoredTokenRefused extends Error {}
  */
 export async function deleteWithStoredToken(
   access: GlanceAccess,
-  imageId: string,
+  unsettled: Unsettled,
   log: Logger
 ): Promise<'deleted' | 'refused'> {
   const stored: TokenSource = {
@@ -814,10 +950,7 @@ export async function deleteWithStoredToken(
   }
   const http = new HttpClient(access)
   try {
-    const existed = await new Glance(stored, access.endpoint, http, log).deleteImage(imageId)
-    log.info(
-      existed ? `Glance: deleted unfinished image ${imageId}` : `Glance: image ${imageId} is already gone`
-    )
+    await undoUnsettled(new Glance(stored, access.endpoint, http, log), unsettled, log)
     return 'deleted'
   } catch (error) {
     if (error instanceof StoredTokenRefused) return 'refused'
@@ -833,17 +966,15 @@ export async function deleteWithStoredToken(
  */
 export async function deleteUnsettledImage(
   settings: OpenStackSettings,
-  imageId: string,
+  unsettled: Unsettled,
   log: Logger
 ): Promise<boolean> {
+  const { imageId } = unsettled
   let connection
   let tokens: readonly string[] = []
   try {
     connection = await connectGlance(settings, log, { onTokens: issued => (tokens = issued) })
-    const existed = await connection.glance.deleteImage(imageId)
-    log.info(
-      existed ? `Glance: deleted unfinished image ${imageId}` : `Glance: image ${imageId} is already gone`
-    )
+    await undoUnsettled(connection.glance, unsettled, log)
     return true
   } catch (error) {
     log.warning(`Glance: could not delete unfinished image ${imageId}: ${(error as Error).message}`)

@@ -16,6 +16,11 @@ export type GlanceImageResource = {
   /** The target (`<cloud>/<region>`) it was created in, when there are several. */
   target?: string
   /**
+   * Set when the image was there before the run, which only copied it into these stores
+   * (copy-image): releasing takes it out of them again instead of deleting it.
+   */
+  stores?: string[]
+  /**
    * What deleting it takes without the credentials: Glance's v2 root, Keystone and TLS, and the run's
    * current token (masked; the state is read by this job's post step only; revoked at the run's end).
    */
@@ -54,8 +59,12 @@ export function describe(resource: Resource): string {
       return `stop gpg-agent of ${resource.homedir}`
     case 'process':
       return `stop process group ${resource.pid}`
-    case 'glance-image':
-      return `delete the unfinished Glance image ${resource.imageId} (${resource.name}${resource.target ? ` in ${resource.target}` : ''})`
+    case 'glance-image': {
+      const where = `${resource.name}${resource.target ? ` in ${resource.target}` : ''}`
+      return resource.stores
+        ? `take Glance image ${resource.imageId} (${where}) out of store(s) ${resource.stores.join(', ')} again`
+        : `delete the unfinished Glance image ${resource.imageId} (${where})`
+    }
     case 'keystone-tokens':
       return `revoke the run's Keystone token(s) at ${resource.keystone.authUrl}`
     case 'lock':

@@ -6,7 +6,7 @@ import { describeAuth } from '../openstack/config.js'
 import { connectGlance, type GlanceConnection, type Image } from '../openstack/glance.js'
 import { hashFile } from '../util/hash.js'
 import { keystoneAccess } from '../openstack/keystone.js'
-import { archImageProperties, checkStores, publishToTargets } from '../openstack/publish.js'
+import { archImageProperties, checkStores, publishToTargets, undoUnsettled } from '../openstack/publish.js'
 import { previewTagPrefix, publishedImageName, type Config } from '../config/config.js'
 import type { Context } from '../pipeline/context.js'
 import { formatBytes } from '../pipeline/report.js'
@@ -27,7 +27,7 @@ export const openstackStage: Stage = {
     ctx.teardown.imageDeleter = async image => {
       const target = connected.find(candidate => candidate.label === image.target) ?? connected[0]
       if (!target) throw new Error(`no OpenStack connection to delete Glance image ${image.imageId}`)
-      await target.connection.glance.deleteImage(image.imageId)
+      await undoUnsettled(target.connection.glance, image, ctx.log)
     }
     for (const target of glance.targets) {
       ctx.log.info(`Keystone${several ? ` (${target.label})` : ''}: ${describeAuth(target.settings)}`)
@@ -160,7 +160,8 @@ export const publishStage: Stage = {
     const imageResource = (
       label: string,
       imageId: string,
-      token: string | undefined
+      token: string | undefined,
+      stores: string[] | undefined
     ): GlanceImageResource => {
       const connection = connectionOf(label)
       const settings = glance.targets.find(target => target.label === label)?.settings ?? glance.settings
@@ -169,10 +170,20 @@ export const publishStage: Stage = {
         imageId,
         name: ctx.imageName,
         ...(several ? { target: label } : {}),
+        ...(stores ? { stores } : {}),
         ...(token
           ? { glance: { ...keystoneAccess(settings), endpoint: connection.glance.endpoint, token } }
           : {})
       }
+    }
+    // a created image (or copies of an earlier one) joins the teardown stack until it is settled
+    const register = (label: string, id: string, stores: string[] | undefined): void => {
+      const session = connectionOf(label).session
+      const handle = ctx.teardown.push(imageResource(label, id, session.currentToken(), stores))
+      const unfollow = session.onTokens(tokens =>
+        ctx.teardown.update(handle, imageResource(label, id, tokens.at(-1), stores))
+      )
+      handles.set(`${label} ${id}`, { handle, unfollow })
     }
     const result = await publishToTargets({
       targets: targets.map(target => ({ label: target.label, glance: target.connection.glance })),
@@ -202,14 +213,8 @@ export const publishStage: Stage = {
       rotate: glance.rotate,
       ...(glance.stableName ? { stableName: glance.stableName } : {}),
       digest: { size: image.size, sha256: image.sha256, sha512: image.sha512 },
-      onCreated: (label, id) => {
-        const session = connectionOf(label).session
-        const handle = ctx.teardown.push(imageResource(label, id, session.currentToken()))
-        const unfollow = session.onTokens(tokens =>
-          ctx.teardown.update(handle, imageResource(label, id, tokens.at(-1)))
-        )
-        handles.set(`${label} ${id}`, { handle, unfollow })
-      },
+      onCreated: (label, id) => register(label, id, undefined),
+      onCopying: (label, id, stores) => register(label, id, stores),
       onSettled: (label, id) => {
         const held = handles.get(`${label} ${id}`)
         if (!held) return

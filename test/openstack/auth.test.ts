@@ -255,12 +255,12 @@ describe('Keystone auth and the image endpoint', () => {
     const image = await glance.createImage({ name: 'auth-stored-token', diskFormat: 'raw' })
     const stored = { ...keystoneAccess(settings), endpoint: glance.endpoint, token: await session.token() }
     await revoke(stored.token)
-    expect(await deleteWithStoredToken(stored, image.id, log)).toBe('refused')
+    expect(await deleteWithStoredToken(stored, { imageId: image.id }, log)).toBe('refused')
     expect(await glance.findImage(image.id)).toBeDefined()
 
     const fresh = { ...stored, token: await session.token() }
     secrets.push(fresh.token)
-    expect(await deleteWithStoredToken(fresh, image.id, log)).toBe('deleted')
+    expect(await deleteWithStoredToken(fresh, { imageId: image.id }, log)).toBe('deleted')
     expect(await glance.findImage(image.id)).toBeUndefined()
 
     // with credentials (the post step's fallback): the token it took is revoked afterwards
@@ -268,7 +268,7 @@ describe('Keystone auth and the image endpoint', () => {
     const taken: string[] = []
     const fallbackLog = { ...recordingLog(), setSecret: (value: string) => void taken.push(value) }
     recorders.push(fallbackLog)
-    expect(await deleteUnsettledImage(settings, other.id, fallbackLog)).toBe(true)
+    expect(await deleteUnsettledImage(settings, { imageId: other.id }, fallbackLog)).toBe(true)
     expect(await glance.findImage(other.id)).toBeUndefined()
     expect(taken).toHaveLength(1)
     secrets.push(...taken)

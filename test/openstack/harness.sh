@@ -9,7 +9,8 @@
 #                                 run one more glance-api on PORT in the foreground (the same db and store
 #                                 as RegionOne's, or RegionTwo's with glance2; its own store dir then), for
 #                                 tests that kill Glance without disturbing the shared one; multistore: two
-#                                 file stores, fast (the default) and slow, in DIR/glance2/stores-PORT/
+#                                 file stores, fast (the default) and slow, in DIR/glance2/stores-PORT/,
+#                                 and copy-image besides glance-direct
 #
 # One Keystone with two regions: RegionOne's glance-api (DIR/glance) and RegionTwo's (DIR/glance2), each
 # with its own port, database and store, both in the catalog. Users: admin, member (project demo) and
@@ -530,11 +531,13 @@ glance_extra() {
   extra=$DIR/$sub/extra-$port.conf
   printf '[DEFAULT]\nbind_port = %s\nlog_file = %s/%s/glance-api-%s.log\n' "$port" "$DIR" "$sub" "$port" >"$extra"
   if [[ $mode == multistore ]]; then
-    # Glance's multi-store: named backends; staging and tasks stay in the reserved os_glance_* stores
+    # Glance's multi-store: named backends; staging and tasks stay in the reserved os_glance_* stores;
+    # copy-image (admins only by Glance's default policy) copies an active image into more stores
     local stores=$DIR/$sub/stores-$port
     mkdir -p "$stores/fast" "$stores/slow"
     cat >>"$extra" <<EOF
 enabled_backends = fast:file, slow:file
+enabled_import_methods = [glance-direct, copy-image]
 [glance_store]
 default_backend = fast
 [fast]

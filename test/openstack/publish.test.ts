@@ -319,9 +319,9 @@ describe('publishImage against Glance', () => {
     made.add(leftover.id)
     const settings = resolveOpenStackSettings(memberEnv(h))
     const recorder = log()
-    expect(await deleteUnsettledImage(settings, leftover.id, recorder)).toBe(true)
+    expect(await deleteUnsettledImage(settings, { imageId: leftover.id }, recorder)).toBe(true)
     expect(await glance.findImage(leftover.id)).toBeUndefined()
-    expect(await deleteUnsettledImage(settings, leftover.id, recorder)).toBe(true)
+    expect(await deleteUnsettledImage(settings, { imageId: leftover.id }, recorder)).toBe(true)
     expect(recorder.lines).toContain(`Glance: image ${leftover.id} is already gone`)
   })
 

@@ -11,8 +11,10 @@ import {
   type ImportOptions,
   type ListFilters,
   type PatchOperation,
-  type UploadOptions
+  type UploadOptions,
+  type WaitOptions
 } from '../../src/openstack/glance.js'
+import { OpenStackError } from '../../src/openstack/http.js'
 import { hashFile } from '../../src/util/hash.js'
 
 /** The project our fake token is scoped to (images' owner). */
@@ -127,8 +129,9 @@ export class FakeGlance implements GlanceApi {
   async listMembers() {
     return this.members.map(member_id => ({ member_id, status: 'pending' }))
   }
+  importMethodsOffered = ['glance-direct', 'copy-image']
   async importMethods() {
-    return ['glance-direct']
+    return this.importMethodsOffered
   }
   private async take(id: string, file: string, options: UploadOptions = {}) {
     this.duringUpload?.()
@@ -169,27 +172,62 @@ export class FakeGlance implements GlanceApi {
     this.calls.push(`stage ${id}`)
     return this.take(id, file, options)
   }
+  /** copy-image answers 403 (Glance's default policy: admins only). */
+  copyForbidden = false
   async importImage(id: string, method = 'glance-direct', options: ImportOptions = {}) {
     const stores = options.stores ?? []
     this.calls.push(`import ${id} ${method}${stores.length > 0 ? ` ${stores.join(',')}` : ''}`)
+    if (method === 'copy-image' && this.copyForbidden) {
+      const url = `${this.endpoint}/images/${id}/import`
+      throw new OpenStackError(
+        `POST ${url} returned 403: Forbidden`,
+        403,
+        'POST',
+        url,
+        undefined,
+        'Forbidden'
+      )
+    }
     if (stores.length === 0) return
     const image = await this.getImage(id)
+    if (method === 'copy-image') {
+      if (this.failingStore && stores.includes(this.failingStore)) {
+        image.os_glance_failed_import = this.failingStore
+      } else {
+        image.stores = [...new Set([...String(image.stores ?? '').split(','), ...stores])]
+          .filter(Boolean)
+          .join(',')
+      }
+      return
+    }
     if (this.failingStore && stores.includes(this.failingStore)) {
       Object.assign(image, { status: 'queued', os_glance_failed_import: this.failingStore })
     } else {
       image.stores = stores.join(',')
     }
   }
+  async removeFromStore(id: string, store: string) {
+    this.calls.push(`remove ${id} from ${store}`)
+    const image = await this.getImage(id)
+    const held = String(image.stores ?? '').split(',')
+    if (!held.includes(store)) return false
+    image.stores = held.filter(candidate => candidate !== store).join(',')
+    return true
+  }
   async storeIds() {
     this.calls.push('stores')
     if (!this.storesOffered) throw new Error('this Glance has no multiple stores')
     return this.storesOffered
   }
-  async waitForStatus(id: string, wanted: string) {
+  async waitForStatus(id: string, wanted: string, options: WaitOptions = {}) {
     const image = await this.getImage(id)
     if (image.os_glance_failed_import)
       throw new Error(`import failed in ${String(image.os_glance_failed_import)}`)
     if (image.status !== wanted) throw new Error(`${id} is ${image.status}`)
+    const missing = (options.untilStores ?? []).filter(
+      store => !String(image.stores).split(',').includes(store)
+    )
+    if (missing.length > 0) throw new Error(`${id} is not in ${missing.join(', ')}`)
     return image
   }
 }
