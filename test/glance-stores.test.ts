@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } fr
 import path from 'node:path'
 import { resolveOpenStackSettings } from '../src/openstack/config.js'
 import { connectGlance, type Image } from '../src/openstack/glance.js'
-import { removeCopies } from '../src/openstack/publish.js'
+import { removeCopies } from '../src/openstack/stores.js'
 import {
   adminEnv,
   cloudsEntry,

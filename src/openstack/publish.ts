@@ -2,9 +2,9 @@
 // target reuse an identical image from an earlier run, or create a hidden one, upload and verify it;
 // only when every target holds a verified image are the new ones promoted (made visible, named); any
 // failure deletes the new image in every target. Then the stable name moves and the family rotates.
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { OpenStackSettings } from './config.js'
 import type { UploadProgress } from './http.js'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { hashFile } from '../util/hash.js'
 import { HttpClient, OpenStackError } from './http.js'
 import type {
@@ -18,6 +18,7 @@ import type {
 } from './glance.js'
 import { connectGlance, Glance, ImageVerificationError, storeList, verifyImage } from './glance.js'
 import { keystoneAccess, revokeStoredTokens, type Logger, type TokenSource } from './keystone.js'
+import { checkStores, copyIntoStores, missingStores, removeCopies } from './stores.js'
 
 /** Set on every image we create; rotation only ever looks at images carrying it. */
 export const FAMILY_PROPERTY = 'arch_image_family'
@@ -423,8 +424,20 @@ async function prepareTarget(
       await ensureShared(glance, ready, request.shareWith ?? [], log)
       return { target, owner, image: ready, reused: true, hidden: false }
     }
-    const copy = copyable ? await copyIntoStores(request, target, copyable) : undefined
-    if (copy) return { target, owner, image: copy.image, reused: true, hidden: false, copiedTo: copy.stores }
+    if (copyable) {
+      const stores = missingStores(copyable, request.stores)
+      const copied = await copyIntoStores(glance, copyable, stores, {
+        label: target.label,
+        log,
+        timeoutMs: request.activeTimeoutMs ?? 30 * 60_000,
+        ...(request.onCopying ? { onCopying: request.onCopying } : {}),
+        ...(request.onSettled ? { onSettled: request.onSettled } : {})
+      })
+      if (copied) {
+        await ensureShared(glance, copied, request.shareWith ?? [], log)
+        return { target, owner, image: copied, reused: true, hidden: false, copiedTo: stores }
+      }
+    }
     if (others.length > 0) {
       log.info(
         `${others.length} other image(s) named ${names.join(' or ')} exist in family ${request.family} ` +
@@ -490,120 +503,6 @@ async function reusable(
   )
   const ready = holding.find(candidate => missingStores(candidate, request.stores).length === 0)
   return { ...(ready ? { ready } : { copyable: holding[0] }), others, names }
-}
-
-/**
- * Copy an earlier image that holds these bytes into the stores it lacks (copy-image, all must
- * succeed) instead of uploading a new one; registered for undoing before it is asked for. Undefined
- * (upload a new image) where Glance offers no copy-image or refuses it: its default policy allows it
- * to admins only. The wait is not cancelled: a copy Glance has begun is finished, then undone.
- */
-async function copyIntoStores(
-  request: TargetsRequest,
-  target: PublishTarget,
-  image: Image
-): Promise<{ image: Image; stores: string[] } | undefined> {
-  const { glance, label } = target
-  const log = labelled(request.log, label)
-  const stores = missingStores(image, request.stores)
-  if (!(await glance.importMethods()).includes('copy-image')) {
-    log.info(
-      `image ${image.id} holds these bytes but is not in ${stores.join(', ')}, and this Glance offers no copy-image; uploading a new image`
-    )
-    return undefined
-  }
-  await request.onCopying?.(label, image.id, stores)
-  try {
-    await glance.importImage(image.id, 'copy-image', { stores })
-  } catch (error) {
-    await request.onSettled?.(label, image.id, false)
-    if (!(error instanceof OpenStackError && error.status === 403)) throw error
-    log.warning(
-      `copy-image of image ${image.id} into ${stores.join(', ')} was refused (Glance's default policy allows it to admins only): ${error.message}; uploading a new image instead`
-    )
-    return undefined
-  }
-  log.info(
-    `copying image ${image.id} (${image.name}) into ${stores.join(', ')} (copy-image, all must succeed)`
-  )
-  try {
-    const copied = await glance.waitForStatus(image.id, 'active', {
-      timeoutMs: request.activeTimeoutMs ?? 30 * 60_000,
-      untilStores: stores
-    })
-    log.info(
-      `image ${image.id} already holds these bytes and is now in ${storeList(copied.stores).join(', ')}; not uploading again`
-    )
-    await ensureShared(glance, copied, request.shareWith ?? [], log)
-    return { image: copied, stores }
-  } catch (error) {
-    // Glance takes a failed copy out of the stores itself (all_stores_must_succeed); this is for
-    // whatever landed before the failure was seen
-    if (await removeCopies(glance, image.id, stores, log)) await request.onSettled?.(label, image.id, false)
-    throw error
-  }
-}
-
-/**
- * Take the copies a run made out of `stores` again (the image itself was there before): waits while
- * Glance is still copying into them (a copy it finishes later would stay). Never throws; true when
- * none is left.
- */
-export async function removeCopies(
-  glance: GlanceApi,
-  imageId: string,
-  stores: string[],
-  log: Logger,
-  options: { waitMs?: number; intervalMs?: number } = {}
-): Promise<boolean> {
-  try {
-    const deadline = Date.now() + (options.waitMs ?? 120_000)
-    for (;;) {
-      const image = await glance.findImage(imageId)
-      if (!image) return true
-      const importing = storeList(image.os_glance_importing_to_stores).filter(store => stores.includes(store))
-      if (importing.length === 0 || Date.now() >= deadline) break
-      await sleep(options.intervalMs ?? 2000)
-    }
-    for (const store of stores) {
-      if (await glance.removeFromStore(imageId, store))
-        log.info(`took image ${imageId} out of store ${store} again`)
-    }
-    return true
-  } catch (error) {
-    log.warning(
-      `could not take image ${imageId} out of store(s) ${stores.join(', ')} again: ${(error as Error).message}`
-    )
-    return false
-  }
-}
-
-/** The requested stores an image is not in (Glance's `stores` property, comma separated). */
-function missingStores(image: Image, stores: string[] | undefined): string[] {
-  const held = new Set(storeList(image.stores))
-  return (stores ?? []).filter(store => !held.has(store))
-}
-
-/**
- * Every requested store must exist in the target (GET /v2/info/stores): checked before any disk is
- * touched, and again before the upload. The error names the input, the target and what it offers.
- */
-export async function checkStores(glance: GlanceApi, stores: string[], label: string): Promise<void> {
-  const where = label ? `Glance ${label}` : 'Glance'
-  let offered: string[]
-  try {
-    offered = await glance.storeIds()
-  } catch (error) {
-    throw new Error(`stores: ${where} cannot import into stores: ${(error as Error).message}`, {
-      cause: error
-    })
-  }
-  const unknown = stores.filter(store => !offered.includes(store))
-  if (unknown.length > 0) {
-    throw new Error(
-      `stores: ${where} has no store ${unknown.join(', ')}; it offers: ${offered.join(', ') || 'none'}`
-    )
-  }
 }
 
 /** Messages prefixed with the target (when there are several). */
