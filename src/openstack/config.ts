@@ -429,10 +429,6 @@ function passwordAuth(
   if (!auth.password) problems.push(`password auth needs ${where('password')}`)
   const userDomainName = auth.user_domain_name ?? (auth.user_domain_id ? undefined : auth.domain_name)
   const userDomainId = auth.user_domain_id ?? (userDomainName ? undefined : (auth.domain_id ?? defaultDomain))
-  const projectDomainName =
-    auth.project_domain_name ?? (auth.project_domain_id ? undefined : auth.domain_name)
-  const projectDomainId =
-    auth.project_domain_id ?? (projectDomainName ? undefined : (auth.domain_id ?? defaultDomain))
   if (!auth.project_name && !auth.project_id) {
     problems.push(
       `password auth needs a project to scope the token to (images belong to a project): set ` +
@@ -447,13 +443,24 @@ function passwordAuth(
       username: auth.user_id ? undefined : auth.username,
       userId: auth.user_id,
       userDomainName: auth.user_id ? undefined : userDomainName,
-      userDomainId: auth.user_id ? undefined : userDomainId,
-      projectName: auth.project_id ? undefined : auth.project_name,
-      projectId: auth.project_id,
-      projectDomainName: auth.project_id ? undefined : projectDomainName,
-      projectDomainId: auth.project_id ? undefined : projectDomainId
-    })
+      userDomainId: auth.user_id ? undefined : userDomainId
+    }),
+    ...projectScope(auth)
   }
+}
+
+/** The project a token is scoped to: by id, or by name in its domain (OSC's fallbacks); none without either. */
+function projectScope(
+  auth: Values
+): Pick<TokenAuth, 'projectId' | 'projectName' | 'projectDomainName' | 'projectDomainId'> {
+  if (auth.project_id) return { projectId: auth.project_id }
+  if (!auth.project_name) return {}
+  const projectDomainName =
+    auth.project_domain_name ?? (auth.project_domain_id ? undefined : auth.domain_name)
+  const projectDomainId =
+    auth.project_domain_id ??
+    (projectDomainName ? undefined : (auth.domain_id ?? auth.default_domain ?? 'default'))
+  return defined({ projectName: auth.project_name, projectDomainName, projectDomainId })
 }
 
 function applicationCredentialAuth(
@@ -518,23 +525,7 @@ function tokenAuth(
   where: (field: AuthField) => string
 ): OpenStackAuth {
   if (!auth.token) problems.push(`token auth needs ${where('token')}`)
-  const defaultDomain = auth.default_domain ?? 'default'
-  const projectDomainName =
-    auth.project_domain_name ?? (auth.project_domain_id ? undefined : auth.domain_name)
-  const projectDomainId =
-    auth.project_domain_id ?? (projectDomainName ? undefined : (auth.domain_id ?? defaultDomain))
-  const byName = !auth.project_id && auth.project_name
-  return {
-    type: 'v3token',
-    authUrl,
-    token: auth.token ?? '',
-    ...defined({
-      projectId: auth.project_id,
-      projectName: byName ? auth.project_name : undefined,
-      projectDomainName: byName ? projectDomainName : undefined,
-      projectDomainId: byName ? projectDomainId : undefined
-    })
-  }
+  return { type: 'v3token', authUrl, token: auth.token ?? '', ...projectScope(auth) }
 }
 
 /** interface, insecure, cacert and the image endpoint override, each checked. */
