@@ -10,6 +10,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
+  addImageRegion,
   adminEnv,
   appCredentialEnv,
   expectNoSecrets,
@@ -17,6 +18,7 @@ import {
   makeQcow2,
   memberEnv,
   openstackCli,
+  removeImageRegion,
   revokeToken,
   sha512Of,
   startHarness,
@@ -301,13 +303,7 @@ describe('failures', () => {
     // A region of its own, so no other test can pick this endpoint.
     const region = `insecure-${suffix}`
     const glance = 'http://glance.example.org:9292'
-    await openstackCli(['region', 'create', region], adminEnv(h))
-    const endpoint = JSON.parse(
-      await openstackCli(
-        ['endpoint', 'create', '-f', 'json', '--region', region, 'image', 'public', glance],
-        adminEnv(h)
-      )
-    ) as { id: string }
+    const endpointId = await addImageRegion(h, region, glance)
     try {
       const runDir = newRunDir()
       const run = record(
@@ -324,8 +320,7 @@ describe('failures', () => {
       expect(run.summary).toMatch(/<td>disk<\/td><td>-<\/td><td>not run<\/td>/)
       expect(leaksUnder(runDir)).toEqual({ loops: [], mounts: [] })
     } finally {
-      await openstackCli(['endpoint', 'delete', endpoint.id], adminEnv(h))
-      await openstackCli(['region', 'delete', region], adminEnv(h))
+      await removeImageRegion(h, region, endpointId)
     }
   }, 300_000)
 

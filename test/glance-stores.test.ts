@@ -10,6 +10,7 @@ import { resolveOpenStackSettings } from '../src/openstack/config.js'
 import { connectGlance, type Image } from '../src/openstack/glance.js'
 import { removeCopies } from '../src/openstack/stores.js'
 import {
+  addImageRegion,
   adminEnv,
   cloudsEntry,
   expectNoSecrets,
@@ -17,8 +18,8 @@ import {
   freePort,
   makeQcow2,
   memberEnv,
-  openstackCli,
   recordingLog,
+  removeImageRegion,
   startHarness,
   stopHarness,
   type HarnessEnv
@@ -90,15 +91,7 @@ beforeAll(async () => {
   extra = new ExtraGlance(h, await freePort(), 'glance2', 'multistore')
   await extra.start()
   region = `Stores-${suffix}`
-  await openstackCli(['region', 'create', region], adminEnv(h))
-  endpointId = (
-    JSON.parse(
-      await openstackCli(
-        ['endpoint', 'create', '-f', 'json', '--region', region, 'image', 'public', extra.url],
-        adminEnv(h)
-      )
-    ) as { id: string }
-  ).id
+  endpointId = await addImageRegion(h, region, extra.url)
 }, 300_000)
 
 afterAll(async () => {
@@ -121,8 +114,7 @@ afterAll(async () => {
       }
     }
     await extra?.kill('SIGTERM')
-    if (endpointId) await openstackCli(['endpoint', 'delete', endpointId], adminEnv(h)).catch(() => '')
-    if (region) await openstackCli(['region', 'delete', region], adminEnv(h)).catch(() => '')
+    if (endpointId) await removeImageRegion(h, region, endpointId).catch(() => undefined)
     if (extra) rmSync(path.dirname(extra.storeDirOf('fast')), { recursive: true, force: true })
   } finally {
     await stopHarness()

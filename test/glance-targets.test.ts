@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { resolveOpenStackSettings } from '../src/openstack/config.js'
 import { connectGlance, type Image } from '../src/openstack/glance.js'
 import {
-  adminEnv,
+  addImageRegion,
   cloudsEntry,
   expectNoSecrets,
   ExtraGlance,
@@ -19,6 +19,7 @@ import {
   memberEnv,
   openstackCli,
   recordingLog,
+  removeImageRegion,
   secondEnv,
   sha512Of,
   startHarness,
@@ -90,14 +91,7 @@ async function listedNames(env: Record<string, string>, family: string): Promise
 /** A region of the test's own whose image endpoint is `url` (a glance-api the test may kill). */
 async function regionFor(url: string): Promise<string> {
   const region = `Kill-${suffix}`
-  await openstackCli(['region', 'create', region], adminEnv(h))
-  const endpoint = JSON.parse(
-    await openstackCli(
-      ['endpoint', 'create', '-f', 'json', '--region', region, 'image', 'public', url],
-      adminEnv(h)
-    )
-  ) as { id: string }
-  regionsMade.push({ region, endpoint: endpoint.id })
+  regionsMade.push({ region, endpoint: await addImageRegion(h, region, url) })
   return region
 }
 
@@ -110,8 +104,7 @@ afterAll(async () => {
   try {
     for (const extra of extras) await extra.kill('SIGTERM')
     for (const { region, endpoint } of regionsMade) {
-      await openstackCli(['endpoint', 'delete', endpoint], adminEnv(h)).catch(() => '')
-      await openstackCli(['region', 'delete', region], adminEnv(h)).catch(() => '')
+      await removeImageRegion(h, region, endpoint).catch(() => undefined)
     }
     // every image this file made carries its suffix in its family
     for (const region of [h.region, h.region2]) {

@@ -16,6 +16,17 @@ const run = promisify(execFile)
 const here = path.dirname(fileURLToPath(import.meta.url))
 export const HARNESS = path.join(here, 'harness.sh')
 
+/** A user of the harness's Keystone with a project of its own. */
+export interface HarnessUser {
+  username: string
+  password: string
+  userId: string
+  projectName: string
+  projectId: string
+  userDomainName: string
+  projectDomainName: string
+}
+
 export interface HarnessEnv {
   dir: string
   authUrl: string
@@ -36,27 +47,11 @@ export interface HarnessEnv {
     userDomainName: string
     projectDomainName: string
   }
-  member: {
-    username: string
-    password: string
-    userId: string
-    projectName: string
-    projectId: string
-    userDomainName: string
-    projectDomainName: string
-  }
+  member: HarnessUser
   appCredential: { id: string; name: string; secret: string }
   otherProjectId: string
   /** A user of its own project (second), for a second clouds.yaml entry. */
-  second: {
-    username: string
-    password: string
-    userId: string
-    projectName: string
-    projectId: string
-    userDomainName: string
-    projectDomainName: string
-  }
+  second: HarnessUser
 }
 
 const PREFIX = 'arch-image-openstack-'
@@ -242,6 +237,24 @@ export function expectNoSecrets(texts: string[], secrets: string[]): void {
       shown.filter(text => text.includes(secret)).map(text => `${secret.slice(0, 4)}…: ${text}`)
     )
   if (leaks.length > 0) throw new Error(`secrets in the log:\n${leaks.join('\n')}`)
+}
+
+/** A region of a test's own whose image endpoint is `url` (as the admin); returns the endpoint's id. */
+export async function addImageRegion(h: HarnessEnv, region: string, url: string): Promise<string> {
+  await openstackCli(['region', 'create', region], adminEnv(h))
+  const endpoint = JSON.parse(
+    await openstackCli(
+      ['endpoint', 'create', '-f', 'json', '--region', region, 'image', 'public', url],
+      adminEnv(h)
+    )
+  ) as { id: string }
+  return endpoint.id
+}
+
+/** Take such a region out of the catalog again. */
+export async function removeImageRegion(h: HarnessEnv, region: string, endpointId: string): Promise<void> {
+  await openstackCli(['endpoint', 'delete', endpointId], adminEnv(h))
+  await openstackCli(['region', 'delete', region], adminEnv(h))
 }
 
 /** One clouds.yaml entry (password auth) for a user of the harness, as YAML lines. */
