@@ -17,28 +17,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 GIB=${1:-1}
 ROUNDS=${ROUNDS:-2}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/arch-image-bench.XXXXXX")
-STATE=${ARCH_IMAGE_BENCH_DIR:-${TMPDIR:-/tmp}/arch-image-bench-openstack}
-export HARNESS_LEASE=bench-targets-$$
-
-cleanup() {
-  "$ROOT/test/openstack/harness.sh" stop "$STATE" >/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-echo "== starting the harness in $STATE"
-"$ROOT/test/openstack/harness.sh" start "$STATE"
-# shellcheck disable=SC1091
-. "$STATE/env"
-export OS_USERNAME=$MEMBER_USERNAME OS_PASSWORD=$MEMBER_PASSWORD OS_PROJECT_NAME=$MEMBER_PROJECT_NAME
+# shellcheck source=bench/openstack-setup.sh
+. "$ROOT/bench/openstack-setup.sh"
 read -r -a REGIONS <<<"${BENCH_REGIONS:-$OS_REGION_NAME $OS_REGION_NAME $OS_REGION_NAME}"
-
-echo "== compiling src/openstack into $WORK/js"
-(cd "$ROOT" && npx tsc --noEmit false --outDir "$WORK/js" --rootDir src --module nodenext --moduleResolution nodenext \
-  --target es2022 --skipLibCheck --types node --declaration false src/openstack/*.ts src/types/*.d.ts)
-ln -s "$ROOT/node_modules" "$WORK/js/node_modules"
-echo '{"type":"module"}' >"$WORK/js/package.json"
 cat >"$WORK/js/targets.mjs" <<'EOF'
 import { readFileSync } from 'node:fs'
 import { resolveOpenStackSettings } from './openstack/config.js'

@@ -19,27 +19,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SIZES=("$@")
 ((${#SIZES[@]} > 0)) || SIZES=(1 4)
 ROUNDS=${ROUNDS:-3}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/arch-image-bench.XXXXXX")
-STATE=${ARCH_IMAGE_BENCH_DIR:-${TMPDIR:-/tmp}/arch-image-bench-openstack}
-export HARNESS_LEASE=bench-$$
-
-cleanup() {
-  "$ROOT/test/openstack/harness.sh" stop "$STATE" >/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-echo "== starting the harness in $STATE"
-"$ROOT/test/openstack/harness.sh" start "$STATE"
-# shellcheck disable=SC1091
-. "$STATE/env"
-export OS_USERNAME=$MEMBER_USERNAME OS_PASSWORD=$MEMBER_PASSWORD OS_PROJECT_NAME=$MEMBER_PROJECT_NAME
-
-echo "== compiling src/openstack into $WORK/js"
-(cd "$ROOT" && npx tsc --noEmit false --outDir "$WORK/js" --rootDir src --module nodenext --moduleResolution nodenext \
-  --target es2022 --skipLibCheck --types node --declaration false src/openstack/*.ts src/types/*.d.ts)
-ln -s "$ROOT/node_modules" "$WORK/js/node_modules"
-echo '{"type":"module"}' >"$WORK/js/package.json"
+# shellcheck source=bench/openstack-setup.sh
+. "$ROOT/bench/openstack-setup.sh"
 cat >"$WORK/js/ours.mjs" <<'EOF'
 import { readFileSync } from 'node:fs'
 import { resolveOpenStackSettings } from './openstack/config.js'
